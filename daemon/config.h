@@ -1,0 +1,119 @@
+/*
+ * config.h — the daemon configuration (ophostd.yaml) and the pipeline files
+ * (pipelines.d/NAME.yaml), parsed with libyaml into plain structures. This
+ * module checks YAML structure, keys and the types of its own keys; operator
+ * names and param values are checked later against the registry (plan.c),
+ * using the positions recorded here.
+ */
+#ifndef OPHOST_DAEMON_CONFIG_H
+#define OPHOST_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+/* Where something was written: for error messages "file:line:column". */
+struct config_pos {
+    const char *file; /* points to the owning structure's file name */
+    unsigned line;    /* 1-based */
+    unsigned column;  /* 1-based */
+};
+
+/* One "key: value" param. A YAML sequence of scalars is joined with ",". */
+struct config_param {
+    char *key;
+    char *value;
+    struct config_pos pos; /* of the key */
+};
+
+/* An operator named in a config with its params. */
+struct config_operator {
+    char *name;
+    struct config_pos pos; /* of the name */
+    struct config_param *params;
+    size_t n_params;
+};
+
+enum config_restart {
+    CONFIG_RESTART_NO,
+    CONFIG_RESTART_ON_FAILURE,
+};
+
+struct config_session {
+    char *name;                 /* [A-Za-z0-9_.-]+ */
+    char *file;                 /* the pipeline file it came from */
+    struct config_pos pos;      /* of the session name */
+    char *gadget;               /* mandatory */
+    struct config_pos gadget_pos;
+    struct config_operator *operators; /* in file order; may include the gadget's params */
+    size_t n_operators;
+    bool autostart;             /* default true */
+    uint64_t duration_nsec;     /* 0 = run until stopped */
+    enum config_restart restart;   /* default no */
+    uint64_t restart_delay_nsec;   /* first backoff, doubles up to 5 min; default 1 s */
+};
+
+struct config_pipelines {
+    struct config_session *sessions; /* sorted by name */
+    size_t n_sessions;
+};
+
+struct daemon_config {
+    char *file;                  /* NULL when running on compiled-in defaults */
+    char **plugin_dirs;          /* NULL-terminated, at least one */
+    char *pipeline_dir;
+    char *control_socket;
+    char *control_group;         /* NULL = root only for mutating requests */
+    int log_level;               /* OPHOST_LOG_* (syslog priority), default info */
+    struct config_operator *operators; /* global params per operator */
+    size_t n_operators;
+};
+
+/* Compiled-in defaults (overridable at build time). */
+#ifndef OPHOST_DEFAULT_PLUGIN_DIR
+#define OPHOST_DEFAULT_PLUGIN_DIR "/usr/lib/ophost/plugins"
+#endif
+#ifndef OPHOST_DEFAULT_CONFIG_FILE
+#define OPHOST_DEFAULT_CONFIG_FILE "/etc/ophost/ophostd.yaml"
+#endif
+#ifndef OPHOST_DEFAULT_PIPELINE_DIR
+#define OPHOST_DEFAULT_PIPELINE_DIR "/etc/ophost/pipelines.d"
+#endif
+#ifndef OPHOST_DEFAULT_CONTROL_SOCKET
+#define OPHOST_DEFAULT_CONTROL_SOCKET "/run/ophost/ophostd.sock"
+#endif
+
+/*
+ * Reads the daemon config from path. A missing file is not an error when
+ * must_exist is false: the defaults are used. Problems are appended to errs,
+ * one line each, "FILE:LINE:COL: key 'x': reason (did you mean 'y'?)".
+ * Returns 0 and stores a new config in *ret (free with daemon_config_free),
+ * -EINVAL if errs got any line, or another negative errno (I/O, ENOMEM).
+ */
+int config_load_daemon(const char *path, bool must_exist, struct daemon_config **ret,
+                       struct errors *errs);
+struct daemon_config *daemon_config_free(struct daemon_config *c);
+
+/*
+ * Reads every "*.yaml" and "*.yml" file of dir in name order (a missing dir
+ * holds no sessions). A session defined twice is an error naming both files.
+ * Returns 0 and stores the result in *ret (free with config_pipelines_free),
+ * -EINVAL with lines in errs, or another negative errno.
+ */
+int config_load_pipelines(const char *dir, struct config_pipelines **ret, struct errors *errs);
+/* The same for one file's text (used by the loader above and by the fuzzer). */
+int config_parse_pipelines(const char *file, const char *text, size_t len,
+                           struct config_pipelines *into, struct errors *errs);
+struct config_pipelines *config_pipelines_free(struct config_pipelines *p);
+
+/* Whether two sessions are defined identically (everything but file/pos), so
+ * a reload can leave it running. */
+bool config_session_equal(const struct config_session *a, const struct config_session *b);
+
+/* Finds a session by name, NULL if absent. */
+const struct config_session *config_pipelines_find(const struct config_pipelines *p,
+                                                   const char *name);
+
+#endif

@@ -1,0 +1,179 @@
+/* inspect.c — output of --list-operators and --check (see inspect.h). */
+#include "inspect.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+
+#include "params.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+
+static json_object *json_strv(const char *const *l) {
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; a && l && l[i]; i++)
+        json_object_array_add(a, json_object_new_string(l[i]));
+    return a;
+}
+
+static void format_limit(const struct ophost_param *p, int64_t v, char *buf, size_t n) {
+    if (p->type == OPHOST_PARAM_INT)
+        snprintf(buf, n, "%" PRId64, v);
+    else
+        snprintf(buf, n, "%" PRIu64, (uint64_t) v);
+}
+
+static json_object *json_params(const struct ophost_param *params) {
+    json_object *a = json_object_new_array();
+    for (const struct ophost_param *p = params; a && p && p->key; p++) {
+        json_object *o = json_object_new_object();
+        char buf[32];
+        json_object_object_add(o, "key", json_object_new_string(p->key));
+        json_object_object_add(o, "type", json_object_new_string(param_type_name(p->type)));
+        json_object_object_add(o, "description",
+                               json_object_new_string(p->description ? p->description : ""));
+        json_object_object_add(o, "default",
+                               p->default_value ? json_object_new_string(p->default_value) : NULL);
+        json_object_object_add(o, "mandatory",
+                               json_object_new_boolean(p->flags & OPHOST_PARAM_MANDATORY));
+        if (p->allowed)
+            json_object_object_add(o, "allowed", json_strv(p->allowed));
+        if (p->aliases)
+            json_object_object_add(o, "aliases", json_strv(p->aliases));
+        if (p->flags & OPHOST_PARAM_HAS_MIN) {
+            format_limit(p, p->min, buf, sizeof(buf));
+            json_object_object_add(o, "min", json_object_new_string(buf));
+        }
+        if (p->flags & OPHOST_PARAM_HAS_MAX) {
+            format_limit(p, p->max, buf, sizeof(buf));
+            json_object_object_add(o, "max", json_object_new_string(buf));
+        }
+        json_object_array_add(a, o);
+    }
+    return a;
+}
+
+static void print_params(FILE *out, const char *title, const struct ophost_param *params) {
+    if (!params || !params->key)
+        return;
+    fprintf(out, "    %s params:\n", title);
+    for (const struct ophost_param *p = params; p->key; p++) {
+        fprintf(out, "      %s (%s", p->key, param_type_name(p->type));
+        if (p->flags & OPHOST_PARAM_MANDATORY)
+            fprintf(out, ", mandatory");
+        else if (p->default_value)
+            fprintf(out, ", default '%s'", p->default_value);
+        if (p->allowed) {
+            fprintf(out, ", one of:");
+            for (size_t i = 0; p->allowed[i]; i++)
+                fprintf(out, "%s %s", i ? "," : "", p->allowed[i]);
+        }
+        fprintf(out, ")%s%s\n", p->description ? ": " : "", p->description ? p->description : "");
+    }
+}
+
+int inspect_list_operators(FILE *out, const struct registry *r, const struct errors *refused,
+                           bool json) {
+    size_t n;
+    struct operator_entry *const *entries = registry_entries(r, &n);
+
+    if (json) {
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        json_object *ops = json_object_new_array(), *ref = json_object_new_array();
+        if (!root || !ops || !ref)
+            return -ENOMEM;
+        json_object_object_add(root, "operators", ops);
+        json_object_object_add(root, "refused", ref);
+        for (size_t i = 0; i < n; i++) {
+            const struct ophost_operator *op = entries[i]->op;
+            const struct plugin *p = entries[i]->plugin;
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "name", json_object_new_string(op->name));
+            json_object_object_add(o, "description",
+                                   json_object_new_string(op->description ? op->description : ""));
+            json_object_object_add(o, "gadget",
+                                   json_object_new_boolean(op->flags & OPHOST_OPERATOR_GADGET));
+            json_object_object_add(o, "plugin", json_object_new_string(p->desc->name));
+            json_object_object_add(o, "version",
+                                   json_object_new_string(p->desc->version ? p->desc->version : ""));
+            json_object_object_add(o, "path", json_object_new_string(p->path));
+            json_object_object_add(o, "priority", json_object_new_int(op->priority));
+            json_object_object_add(o, "dependencies", json_strv(op->dependencies));
+            json_object_object_add(o, "global_params", json_params(op->global_params));
+            json_object_object_add(o, "instance_params", json_params(op->instance_params));
+            json_object_array_add(ops, o);
+        }
+        for (size_t i = 0; refused && refused->lines && refused->lines[i]; i++)
+            json_object_array_add(ref, json_object_new_string(refused->lines[i]));
+        fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+        return 0;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        const struct ophost_operator *op = entries[i]->op;
+        const struct plugin *p = entries[i]->plugin;
+        fprintf(out, "%s%s — %s\n", op->name, op->flags & OPHOST_OPERATOR_GADGET ? " (gadget)" : "",
+                op->description ? op->description : "");
+        fprintf(out, "    plugin %s %s (%s), priority %d", p->desc->name,
+                p->desc->version ? p->desc->version : "", p->path, op->priority);
+        if (op->dependencies && op->dependencies[0]) {
+            fprintf(out, ", depends on:");
+            for (size_t k = 0; op->dependencies[k]; k++)
+                fprintf(out, "%s %s", k ? "," : "", op->dependencies[k]);
+        }
+        fputc('\n', out);
+        print_params(out, "global", op->global_params);
+        print_params(out, "instance", op->instance_params);
+    }
+    if (n == 0)
+        fprintf(out, "no operators\n");
+    if (refused && refused->n > 0) {
+        fprintf(out, "\nrefused plugins:\n");
+        for (size_t i = 0; refused->lines && refused->lines[i]; i++)
+            fprintf(out, "  %s\n", refused->lines[i]);
+    }
+    return 0;
+}
+
+int inspect_check(FILE *out, FILE *err, struct plan *const *plans, size_t n_plans,
+                  const struct errors *errors, bool json) {
+    if (json) {
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        json_object *sessions = json_object_new_array(), *errs = json_object_new_array();
+        if (!root || !sessions || !errs)
+            return -ENOMEM;
+        json_object_object_add(root, "sessions", sessions);
+        json_object_object_add(root, "errors", errs);
+        for (size_t i = 0; i < n_plans; i++) {
+            json_object *o, *order;
+            if (!plans[i])
+                continue;
+            o = json_object_new_object();
+            order = json_object_new_array();
+            json_object_object_add(o, "name", json_object_new_string(plans[i]->name));
+            json_object_object_add(o, "gadget", json_object_new_string(plans[i]->gadget));
+            for (size_t k = 0; k < plans[i]->n_steps; k++)
+                json_object_array_add(order,
+                                      json_object_new_string(plans[i]->steps[k].entry->op->name));
+            json_object_object_add(o, "order", order);
+            json_object_array_add(sessions, o);
+        }
+        for (size_t i = 0; errors && errors->lines && errors->lines[i]; i++)
+            json_object_array_add(errs, json_object_new_string(errors->lines[i]));
+        fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    } else {
+        for (size_t i = 0; i < n_plans; i++) {
+            if (!plans[i])
+                continue;
+            fprintf(out, "session %s (gadget %s): ", plans[i]->name, plans[i]->gadget);
+            for (size_t k = 0; k < plans[i]->n_steps; k++)
+                fprintf(out, "%s%s", k ? " -> " : "", plans[i]->steps[k].entry->op->name);
+            fputc('\n', out);
+        }
+    }
+    for (size_t i = 0; errors && errors->lines && errors->lines[i]; i++)
+        fprintf(err, "%s\n", errors->lines[i]);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * main.c — ophostd's command line: run the daemon (default), --check the
+ * configuration, or --list-operators.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <ophost/ophost.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+static void help(void) {
+    printf("Usage: ophostd [OPTIONS]\n"
+           "\n"
+           "Hosts operator plugins and runs observability pipelines.\n"
+           "\n"
+           "  -c, --config FILE       daemon configuration (default %s)\n"
+           "  -p, --plugin-dir DIR    plugin directory, repeatable (default from the config,\n"
+           "                          then $OPHOST_PLUGIN_DIR, then %s)\n"
+           "  -d, --pipeline-dir DIR  pipeline directory (default from the config)\n"
+           "  -l, --log-level LEVEL   err, warning, notice, info or debug\n"
+           "      --check             validate config and plugins, print each session's\n"
+           "                          operator order, exit 0 if valid and 1 if not\n"
+           "      --list-operators    list the operators of the plugins and refused plugins\n"
+           "      --json              JSON output for --check and --list-operators\n"
+           "  -h, --help              this help\n"
+           "      --version           the version\n",
+           OPHOST_DEFAULT_CONFIG_FILE, OPHOST_DEFAULT_PLUGIN_DIR);
+}
+
+static int parse_level(const char *s) {
+    for (int l = LOG_ERR; l <= LOG_DEBUG; l++)
+        if (streq(s, log_level_name(l)))
+            return l;
+    return -1;
+}
+
+int main(int argc, char **argv) {
+    enum { ARG_CHECK = 0x100, ARG_LIST, ARG_JSON, ARG_VERSION };
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "plugin-dir", required_argument, NULL, 'p' },
+        { "pipeline-dir", required_argument, NULL, 'd' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "check", no_argument, NULL, ARG_CHECK },
+        { "list-operators", no_argument, NULL, ARG_LIST },
+        { "json", no_argument, NULL, ARG_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        {}
+    };
+    _cleanup_(strv_freep) char **plugin_dirs = NULL;
+    struct daemon_options opt = { .log_level = -1 };
+    bool check = false, list = false, json = false;
+    const char *env;
+    int c;
+
+    log_open();
+    while ((c = getopt_long(argc, argv, "c:p:d:l:h", options, NULL)) >= 0)
+        switch (c) {
+        case 'c':
+            opt.config_path = optarg;
+            opt.config_must_exist = true;
+            break;
+        case 'p':
+            if (strv_extend(&plugin_dirs, optarg) < 0)
+                return log_error("out of memory"), 1;
+            break;
+        case 'd':
+            opt.pipeline_dir = optarg;
+            break;
+        case 'l':
+            opt.log_level = parse_level(optarg);
+            if (opt.log_level < 0) {
+                log_error("--log-level: '%s' is not one of: err, warning, notice, info, debug",
+                          optarg);
+                return 1;
+            }
+            break;
+        case ARG_CHECK:
+            check = true;
+            break;
+        case ARG_LIST:
+            list = true;
+            break;
+        case ARG_JSON:
+            json = true;
+            break;
+        case 'h':
+            help();
+            return 0;
+        case ARG_VERSION:
+            printf("ophostd %s (plugin ABI %d.%d)\n", OPHOST_VERSION, OPHOST_ABI_MAJOR,
+                   OPHOST_ABI_MINOR);
+            return 0;
+        default:
+            return 1;
+        }
+    if (optind < argc) {
+        log_error("unexpected argument '%s' (see --help)", argv[optind]);
+        return 1;
+    }
+    if (check && list) {
+        log_error("--check and --list-operators exclude each other");
+        return 1;
+    }
+
+    /* $OPHOST_PLUGIN_DIR (colon-separated) lets a build tree run uninstalled. */
+    env = getenv("OPHOST_PLUGIN_DIR");
+    if (!plugin_dirs && env && *env) {
+        _cleanup_free_ char *copy = strdup(env);
+        char *save = NULL;
+        if (!copy)
+            return 1;
+        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+            if (strv_extend(&plugin_dirs, t) < 0)
+                return 1;
+    }
+    opt.plugin_dirs = plugin_dirs;
+    if (opt.log_level >= 0)
+        log_set_max_level(opt.log_level);
+
+    if (list)
+        return daemon_list_operators(&opt, json);
+    if (check)
+        return daemon_check(&opt, json);
+    return daemon_run(&opt);
+}

@@ -1,0 +1,776 @@
+/*
+ * session.c — the session engine: its thread and loop, the lifecycle with
+ * exact rollback, the schema of its data sources, and the synchronous event
+ * path from the gadget's emit() through every operator's process().
+ */
+#include "session.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-event.h>
+
+#include "ctx.h"
+#include "log.h"
+#include "schema.h"
+#include "session-host.h"
+
+enum phase {
+    PHASE_INSTANTIATE,
+    PHASE_PRE_START,
+    PHASE_START,
+    _PHASE_MAX,
+};
+
+static const char *const do_name[_PHASE_MAX] = { "instantiate", "pre_start", "start" };
+static const char *const undo_name[_PHASE_MAX] = { "destroy", "post_stop", "stop" };
+
+struct ophost_source {
+    sd_event_source *es;
+    struct instance *inst;
+    ophost_io_fn io_cb;
+    ophost_timer_fn timer_cb;
+    void *userdata;
+    uint64_t interval_usec;
+    struct ophost_source *prev, *next;
+};
+
+struct instance {
+    struct session *session;
+    struct operator_entry *entry; /* borrowed from the plan */
+    struct ophost_ctx ctx;
+    void *data;
+    bool opted_out;
+    bool done[_PHASE_MAX];
+    struct ophost_source *sources;
+    _Atomic uint64_t events_in, events_out, batches;
+};
+
+struct var {
+    char *name;
+    void *value;
+};
+
+struct session {
+    struct plan *plan;
+    struct instance *instances;
+    size_t n_instances;
+    struct ophost_datasource **ds;
+    size_t n_ds;
+    struct var *vars;
+    size_t n_vars;
+
+    pthread_t thread;
+    bool thread_started;
+    bool joined;
+    sd_event *loop;
+    int stop_fd;   /* main -> session: stop */
+    int notify_fd; /* session -> main: state changed */
+
+    pthread_mutex_t lock; /* state, result, error */
+    pthread_cond_t cond;
+    enum session_state state;
+    int result;
+    char *error;
+
+    bool schema_open; /* during instantiate and pre_start */
+    bool running;     /* between start and stop: emit allowed */
+    bool done_requested;
+    int done_error;
+    _Atomic uint64_t emitted, lost;
+};
+
+static const char *const state_names[] = {
+    [SESSION_CREATED] = "created", [SESSION_STARTING] = "starting",
+    [SESSION_RUNNING] = "running", [SESSION_STOPPING] = "stopping",
+    [SESSION_STOPPED] = "stopped", [SESSION_FAILED] = "failed",
+};
+
+const char *session_state_name(enum session_state state) {
+    return state_names[state];
+}
+
+static void log_context_of(const struct instance *in, struct log_context *lc) {
+    lc->session = in->session->plan->name;
+    lc->operator_name = in->entry->op->name;
+    lc->plugin = in->entry->plugin->file_name;
+}
+
+struct session *session_new(struct plan *plan) {
+    struct session *s = calloc(1, sizeof(*s));
+
+    if (!s) {
+        plan_free(plan);
+        return NULL;
+    }
+    s->plan = plan;
+    s->stop_fd = s->notify_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->instances = calloc(plan->n_steps, sizeof(struct instance));
+    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!s->instances || s->stop_fd < 0 || s->notify_fd < 0)
+        return session_free(s);
+    s->n_instances = plan->n_steps;
+    for (size_t i = 0; i < plan->n_steps; i++) {
+        struct instance *in = &s->instances[i];
+        in->session = s;
+        in->entry = plan->steps[i].entry;
+        in->ctx.kind = CTX_INSTANCE;
+        in->ctx.entry = in->entry;
+        in->ctx.params = plan->steps[i].params;
+        in->ctx.session = s;
+        in->ctx.instance = in;
+    }
+    return s;
+}
+
+static void set_state(struct session *s, enum session_state state) {
+    uint64_t one = 1;
+    pthread_mutex_lock(&s->lock);
+    s->state = state;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    if (write(s->notify_fd, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow in practice; nothing to do. */
+    }
+}
+
+/* Records the session's failure (the first one wins; later ones are logged
+ * only) and makes the loop exit. */
+static void fail(struct session *s, struct instance *in, int err, const char *fmt, ...)
+    _printf_(4, 5);
+static void fail(struct session *s, struct instance *in, int err, const char *fmt, ...) {
+    struct log_context lc = { .session = s->plan->name };
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = vstrprintf(fmt, ap);
+    va_end(ap);
+    if (in)
+        log_context_of(in, &lc);
+    log_full(LOG_ERR, err, &lc, "%s", msg ? msg : "failed");
+
+    pthread_mutex_lock(&s->lock);
+    if (s->result == 0) {
+        s->result = err < 0 ? err : -EIO;
+        s->error = in ? strprintf("operator '%s': %s", in->entry->op->name, msg ? msg : "failed")
+                      : TAKE_PTR(msg);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (s->loop)
+        (void) sd_event_exit(s->loop, err < 0 ? err : -EIO);
+}
+
+static void instance_drop_sources(struct instance *in) {
+    while (in->sources)
+        session_host_source_free(in->sources);
+}
+
+static int call_do(struct instance *in, enum phase p) {
+    const struct ophost_operator *op = in->entry->op;
+    switch (p) {
+    case PHASE_INSTANTIATE:
+        return op->instantiate ? op->instantiate(&in->ctx, in->entry->op_data, &in->data) : 0;
+    case PHASE_PRE_START:
+        return op->pre_start ? op->pre_start(&in->ctx, in->data) : 0;
+    case PHASE_START:
+        return op->start ? op->start(&in->ctx, in->data) : 0;
+    default:
+        assert(false);
+        return -EINVAL;
+    }
+}
+
+static int call_undo(struct instance *in, enum phase p) {
+    const struct ophost_operator *op = in->entry->op;
+    switch (p) {
+    case PHASE_INSTANTIATE:
+        return op->destroy ? op->destroy(&in->ctx, in->data) : 0;
+    case PHASE_PRE_START:
+        return op->post_stop ? op->post_stop(&in->ctx, in->data) : 0;
+    case PHASE_START:
+        return op->stop ? op->stop(&in->ctx, in->data) : 0;
+    default:
+        assert(false);
+        return -EINVAL;
+    }
+}
+
+static int freeze_schema(struct session *s) {
+    for (size_t i = 0; i < s->n_ds; i++) {
+        int r = datasource_freeze(s->ds[i], SCHEMA_BATCH_CAPACITY);
+        if (r < 0) {
+            fail(s, NULL, r, "cannot allocate batches of data source '%s'", s->ds[i]->name);
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* instantiate, pre_start, start: every operator, in plan order. Stops at the
+ * first failure; what was done is recorded in instance->done[]. */
+static int run_forward(struct session *s) {
+    for (enum phase p = 0; p < _PHASE_MAX; p++) {
+        s->schema_open = p <= PHASE_PRE_START;
+        if (p == PHASE_START) {
+            int r = freeze_schema(s);
+            if (r < 0)
+                return r;
+            s->running = true;
+        }
+        for (size_t i = 0; i < s->n_instances; i++) {
+            struct instance *in = &s->instances[i];
+            int r;
+            if (in->opted_out)
+                continue;
+            free(in->ctx.error);
+            in->ctx.error = NULL;
+            r = call_do(in, p);
+            if (r == OPHOST_OPT_OUT && p == PHASE_INSTANTIATE) {
+                if (i == 0) {
+                    s->schema_open = false;
+                    fail(s, in, -EINVAL, "gadget opted out of the session");
+                    return -EINVAL;
+                }
+                in->opted_out = true;
+                continue;
+            }
+            if (r < 0) {
+                _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+                s->schema_open = false;
+                fail(s, in, r, "%s failed: %s", do_name[p], msg ? msg : strerror(-r));
+                return r;
+            }
+            in->done[p] = true;
+        }
+        if (p == PHASE_INSTANTIATE && s->n_ds == 0) {
+            s->schema_open = false;
+            fail(s, &s->instances[0], -EINVAL, "gadget declared no data source");
+            return -EINVAL;
+        }
+    }
+    s->schema_open = false;
+    return 0;
+}
+
+/* stop, post_stop, destroy: each undo whose do succeeded, in reverse. Undo
+ * errors are logged and never stop the remaining undos. */
+static void run_reverse(struct session *s) {
+    s->running = false;
+    for (int p = _PHASE_MAX - 1; p >= 0; p--)
+        for (size_t i = s->n_instances; i-- > 0;) {
+            struct instance *in = &s->instances[i];
+            int r;
+            if (!in->done[p])
+                continue;
+            in->done[p] = false;
+            free(in->ctx.error);
+            in->ctx.error = NULL;
+            r = call_undo(in, (enum phase) p);
+            /* Loop sources belong to the running instance: none outlive its
+             * first undo, so no callback sees freed data. */
+            instance_drop_sources(in);
+            if (r < 0) {
+                struct log_context lc;
+                _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+                log_context_of(in, &lc);
+                log_full(LOG_WARNING, r, &lc, "%s failed: %s, continuing", undo_name[p],
+                         msg ? msg : strerror(-r));
+            }
+        }
+}
+
+static int on_stop_request(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct session *s = userdata;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: already drained. */
+    }
+    return sd_event_exit(s->loop, 0);
+}
+
+static int on_duration(sd_event_source *es, uint64_t usec, void *userdata) {
+    struct session *s = userdata;
+    log_full(LOG_INFO, 0, &(struct log_context){ .session = s->plan->name },
+             "duration reached, stopping");
+    return sd_event_exit(s->loop, 0);
+}
+
+static void *session_thread(void *userdata) {
+    struct session *s = userdata;
+    enum session_state final;
+    int r;
+
+    r = sd_event_new(&s->loop);
+    if (r >= 0)
+        r = sd_event_add_io(s->loop, NULL, s->stop_fd, EPOLLIN, on_stop_request, s);
+    if (r >= 0 && s->plan->duration_nsec > 0)
+        r = sd_event_add_time_relative(s->loop, NULL, CLOCK_MONOTONIC,
+                                       s->plan->duration_nsec / 1000, 1000, on_duration, s);
+    if (r < 0)
+        fail(s, NULL, r, "cannot set up the session loop: %s", strerror(-r));
+    else
+        r = run_forward(s);
+
+    if (r >= 0 && !s->done_requested) {
+        set_state(s, SESSION_RUNNING);
+        r = sd_event_loop(s->loop);
+    }
+    if (r >= 0 && s->done_requested && s->done_error < 0)
+        fail(s, &s->instances[0], s->done_error, "gadget ended with an error: %s",
+             strerror(-s->done_error));
+    set_state(s, SESSION_STOPPING);
+    run_reverse(s);
+
+    pthread_mutex_lock(&s->lock);
+    final = s->result < 0 ? SESSION_FAILED : SESSION_STOPPED;
+    pthread_mutex_unlock(&s->lock);
+    s->loop = sd_event_unref(s->loop);
+    set_state(s, final);
+    return NULL;
+}
+
+int session_start(struct session *s) {
+    int r;
+    if (s->thread_started)
+        return -EALREADY;
+    set_state(s, SESSION_STARTING);
+    r = -pthread_create(&s->thread, NULL, session_thread, s);
+    if (r < 0) {
+        pthread_mutex_lock(&s->lock);
+        s->result = r;
+        s->error = strprintf("cannot create the session thread: %s", strerror(-r));
+        pthread_mutex_unlock(&s->lock);
+        set_state(s, SESSION_FAILED);
+        return r;
+    }
+    s->thread_started = true;
+    return 0;
+}
+
+int session_wait_started(struct session *s) {
+    int r;
+    pthread_mutex_lock(&s->lock);
+    while (s->state == SESSION_STARTING)
+        pthread_cond_wait(&s->cond, &s->lock);
+    r = s->result;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+void session_request_stop(struct session *s) {
+    uint64_t one = 1;
+    if (write(s->stop_fd, &one, sizeof(one)) < 0) {
+        /* Only fails if the counter is saturated: a stop is pending anyway. */
+    }
+}
+
+int session_join(struct session *s) {
+    int r;
+    if (s->thread_started && !s->joined) {
+        pthread_join(s->thread, NULL);
+        s->joined = true;
+    }
+    pthread_mutex_lock(&s->lock);
+    r = s->result;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+struct session *session_free(struct session *s) {
+    if (!s)
+        return NULL;
+    if (s->thread_started && !s->joined) {
+        session_request_stop(s);
+        session_join(s);
+    }
+    for (size_t i = 0; i < s->n_instances; i++)
+        free(s->instances[i].ctx.error);
+    free(s->instances);
+    for (size_t i = 0; i < s->n_ds; i++)
+        datasource_free(s->ds[i]);
+    free(s->ds);
+    for (size_t i = 0; i < s->n_vars; i++)
+        free(s->vars[i].name);
+    free(s->vars);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    if (s->notify_fd >= 0)
+        close(s->notify_fd);
+    free(s->error);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    plan_free(s->plan);
+    free(s);
+    return NULL;
+}
+
+enum session_state session_get_state(struct session *s) {
+    enum session_state st;
+    pthread_mutex_lock(&s->lock);
+    st = s->state;
+    pthread_mutex_unlock(&s->lock);
+    return st;
+}
+
+const char *session_name(const struct session *s) {
+    return s->plan->name;
+}
+
+const struct plan *session_plan(const struct session *s) {
+    return s->plan;
+}
+
+const char *session_error(struct session *s) {
+    const char *e;
+    pthread_mutex_lock(&s->lock);
+    e = s->error;
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+int session_notify_fd(const struct session *s) {
+    return s->notify_fd;
+}
+
+uint64_t session_events_emitted(const struct session *s) {
+    return atomic_load_explicit(&s->emitted, memory_order_relaxed);
+}
+
+uint64_t session_events_lost(const struct session *s) {
+    return atomic_load_explicit(&s->lost, memory_order_relaxed);
+}
+
+size_t session_instance_stats(const struct session *s, struct instance_stats *out, size_t n) {
+    size_t i;
+    for (i = 0; i < n && i < s->n_instances; i++) {
+        const struct instance *in = &s->instances[i];
+        out[i] = (struct instance_stats){
+            .operator_name = in->entry->op->name,
+            .events_in = atomic_load_explicit(&in->events_in, memory_order_relaxed),
+            .events_out = atomic_load_explicit(&in->events_out, memory_order_relaxed),
+            .batches = atomic_load_explicit(&in->batches, memory_order_relaxed),
+            .opted_out = in->opted_out,
+        };
+    }
+    return i;
+}
+
+/* ------------------------------------------------- host functions (session) */
+
+static struct instance *instance_of(struct ophost_ctx *ctx) {
+    return ctx && ctx->kind == CTX_INSTANCE ? ctx->instance : NULL;
+}
+
+int session_host_var_set(struct ophost_ctx *ctx, const char *name, void *value) {
+    struct instance *in = instance_of(ctx);
+    struct session *s;
+    struct var *m;
+
+    if (!in || !name)
+        return -EINVAL;
+    s = in->session;
+    for (size_t i = 0; i < s->n_vars; i++)
+        if (streq(s->vars[i].name, name)) {
+            s->vars[i].value = value;
+            return 0;
+        }
+    m = realloc(s->vars, (s->n_vars + 1) * sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    s->vars = m;
+    m[s->n_vars].name = strdup(name);
+    if (!m[s->n_vars].name)
+        return -ENOMEM;
+    m[s->n_vars++].value = value;
+    return 0;
+}
+
+void *session_host_var_get(struct ophost_ctx *ctx, const char *name) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !name)
+        return NULL;
+    for (size_t i = 0; i < in->session->n_vars; i++)
+        if (streq(in->session->vars[i].name, name))
+            return in->session->vars[i].value;
+    return NULL;
+}
+
+int session_host_datasource_add(struct ophost_ctx *ctx, const char *name,
+                                struct ophost_datasource **ret) {
+    struct instance *in = instance_of(ctx);
+    struct ophost_datasource *ds, **m;
+    struct session *s;
+
+    if (!in || !ret || !field_name_is_valid(name))
+        return -EINVAL;
+    s = in->session;
+    if (!s->schema_open)
+        return -EBUSY;
+    for (size_t i = 0; i < s->n_ds; i++)
+        if (streq(s->ds[i]->name, name))
+            return -EEXIST;
+    m = realloc(s->ds, (s->n_ds + 1) * sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    s->ds = m;
+    ds = datasource_new(name, in->entry->op->name);
+    if (!ds)
+        return -ENOMEM;
+    s->ds[s->n_ds++] = ds;
+    *ret = ds;
+    return 0;
+}
+
+int session_host_datasource_find(struct ophost_ctx *ctx, const char *name,
+                                 struct ophost_datasource **ret) {
+    struct instance *in = instance_of(ctx);
+    struct session *s;
+
+    if (!in || !ret)
+        return -EINVAL;
+    s = in->session;
+    for (size_t i = 0; i < s->n_ds; i++)
+        if (!name || streq(s->ds[i]->name, name)) {
+            *ret = s->ds[i];
+            return 0;
+        }
+    return -ENOENT;
+}
+
+static bool ds_of_session(const struct session *s, const struct ophost_datasource *ds) {
+    for (size_t i = 0; i < s->n_ds; i++)
+        if (s->ds[i] == ds)
+            return true;
+    return false;
+}
+
+int session_host_field_add(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                           const char *name, uint32_t type, ophost_field *ret) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !ret || !name || !ds_of_session(in->session, ds))
+        return -EINVAL;
+    if (!in->session->schema_open)
+        return -EBUSY;
+    return datasource_add_field(ds, name, type, in->entry->op->name, ret);
+}
+
+int session_host_field_find(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                            const char *name, ophost_field *ret) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !ret || !name || !ds_of_session(in->session, ds))
+        return -EINVAL;
+    return datasource_find_field(ds, name, ret);
+}
+
+size_t session_host_field_count(struct ophost_ctx *ctx, struct ophost_datasource *ds) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !ds_of_session(in->session, ds))
+        return 0;
+    return ds->n_fields;
+}
+
+int session_host_field_at(struct ophost_ctx *ctx, struct ophost_datasource *ds, size_t index,
+                          const char **ret_name, ophost_field *ret) {
+    struct instance *in = instance_of(ctx);
+    const struct field_def *f;
+    if (!in || !ret || !ds_of_session(in->session, ds))
+        return -EINVAL;
+    if (index >= ds->n_fields)
+        return -ERANGE;
+    f = &ds->fields[index];
+    ret->offset = f->offset;
+    ret->type = (uint16_t) f->type;
+    ret->index = (uint16_t) index;
+    if (ret_name)
+        *ret_name = f->name;
+    return 0;
+}
+
+const char *session_host_datasource_name(struct ophost_ctx *ctx, struct ophost_datasource *ds) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !ds_of_session(in->session, ds))
+        return NULL;
+    return ds->name;
+}
+
+static void source_link(struct instance *in, struct ophost_source *src) {
+    src->inst = in;
+    src->next = in->sources;
+    if (in->sources)
+        in->sources->prev = src;
+    in->sources = src;
+}
+
+static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct ophost_source *src = userdata;
+    struct instance *in = src->inst;
+    int r;
+
+    free(in->ctx.error);
+    in->ctx.error = NULL;
+    /* src may be freed by the callback: do not touch it afterwards. */
+    r = src->io_cb(&in->ctx, fd, revents, src->userdata);
+    if (r < 0) {
+        _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+        fail(in->session, in, r, "fd callback failed: %s", msg ? msg : strerror(-r));
+    }
+    return 0;
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+    struct ophost_source *src = userdata;
+    struct instance *in = src->inst;
+    int r;
+
+    if (src->interval_usec > 0) {
+        /* Re-arm from the planned time, not from now, so periods don't drift. */
+        (void) sd_event_source_set_time(es, usec + src->interval_usec);
+        (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+    }
+    free(in->ctx.error);
+    in->ctx.error = NULL;
+    r = src->timer_cb(&in->ctx, src->userdata);
+    if (r < 0) {
+        _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+        fail(in->session, in, r, "timer callback failed: %s", msg ? msg : strerror(-r));
+    }
+    return 0;
+}
+
+int session_host_io_add(struct ophost_ctx *ctx, int fd, uint32_t events, ophost_io_fn cb,
+                        void *userdata, struct ophost_source **ret) {
+    struct instance *in = instance_of(ctx);
+    struct ophost_source *src;
+    int r;
+
+    if (!in || fd < 0 || !cb || !in->session->loop)
+        return -EINVAL;
+    src = calloc(1, sizeof(*src));
+    if (!src)
+        return -ENOMEM;
+    src->io_cb = cb;
+    src->userdata = userdata;
+    r = sd_event_add_io(in->session->loop, &src->es, fd, events, on_io, src);
+    if (r < 0) {
+        free(src);
+        return r;
+    }
+    source_link(in, src);
+    if (ret)
+        *ret = src;
+    return 0;
+}
+
+int session_host_timer_add(struct ophost_ctx *ctx, uint64_t first_usec, uint64_t interval_usec,
+                           ophost_timer_fn cb, void *userdata, struct ophost_source **ret) {
+    struct instance *in = instance_of(ctx);
+    struct ophost_source *src;
+    int r;
+
+    if (!in || !cb || !in->session->loop)
+        return -EINVAL;
+    src = calloc(1, sizeof(*src));
+    if (!src)
+        return -ENOMEM;
+    src->timer_cb = cb;
+    src->userdata = userdata;
+    src->interval_usec = interval_usec;
+    r = sd_event_add_time_relative(in->session->loop, &src->es, CLOCK_MONOTONIC, first_usec, 1,
+                                   on_timer, src);
+    if (r < 0) {
+        free(src);
+        return r;
+    }
+    source_link(in, src);
+    if (ret)
+        *ret = src;
+    return 0;
+}
+
+void session_host_source_free(struct ophost_source *src) {
+    struct instance *in;
+    if (!src)
+        return;
+    in = src->inst;
+    if (src->prev)
+        src->prev->next = src->next;
+    else
+        in->sources = src->next;
+    if (src->next)
+        src->next->prev = src->prev;
+    sd_event_source_disable_unref(src->es);
+    free(src);
+}
+
+struct ophost_batch *session_host_batch(struct ophost_ctx *ctx, struct ophost_datasource *ds) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !ds_of_session(in->session, ds) || !ds->frozen)
+        return NULL;
+    return &ds->batch;
+}
+
+int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
+    struct instance *src = instance_of(ctx);
+    struct session *s;
+    int r = 0;
+
+    if (!src || !b || !b->ds || !ds_of_session(src->session, b->ds) || b != &b->ds->batch)
+        return -EINVAL;
+    s = src->session;
+    if (!s->running) {
+        batch_reset(b);
+        return -ESHUTDOWN;
+    }
+    atomic_fetch_add_explicit(&s->emitted, b->n, memory_order_relaxed);
+    for (size_t i = 1; i < s->n_instances && b->n > 0; i++) {
+        struct instance *in = &s->instances[i];
+        uint32_t n_in = b->n;
+        if (in->opted_out || !in->entry->op->process)
+            continue;
+        r = in->entry->op->process(&in->ctx, in->data, b);
+        atomic_fetch_add_explicit(&in->events_in, n_in, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in->batches, 1, memory_order_relaxed);
+        if (r < 0) {
+            _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+            fail(s, in, r, "process failed: %s", msg ? msg : strerror(-r));
+            s->running = false;
+            r = -ECANCELED;
+            break;
+        }
+        if (b->n > n_in) {
+            fail(s, in, -EPROTO, "process grew the batch from %u to %u events", n_in, b->n);
+            s->running = false;
+            r = -ECANCELED;
+            break;
+        }
+        atomic_fetch_add_explicit(&in->events_out, b->n, memory_order_relaxed);
+    }
+    batch_reset(b);
+    return r;
+}
+
+void session_host_lost(struct ophost_ctx *ctx, uint64_t n) {
+    struct instance *in = instance_of(ctx);
+    if (in)
+        atomic_fetch_add_explicit(&in->session->lost, n, memory_order_relaxed);
+}
+
+void session_host_done(struct ophost_ctx *ctx, int error) {
+    struct instance *in = instance_of(ctx);
+    struct session *s;
+    if (!in)
+        return;
+    s = in->session;
+    if (s->done_requested)
+        return;
+    s->done_requested = true;
+    s->done_error = error > 0 ? -error : error;
+    if (s->loop)
+        (void) sd_event_exit(s->loop, 0);
+}

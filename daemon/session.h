@@ -1,0 +1,71 @@
+/*
+ * session.h — one running pipeline. A session owns a thread with its own
+ * sd-event loop; every per-session operator callback runs on that thread,
+ * in plan order forward (instantiate, pre_start, start) and in reverse for
+ * the undos (stop, post_stop, destroy), each undo if and only if its do
+ * succeeded. Events flow synchronously: the gadget's emit() hands a batch
+ * through every operator's process() in order.
+ *
+ * The main thread creates, starts, stops and frees sessions; the session
+ * thread reports state changes through an eventfd (session_notify_fd).
+ */
+#ifndef OPHOST_DAEMON_SESSION_H
+#define OPHOST_DAEMON_SESSION_H
+
+#include <stdint.h>
+
+#include "plan.h"
+
+enum session_state {
+    SESSION_CREATED,
+    SESSION_STARTING,
+    SESSION_RUNNING,
+    SESSION_STOPPING,
+    SESSION_STOPPED,   /* completed, or stopped on request */
+    SESSION_FAILED,
+};
+
+struct session;
+
+/* Per-instance counters, readable from any thread (monotonic). */
+struct instance_stats {
+    const char *operator_name;
+    uint64_t events_in;
+    uint64_t events_out;
+    uint64_t batches;
+    bool opted_out;
+};
+
+/* A new session running plan (ownership of plan moves to it, also on
+ * failure). NULL on ENOMEM. */
+struct session *session_new(struct plan *plan);
+/* Stops (if running), waits for the thread and frees. Returns NULL. */
+struct session *session_free(struct session *s);
+
+/* Starts the session thread; 0 or a negative errno. Does not wait. */
+int session_start(struct session *s);
+/* Waits until the session is running or has ended; returns 0 if it runs or
+ * completed, or the failure (negative errno; see session_error). */
+int session_wait_started(struct session *s);
+/* Asks the session to stop; returns at once. Any thread. */
+void session_request_stop(struct session *s);
+/* Waits for the session thread to end; returns 0 (stopped or completed) or
+ * the failure. Safe to call more than once. */
+int session_join(struct session *s);
+
+enum session_state session_get_state(struct session *s);
+const char *session_state_name(enum session_state state);
+const char *session_name(const struct session *s);
+const struct plan *session_plan(const struct session *s);
+/* Why the session failed (NULL if it did not); valid until freed. */
+const char *session_error(struct session *s);
+/* An fd that becomes readable when the state changes; read 8 bytes to clear. */
+int session_notify_fd(const struct session *s);
+
+/* Counters: events the gadget emitted, events lost by the gadget. */
+uint64_t session_events_emitted(const struct session *s);
+uint64_t session_events_lost(const struct session *s);
+/* Copies up to n instance counters (plan order) into out; returns the count. */
+size_t session_instance_stats(const struct session *s, struct instance_stats *out, size_t n);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * ophost-bench — what an operator hop costs on the host's real data path.
+ *
+ * Host: the synthetic gadget (the real plugin) emits COUNT events in batches
+ * through N pass-through operators (each writes one u64 field) into the null
+ * sink, on a real session thread. The cost per event per operator is
+ * (T(N) - T(0)) / (COUNT * N), where T(0) is the same pipeline without
+ * pass-through operators, so the gadget and sink costs cancel out.
+ *
+ * Baseline: a hand-written loop that calls the same process functions
+ * through function pointers on the same batch layout, COUNT events.
+ *
+ * Usage: ophost-bench [PLUGIN_DIR] [COUNT]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "config.h"
+#include "ctx.h"
+#include "loader.h"
+#include "log.h"
+#include "plan.h"
+#include "registry.h"
+#include "schema.h"
+#include "session.h"
+
+#ifndef BENCH_PLUGIN_DIR
+#define BENCH_PLUGIN_DIR "build/plugins/dir"
+#endif
+
+#define MAX_OPS 16
+
+static const struct ophost_host *host;
+
+struct pass {
+    ophost_field in, out;
+    uint64_t add;
+};
+
+static int pass_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    struct pass *p = calloc(1, sizeof(*p));
+    struct ophost_datasource *ds;
+    char name[16];
+    int r;
+
+    if (!p)
+        return -ENOMEM;
+    p->add = (uint64_t) (uintptr_t) op_data;
+    snprintf(name, sizeof(name), "p%llu", (unsigned long long) p->add);
+    if ((r = host->datasource_find(ctx, NULL, &ds)) < 0 ||
+        (r = host->field_find(ctx, ds, "seq", &p->in)) < 0 ||
+        (r = host->field_add(ctx, ds, name, OPHOST_FIELD_U64, &p->out)) < 0) {
+        free(p);
+        return r;
+    }
+    *ret = p;
+    return 0;
+}
+
+static int pass_init(struct ophost_ctx *ctx, void **ret) {
+    /* The operator's number, from its name "pass-N". */
+    *ret = (void *) (uintptr_t) strtoul(ctx->entry->op->name + 5, NULL, 10);
+    return 0;
+}
+
+static int pass_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
+    const struct pass *p = data;
+    for (uint32_t i = 0; i < b->n; i++) {
+        struct ophost_event *e = ophost_batch_event(b, i);
+        ophost_event_set_u64(e, p->out, ophost_event_get_u64(e, p->in) + p->add);
+    }
+    return 0;
+}
+
+static int pass_destroy(struct ophost_ctx *ctx, void *data) {
+    free(data);
+    return 0;
+}
+
+static char names[MAX_OPS][16];
+static struct ophost_operator pass_ops[MAX_OPS];
+
+/* A plugin made in this process, registered like a loaded one. */
+static struct plugin *bench_plugin(void) {
+    static const struct ophost_operator *ptrs[MAX_OPS + 1];
+    static struct ophost_plugin desc = {
+        .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
+        .struct_size = sizeof(struct ophost_plugin), .name = "bench", .version = "1",
+    };
+    struct plugin *p = calloc(1, sizeof(*p));
+
+    for (int i = 0; i < MAX_OPS; i++) {
+        snprintf(names[i], sizeof(names[i]), "pass-%d", i + 1);
+        pass_ops[i] = (struct ophost_operator){
+            .struct_size = sizeof(struct ophost_operator), .name = names[i],
+            .init = pass_init, .instantiate = pass_instantiate, .process = pass_process,
+            .destroy = pass_destroy,
+        };
+        ptrs[i] = &pass_ops[i];
+    }
+    desc.operators = ptrs;
+    p->n_ref = 1;
+    p->path = strdup("(bench)");
+    p->file_name = p->path;
+    p->desc = &desc;
+    p->operators = calloc(MAX_OPS, sizeof(struct ophost_operator));
+    memcpy(p->operators, pass_ops, sizeof(pass_ops));
+    p->n_operators = MAX_OPS;
+    p->fd = -1;
+    return p;
+}
+
+static double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Runs synthetic -> pass-1..pass-n -> null for count events; seconds. */
+static double run_host(struct registry *reg, int n, unsigned long long count) {
+    struct config_param gparams[4] = {
+        { .key = "count" }, { .key = "rate", .value = "0" },
+        { .key = "fields", .value = "seq:u64,pid:u32" }, { .key = "batch", .value = "256" },
+    };
+    struct config_operator ops[MAX_OPS + 2];
+    struct config_session cs = { .name = "bench", .file = "(bench)", .gadget = "synthetic" };
+    struct errors errs = { 0 };
+    struct plan *plan = NULL;
+    struct session *s;
+    char countbuf[32];
+    double t0, t1;
+    int r;
+
+    snprintf(countbuf, sizeof(countbuf), "%llu", count);
+    gparams[0].value = countbuf;
+    memset(ops, 0, sizeof(ops));
+    ops[0] = (struct config_operator){ .name = "synthetic", .params = gparams, .n_params = 4 };
+    for (int i = 0; i < n; i++)
+        ops[i + 1] = (struct config_operator){ .name = names[i] };
+    ops[n + 1] = (struct config_operator){ .name = "null" };
+    cs.operators = ops;
+    cs.n_operators = (size_t) n + 2;
+
+    r = plan_build(reg, &cs, &plan, &errs);
+    if (r < 0) {
+        for (size_t i = 0; errs.lines && errs.lines[i]; i++)
+            fprintf(stderr, "%s\n", errs.lines[i]);
+        exit(1);
+    }
+    s = session_new(plan);
+    t0 = now_sec();
+    if (!s || session_start(s) < 0 || session_join(s) < 0) {
+        fprintf(stderr, "session failed: %s\n", s ? session_error(s) : "out of memory");
+        exit(1);
+    }
+    t1 = now_sec();
+    if (session_events_emitted(s) != count) {
+        fprintf(stderr, "emitted %llu events, expected %llu\n",
+                (unsigned long long) session_events_emitted(s), count);
+        exit(1);
+    }
+    session_free(s);
+    return t1 - t0;
+}
+
+/* The same process functions through function pointers, no host. */
+static double run_hand(int n, unsigned long long count) {
+    struct ophost_datasource *ds = datasource_new("events", "bench");
+    int (*fn[MAX_OPS])(struct ophost_ctx *, void *, struct ophost_batch *);
+    struct pass data[MAX_OPS];
+    ophost_field seq, pid;
+    double t0, t1;
+
+    datasource_add_field(ds, "seq", OPHOST_FIELD_U64, "bench", &seq);
+    datasource_add_field(ds, "pid", OPHOST_FIELD_U32, "bench", &pid);
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i + 1);
+        datasource_add_field(ds, name, OPHOST_FIELD_U64, "bench", &data[i].out);
+        data[i].in = seq;
+        data[i].add = (uint64_t) i + 1;
+        fn[i] = pass_ops[i].process;
+    }
+    datasource_freeze(ds, SCHEMA_BATCH_CAPACITY);
+    while (ophost_batch_append(&ds->batch))
+        ;
+    t0 = now_sec();
+    for (unsigned long long done = 0; done < count; done += SCHEMA_BATCH_CAPACITY) {
+        ds->batch.n = SCHEMA_BATCH_CAPACITY;
+        for (int i = 0; i < n; i++)
+            fn[i](NULL, &data[i], &ds->batch);
+    }
+    t1 = now_sec();
+    datasource_free(ds);
+    return t1 - t0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+#define RUNS 7
+
+int main(int argc, char **argv) {
+    char *dirs[] = { argc > 1 ? argv[1] : (char *) BENCH_PLUGIN_DIR, NULL };
+    unsigned long long count = argc > 2 ? strtoull(argv[2], NULL, 10) : 4000000ULL;
+    struct plugin **plugins = NULL, *bp;
+    struct errors refused = { 0 };
+    struct registry *reg = registry_new();
+    char *err = NULL;
+    double base[RUNS];
+    const int ns[] = { 1, 4, 16 };
+
+    host = host_table();
+    log_set_max_level(LOG_WARNING);
+    if (loader_scan(dirs, host, geteuid(), &plugins, &refused) < 0 || !plugins)
+        return fprintf(stderr, "no plugins in %s\n", dirs[0]), 1;
+    for (size_t i = 0; plugins[i]; i++) {
+        if (registry_add_plugin(reg, plugins[i], &err) < 0)
+            return fprintf(stderr, "%s\n", err), 1;
+        plugin_unref(plugins[i]);
+    }
+    free(plugins);
+    bp = bench_plugin();
+    if (registry_add_plugin(reg, bp, &err) < 0)
+        return fprintf(stderr, "%s\n", err), 1;
+    plugin_unref(bp);
+
+    printf("ophost-bench: %llu events per run, batches of %d, median of %d runs\n", count,
+           SCHEMA_BATCH_CAPACITY, RUNS);
+    for (int k = 0; k < RUNS; k++)
+        base[k] = run_host(reg, 0, count);
+    qsort(base, RUNS, sizeof(double), cmp_double);
+    printf("host, 0 operators (gadget + null sink): %.2f ns/event\n",
+           base[RUNS / 2] / (double) count * 1e9);
+
+    for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+        int n = ns[t];
+        double h[RUNS], l[RUNS], host_ns, hand_ns;
+        /* Pair each run with a fresh baseline run: the machine's speed
+         * drifts, and the difference of neighbours is what we want. */
+        for (int k = 0; k < RUNS; k++) {
+            h[k] = run_host(reg, n, count) - run_host(reg, 0, count) + base[RUNS / 2];
+            l[k] = run_hand(n, count);
+        }
+        qsort(h, RUNS, sizeof(double), cmp_double);
+        qsort(l, RUNS, sizeof(double), cmp_double);
+        host_ns = (h[RUNS / 2] - base[RUNS / 2]) / ((double) count * n) * 1e9;
+        hand_ns = l[RUNS / 2] / ((double) count * n) * 1e9;
+        printf("N=%-2d host %.3f ns/event/operator, hand-written loop %.3f ns/event/operator, "
+               "ratio %.2f\n", n, host_ns, hand_ns, host_ns / hand_ns);
+    }
+    registry_free(reg);
+    return 0;
+}
