@@ -172,8 +172,20 @@ int daemon_check(const struct daemon_options *opt, bool json) {
     plans = calloc(p->n_sessions + 1, sizeof(struct plan *));
     if (!plans)
         goto out;
-    for (size_t i = 0; i < p->n_sessions; i++)
-        (void) plan_build(reg, &p->sessions[i], &plans[i], &errs);
+    for (size_t i = 0; i < p->n_sessions; i++) {
+        const struct config_session *cs = &p->sessions[i];
+        char *err = NULL;
+        if (plan_build(reg, cs, &plans[i], &errs) < 0)
+            continue;
+        /* Instantiate once, so schema errors (a field nobody provides) show. */
+        r = session_check_plan(plans[i], &err);
+        if (r < 0) {
+            errors_add(&errs, "%s:%u:%u: session '%s': %s", cs->pos.file, cs->pos.line,
+                       cs->pos.column, cs->name, err ? err : strerror(-r));
+            free(err);
+            plans[i] = plan_free(plans[i]);
+        }
+    }
     status = errs.n > 0 ? 1 : 0;
 
 out:

@@ -33,8 +33,20 @@ struct plugin *plugin_ref(struct plugin *p) {
 }
 
 static void plugin_free(struct plugin *p) {
-    if (p->dl)
+    if (p->dl) {
+        char fdpath[64];
+        void *h;
         dlclose(p->dl);
+        /* An object dlclose() could not unload (RTLD_NODELETE, C++ unique
+         * symbols) is still known to glibc as /proc/self/fd/N: keep N open
+         * for good, so that a plugin loaded later never gets that name. */
+        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p->fd);
+        h = dlopen(fdpath, RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+            dlclose(h);
+            p->fd = -1;
+        }
+    }
     if (p->fd >= 0)
         close(p->fd);
     free(p->operators);
@@ -96,14 +108,15 @@ static int check_operator(const char *path, const struct ophost_operator *op, si
     _cleanup_free_ char *perr = NULL;
     int r;
 
+    /* The size first: no field is read that the plugin's struct lacks. */
+    if (op->struct_size < OPERATOR_SIZE_1_0) {
+        *ret_error = strprintf("%s: operator #%zu: struct_size %u is smaller than the ABI 1.0 size %zu",
+                               path, index, op->struct_size, (size_t) OPERATOR_SIZE_1_0);
+        return -EINVAL;
+    }
     if (!op->name || !name_is_valid(op->name)) {
         *ret_error = strprintf("%s: operator #%zu: invalid name '%s' (use a-z, 0-9, '_' and '-')",
                                path, index, op->name ? op->name : "(null)");
-        return -EINVAL;
-    }
-    if (op->struct_size < OPERATOR_SIZE_1_0) {
-        *ret_error = strprintf("%s: operator '%s': struct_size %u is smaller than the ABI 1.0 size %zu",
-                               path, op->name, op->struct_size, (size_t) OPERATOR_SIZE_1_0);
         return -EINVAL;
     }
     for (size_t i = 0; op->dependencies && op->dependencies[i]; i++)
@@ -252,9 +265,12 @@ int loader_load_file(const char *path, const struct ophost_host *host, uid_t tru
     p->dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
     if (!p->dl) {
         const char *e = dlerror();
-        const char *colon = e ? strstr(e, ": ") : NULL;
-        /* dlerror() names /proc/self/fd/N; keep only its reason. */
-        *ret_error = strprintf("%s: dlopen: %s", path, colon ? colon + 2 : e ? e : "unknown error");
+        size_t n = strlen(fdpath);
+        /* dlerror() starts with "/proc/self/fd/N: " when the file itself is
+         * at fault; drop that, but keep the name of a missing dependency. */
+        if (e && strncmp(e, fdpath, n) == 0 && strncmp(e + n, ": ", 2) == 0)
+            e += n + 2;
+        *ret_error = strprintf("%s: dlopen: %s", path, e ? e : "unknown error");
         r = -ENOEXEC;
         goto fail;
     }

@@ -73,7 +73,8 @@ struct registry *registry_free(struct registry *r) {
     if (!r)
         return NULL;
     /* Close in reverse init order before dropping references. */
-    qsort(r->entries, r->n_entries, sizeof(*r->entries), compare_seq_desc);
+    if (r->n_entries > 0)
+        qsort(r->entries, r->n_entries, sizeof(*r->entries), compare_seq_desc);
     for (size_t i = 0; i < r->n_entries; i++)
         operator_entry_close(r->entries[i]);
     for (size_t i = 0; i < r->n_entries; i++) {
@@ -161,16 +162,24 @@ int registry_add_plugin(struct registry *r, struct plugin *p, char **ret_error) 
 }
 
 void registry_remove_plugin(struct registry *r, struct plugin *p) {
-    size_t out = 0;
+    struct operator_entry *gone[p->n_operators ? p->n_operators : 1];
+    size_t out = 0, n_gone = 0;
+
     for (size_t i = 0; i < r->n_entries; i++) {
         struct operator_entry *e = r->entries[i];
-        if (e->plugin == p) {
-            e->in_registry = false;
-            operator_entry_unref(e);
-        } else
+        if (e->plugin == p && n_gone < p->n_operators)
+            gone[n_gone++] = e;
+        else
             r->entries[out++] = e;
     }
     r->n_entries = out;
+    /* Unreferenced ones close now: in reverse init order, as at shutdown. */
+    if (n_gone > 0)
+        qsort(gone, n_gone, sizeof(*gone), compare_seq_desc);
+    for (size_t i = 0; i < n_gone; i++) {
+        gone[i]->in_registry = false;
+        operator_entry_unref(gone[i]);
+    }
     out = 0;
     for (size_t i = 0; i < r->n_plugins; i++)
         if (r->plugins[i] == p)
@@ -273,8 +282,10 @@ int registry_init_operator(struct registry *r, struct operator_entry *e, char **
     if (k < 0) {
         e->state = OPERATOR_FAILED;
         e->init_error = k;
-        e->init_message = strprintf("operator '%s': global params: %s", e->op->name,
-                                    perr ? perr : strerror(-k));
+        /* perr already names the file position and the operator. */
+        e->init_message = perr ? TAKE_PTR(perr)
+                               : strprintf("operator '%s': global params: %s", e->op->name,
+                                           strerror(-k));
         *ret_error = e->init_message ? strdup(e->init_message) : NULL;
         return k;
     }

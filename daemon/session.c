@@ -45,8 +45,12 @@ struct instance {
     bool opted_out;
     bool done[_PHASE_MAX];
     struct ophost_source *sources;
-    _Atomic uint64_t events_in, events_out, batches;
+    _Atomic uint64_t events_in, events_out, batches, ns_spent;
 };
+
+/* One batch in TIMING_SAMPLE is timed; the time is scaled up. Timing every
+ * batch would cost two clock reads per operator per batch. */
+#define TIMING_SAMPLE 8
 
 struct var {
     char *name;
@@ -80,6 +84,9 @@ struct session {
     bool done_requested;
     int done_error;
     _Atomic uint64_t emitted, lost;
+    uint64_t n_batches;
+    session_tap_fn tap;
+    void *tap_userdata;
 };
 
 static const char *const state_names[] = {
@@ -98,22 +105,23 @@ static void log_context_of(const struct instance *in, struct log_context *lc) {
     lc->plugin = in->entry->plugin->file_name;
 }
 
-struct session *session_new(struct plan *plan) {
+/* A session for plan, which stays the caller's on failure. */
+static struct session *session_alloc(struct plan *plan) {
     struct session *s = calloc(1, sizeof(*s));
 
-    if (!s) {
-        plan_free(plan);
+    if (!s)
         return NULL;
-    }
-    s->plan = plan;
     s->stop_fd = s->notify_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->instances = calloc(plan->n_steps, sizeof(struct instance));
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!s->instances || s->stop_fd < 0 || s->notify_fd < 0)
-        return session_free(s);
+    if (!s->instances || s->stop_fd < 0 || s->notify_fd < 0) {
+        session_free(s);
+        return NULL;
+    }
+    s->plan = plan;
     s->n_instances = plan->n_steps;
     for (size_t i = 0; i < plan->n_steps; i++) {
         struct instance *in = &s->instances[i];
@@ -125,6 +133,13 @@ struct session *session_new(struct plan *plan) {
         in->ctx.session = s;
         in->ctx.instance = in;
     }
+    return s;
+}
+
+struct session *session_new(struct plan *plan) {
+    struct session *s = session_alloc(plan);
+    if (!s)
+        plan_free(plan);
     return s;
 }
 
@@ -335,6 +350,48 @@ static void *session_thread(void *userdata) {
     return NULL;
 }
 
+void session_set_tap(struct session *s, session_tap_fn fn, void *userdata) {
+    assert(!s->thread_started);
+    s->tap = fn;
+    s->tap_userdata = userdata;
+}
+
+struct ophost_datasource *const *session_datasources(const struct session *s, size_t *ret_n) {
+    *ret_n = s->n_ds;
+    return s->ds;
+}
+
+int session_check_plan(struct plan *plan, char **ret_error) {
+    struct session *s = session_alloc(plan);
+    int r = 0;
+
+    if (!s)
+        return -ENOMEM;
+    s->schema_open = true;
+    for (size_t i = 0; i < s->n_instances && r >= 0; i++) {
+        struct instance *in = &s->instances[i];
+        r = call_do(in, PHASE_INSTANTIATE);
+        if (r == OPHOST_OPT_OUT) {
+            in->opted_out = true;
+            r = 0;
+        } else if (r < 0) {
+            _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+            *ret_error = strprintf("operator '%s': instantiate failed: %s", in->entry->op->name,
+                                   msg ? msg : strerror(-r));
+        } else
+            in->done[PHASE_INSTANTIATE] = true;
+    }
+    s->schema_open = false;
+    for (size_t i = s->n_instances; i-- > 0;) {
+        struct instance *in = &s->instances[i];
+        if (in->done[PHASE_INSTANTIATE])
+            (void) call_undo(in, PHASE_INSTANTIATE);
+    }
+    s->plan = NULL; /* the caller's */
+    session_free(s);
+    return r;
+}
+
 int session_start(struct session *s) {
     int r;
     if (s->thread_started)
@@ -455,6 +512,7 @@ size_t session_instance_stats(const struct session *s, struct instance_stats *ou
             .events_in = atomic_load_explicit(&in->events_in, memory_order_relaxed),
             .events_out = atomic_load_explicit(&in->events_out, memory_order_relaxed),
             .batches = atomic_load_explicit(&in->batches, memory_order_relaxed),
+            .ns_spent = atomic_load_explicit(&in->ns_spent, memory_order_relaxed),
             .opted_out = in->opted_out,
         };
     }
@@ -715,9 +773,16 @@ struct ophost_batch *session_host_batch(struct ophost_ctx *ctx, struct ophost_da
     return &ds->batch;
 }
 
+static uint64_t now_nsec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
 int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
     struct instance *src = instance_of(ctx);
     struct session *s;
+    bool timed;
     int r = 0;
 
     if (!src || !b || !b->ds || !ds_of_session(src->session, b->ds) || b != &b->ds->batch)
@@ -728,12 +793,19 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
         return -ESHUTDOWN;
     }
     atomic_fetch_add_explicit(&s->emitted, b->n, memory_order_relaxed);
+    timed = s->n_batches++ % TIMING_SAMPLE == 0;
     for (size_t i = 1; i < s->n_instances && b->n > 0; i++) {
         struct instance *in = &s->instances[i];
         uint32_t n_in = b->n;
+        uint64_t t0 = 0;
         if (in->opted_out || !in->entry->op->process)
             continue;
+        if (timed)
+            t0 = now_nsec();
         r = in->entry->op->process(&in->ctx, in->data, b);
+        if (timed)
+            atomic_fetch_add_explicit(&in->ns_spent, (now_nsec() - t0) * TIMING_SAMPLE,
+                                      memory_order_relaxed);
         atomic_fetch_add_explicit(&in->events_in, n_in, memory_order_relaxed);
         atomic_fetch_add_explicit(&in->batches, 1, memory_order_relaxed);
         if (r < 0) {
@@ -751,6 +823,8 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
         }
         atomic_fetch_add_explicit(&in->events_out, b->n, memory_order_relaxed);
     }
+    if (r >= 0 && s->tap && b->n > 0)
+        s->tap(s, b, s->tap_userdata);
     batch_reset(b);
     return r;
 }

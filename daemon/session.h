@@ -33,14 +33,38 @@ struct instance_stats {
     uint64_t events_in;
     uint64_t events_out;
     uint64_t batches;
+    uint64_t ns_spent;     /* in process(), estimated from every 8th batch */
     bool opted_out;
 };
+
+/* Called on the session thread with every batch after the last operator
+ * (the events that reached the end of the pipeline), e.g. to stream them to
+ * watchers. Must not block. */
+typedef void (*session_tap_fn)(struct session *s, const struct ophost_batch *batch,
+                               void *userdata);
 
 /* A new session running plan (ownership of plan moves to it, also on
  * failure). NULL on ENOMEM. */
 struct session *session_new(struct plan *plan);
 /* Stops (if running), waits for the thread and frees. Returns NULL. */
 struct session *session_free(struct session *s);
+
+/* Sets the tap; only before session_start. */
+void session_set_tap(struct session *s, session_tap_fn fn, void *userdata);
+
+/* The data sources (with their fields) of a session, valid from the moment
+ * it is running until it is freed; *ret_n gets the count. */
+struct ophost_datasource *const *session_datasources(const struct session *s, size_t *ret_n);
+
+/*
+ * Dry run for --check: instantiates every operator of plan on the calling
+ * thread (so schema errors such as a field no operator provides show up),
+ * then destroys them again in reverse. Nothing else runs: operators acquire
+ * resources in pre_start, not in instantiate. Returns 0, or the failure
+ * with a malloc'd "operator 'x': instantiate failed: reason" in *ret_error.
+ * plan stays the caller's.
+ */
+int session_check_plan(struct plan *plan, char **ret_error);
 
 /* Starts the session thread; 0 or a negative errno. Does not wait. */
 int session_start(struct session *s);

@@ -1,0 +1,21 @@
+/* emptyname.c — its operator has an empty name. */
+#include "test-plugin.h"
+
+static const struct ophost_operator op = {
+    .struct_size = sizeof(struct ophost_operator),
+    .name = "",
+};
+
+static const struct ophost_operator *const operators[] = { &op, NULL };
+
+static const struct ophost_plugin plugin = {
+    .abi_major = OPHOST_ABI_MAJOR,
+    .abi_minor = OPHOST_ABI_MINOR,
+    .struct_size = sizeof(struct ophost_plugin),
+    .name = "emptyname",
+    .operators = operators,
+};
+
+OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *h) {
+    return &plugin;
+}

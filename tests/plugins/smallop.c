@@ -1,0 +1,21 @@
+/* smallop.c — its operator claims struct_size 8, less than ABI 1.0 needs. */
+#include "test-plugin.h"
+
+static const struct ophost_operator op = {
+    .struct_size = 8,
+    .name = "small-op",
+};
+
+static const struct ophost_operator *const operators[] = { &op, NULL };
+
+static const struct ophost_plugin plugin = {
+    .abi_major = OPHOST_ABI_MAJOR,
+    .abi_minor = OPHOST_ABI_MINOR,
+    .struct_size = sizeof(struct ophost_plugin),
+    .name = "smallop",
+    .operators = operators,
+};
+
+OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *h) {
+    return &plugin;
+}
