@@ -7,7 +7,9 @@ MESON_OPTS ?= -Dwerror=true
 
 # Debian packages needed to build and test.
 PACKAGES = meson ninja-build pkg-config gcc g++ libc6-dev binutils \
-           libyaml-dev libsystemd-dev libjson-c-dev check valgrind
+           libyaml-dev libsystemd-dev libjson-c-dev check valgrind \
+           clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
+           debootstrap systemd-container
 
 .PHONY: all deps setup build run test test-asan test-valgrind bench clean
 

@@ -344,7 +344,7 @@ static struct managed *managed_new(struct daemon *d, const struct config_session
 
 static struct managed *find_managed(struct daemon *d, const char *name) {
     for (size_t i = 0; i < d->n_managed; i++)
-        if (streq(d->managed[i]->name, name))
+        if (d->managed[i] && streq(d->managed[i]->name, name)) /* NULL: freed mid-reload */
             return d->managed[i];
     return NULL;
 }

@@ -1,0 +1,73 @@
+/*
+ * harness.h — runs real pipelines inside a test process, through the real
+ * loader, registry, plan and session code, with two operators of its own:
+ *
+ *   feed     a gadget whose schema is its "fields" param ("name:type,...")
+ *            and whose events a test function makes (hand-built batches);
+ *            the session completes after the function returns.
+ *   capture  a sink (last in every pipeline) that records each event that
+ *            reaches it as one text line "name=value name=value ...": the
+ *            same format as the print plugin (strings quoted, timestamps raw
+ *            nanoseconds, unset strings "-").
+ *
+ * Pipelines are given as pipeline-file YAML text, so tests read like the
+ * files users write.
+ */
+#ifndef OPHOST_TESTS_HARNESS_H
+#define OPHOST_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ophost/ophost.h>
+
+struct harness;
+struct harness_feed;
+
+/* Makes the events of a feed session: append, set fields by name, flush. */
+typedef void (*harness_feed_fn)(struct harness_feed *f, void *userdata);
+
+/* A harness with the plugins at the given paths (NULL-terminated; may be
+ * NULL) loaded by the real loader. Aborts the test on failure. */
+struct harness *harness_new(const char *const *plugin_paths);
+void harness_free(struct harness *h);
+
+/*
+ * Runs the single session of yaml to completion. With gadget "feed", fn
+ * makes its events; with another gadget, the session runs until the gadget
+ * completes. Returns 0, or the session's failure (plan errors included) with
+ * the message in *ret_error (caller frees; may be NULL). The captured lines
+ * are in harness_output().
+ */
+int harness_run(struct harness *h, const char *yaml, harness_feed_fn fn, void *userdata,
+                char **ret_error);
+
+/* For gadgets that run until stopped: start, then stop. harness_stop
+ * returns like harness_run. */
+int harness_start(struct harness *h, const char *yaml, char **ret_error);
+int harness_stop(struct harness *h, char **ret_error);
+/* Waits until the captured output contains needle or timeout_ms passed;
+ * returns whether it was found. */
+bool harness_wait_for(struct harness *h, const char *needle, unsigned timeout_ms);
+
+/* Everything captured since the last run/start, one line per event. Valid
+ * until the next run/start or harness_free. */
+const char *harness_output(struct harness *h);
+/* The instance counters of the last session, by operator name; -1 if the
+ * operator was not in it. */
+int64_t harness_events_in(struct harness *h, const char *operator_name);
+int64_t harness_events_out(struct harness *h, const char *operator_name);
+
+/* Inside a feed function. Appending past a batch's capacity flushes it. */
+struct ophost_event *harness_append(struct harness_feed *f);
+void harness_set_u64(struct harness_feed *f, struct ophost_event *e, const char *field, uint64_t v);
+void harness_set_s64(struct harness_feed *f, struct ophost_event *e, const char *field, int64_t v);
+void harness_set_bool(struct harness_feed *f, struct ophost_event *e, const char *field, bool v);
+void harness_set_string(struct harness_feed *f, struct ophost_event *e, const char *field,
+                        const char *v);
+void harness_set_bytes(struct harness_feed *f, struct ophost_event *e, const char *field,
+                       const void *v, size_t len);
+/* Emits the events appended so far as one batch. */
+void harness_flush(struct harness_feed *f);
+
+#endif
