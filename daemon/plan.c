@@ -66,7 +66,10 @@ static int build_params(const struct config_session *cs, struct operator_entry *
                         const struct config_operator *co, struct params **ret,
                         struct errors *errs) {
     struct params *p = params_new(e->op->instance_params);
-    struct config_pos pos = co ? co->pos : cs->gadget_pos;
+    /* An operator the pipeline does not name was pulled in as a dependency:
+     * its missing params are the session's problem. */
+    struct config_pos pos = co ? co->pos : e->op->flags & OPHOST_OPERATOR_GADGET ? cs->gadget_pos
+                                                                              : cs->pos;
     char *err = NULL;
     bool bad = false;
 
@@ -104,6 +107,7 @@ static int order_steps(const struct config_session *cs, struct work *w, struct p
     _cleanup_free_ size_t *order = NULL;
     _cleanup_free_ char *err = NULL;
     size_t n_deps = 0, at = 0;
+    bool bad = false;
     int r;
 
     if (!nodes)
@@ -142,15 +146,18 @@ static int order_steps(const struct config_session *cs, struct work *w, struct p
     plan->steps = calloc(w->n, sizeof(struct plan_step));
     if (!plan->steps)
         return -ENOMEM;
+    /* Check every operator's params, so one run reports every problem. */
     for (size_t i = 0; i < w->n; i++) {
         struct operator_entry *e = w->items[order[i]];
         plan->steps[i].entry = operator_entry_ref(e);
         plan->n_steps++;
         r = build_params(cs, e, find_config_op(cs, e->op->name), &plan->steps[i].params, errs);
-        if (r < 0)
+        if (r == -ENOMEM)
             return r;
+        if (r < 0)
+            bad = true;
     }
-    return 0;
+    return bad ? -EINVAL : 0;
 }
 
 int plan_build(struct registry *r, const struct config_session *cs, struct plan **ret,

@@ -100,8 +100,8 @@ int datasource_add_field(struct ophost_datasource *ds, const char *name, uint32_
         return -EEXIST;
     if (ds->n_fields >= UINT16_MAX)
         return -E2BIG;
-    /* Strings are two u32s: 4-byte alignment is natural for them. */
-    align = size > 8 ? 4 : size;
+    /* A string is two u32s: 4-byte alignment is natural for it. */
+    align = type == OPHOST_FIELD_STRING || type == OPHOST_FIELD_BYTES ? 4 : size;
     offset = (uint32_t) ((ds->record_size + align - 1) & ~(align - 1));
 
     m = realloc(ds->fields, (ds->n_fields + 1) * sizeof(*m));

@@ -371,22 +371,28 @@ int session_check_plan(struct plan *plan, char **ret_error) {
     for (size_t i = 0; i < s->n_instances && r >= 0; i++) {
         struct instance *in = &s->instances[i];
         r = call_do(in, PHASE_INSTANTIATE);
-        if (r == OPHOST_OPT_OUT) {
+        if (r == OPHOST_OPT_OUT && i == 0) {
+            *ret_error = strprintf("operator '%s': gadget opted out of the session",
+                                   in->entry->op->name);
+            r = -EINVAL;
+        } else if (r == OPHOST_OPT_OUT) {
             in->opted_out = true;
             r = 0;
         } else if (r < 0) {
             _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
             *ret_error = strprintf("operator '%s': instantiate failed: %s", in->entry->op->name,
                                    msg ? msg : strerror(-r));
-        } else
+        } else {
             in->done[PHASE_INSTANTIATE] = true;
+            if (i == 0 && s->n_ds == 0) {
+                *ret_error = strprintf("operator '%s': gadget declared no data source",
+                                       in->entry->op->name);
+                r = -EINVAL;
+            }
+        }
     }
     s->schema_open = false;
-    for (size_t i = s->n_instances; i-- > 0;) {
-        struct instance *in = &s->instances[i];
-        if (in->done[PHASE_INSTANTIATE])
-            (void) call_undo(in, PHASE_INSTANTIATE);
-    }
+    run_reverse(s);
     s->plan = NULL; /* the caller's */
     session_free(s);
     return r;
@@ -709,6 +715,8 @@ int session_host_io_add(struct ophost_ctx *ctx, int fd, uint32_t events, ophost_
 
     if (!in || fd < 0 || !cb || !in->session->loop)
         return -EINVAL;
+    if (!in->session->running)
+        return -EBUSY; /* from start on only: before, no undo would free it */
     src = calloc(1, sizeof(*src));
     if (!src)
         return -ENOMEM;
@@ -733,6 +741,8 @@ int session_host_timer_add(struct ophost_ctx *ctx, uint64_t first_usec, uint64_t
 
     if (!in || !cb || !in->session->loop)
         return -EINVAL;
+    if (!in->session->running)
+        return -EBUSY; /* from start on only: before, no undo would free it */
     src = calloc(1, sizeof(*src));
     if (!src)
         return -ENOMEM;

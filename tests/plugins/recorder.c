@@ -16,17 +16,18 @@
  *
  * Every callback appends "OPNAME PHASE" (process: "OPNAME process n=N",
  * N the live events handed in) to the file named by the mandatory instance
- * param `trace`, one write() per line on an O_APPEND descriptor. The gadget,
- * whose process() the host never calls, writes "rec-gadget process" when its
- * emitting timer fires (count > 0), "rec-gadget emit n=N" before each emit, "rec-gadget emit
- * failed" when emit refuses, and "rec-gadget done" when it ends the session.
- * rec-c writes "rec-c event seq=S name=NAME a=A b=B" per event (a field that
- * does not exist is "-", an unset string "(unset)") and "rec-c batch n=N".
+ * param `trace`, one write() per line on an O_APPEND descriptor. The
+ * gadget, whose process() the host never calls, writes "rec-gadget process"
+ * when its emitting timer fires (count > 0), "rec-gadget emit n=N" before
+ * each emit, "rec-gadget emit failed" when emit refuses, and "rec-gadget
+ * done" when it ends the session. rec-c writes "rec-c event seq=S name=NAME
+ * a=A b=B" per event (a field that does not exist is "-", an unset string
+ * "(unset)") and "rec-c batch n=N".
  *
  * Param `fail` = PHASE makes that phase fail after writing its line:
  * host->error(ctx, -EIO, "recorder: PHASE failed on purpose"); for the
- * gadget, fail=process fails its emitting timer callback. Param `opt-out` makes instantiate return
- * OPHOST_OPT_OUT (after writing its line).
+ * gadget, fail=process fails its emitting timer callback. Param `opt-out`
+ * makes instantiate return OPHOST_OPT_OUT (after writing its line).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,18 +163,22 @@ static int instantiate(struct ophost_ctx *ctx, enum kind kind, void **ret) {
 }
 
 static int gadget_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    (void) op_data;
     return instantiate(ctx, KIND_GADGET, ret);
 }
 
 static int a_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    (void) op_data;
     return instantiate(ctx, KIND_A, ret);
 }
 
 static int b_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    (void) op_data;
     return instantiate(ctx, KIND_B, ret);
 }
 
 static int c_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    (void) op_data;
     return instantiate(ctx, KIND_C, ret);
 }
 
