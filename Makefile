@@ -51,9 +51,7 @@ test-asan: deps
 	meson test -C $(BUILD_ASAN) --print-errorlogs
 
 bench: build
-	ninja -C $(BUILD) tests/bench-sort tests/ophost-bench
-	$(BUILD)/tests/bench-sort
-	$(BUILD)/tests/ophost-bench
+	meson test -C $(BUILD) --benchmark --verbose
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

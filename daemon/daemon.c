@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "control.h"
 #include "ctx.h"
 #include "inspect.h"
 #include "loader.h"
@@ -62,6 +63,8 @@ struct daemon {
     size_t n_managed;
     int inotify_fd;
     sd_event_source *rescan_es;
+    struct control *control; /* NULL without a control socket */
+    size_t config_errors; /* of the last reload (or startup) that failed; 0 after a good one */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct daemon_config *, daemon_config_free)
@@ -103,7 +106,15 @@ static int load_config(const struct daemon_options *opt, struct daemon_config **
 
 /* Loads every plugin of the configured dirs into the registry. Refusals are
  * appended to refused. */
-static int load_plugins(struct registry *reg, char *const *dirs, struct errors *refused) {
+static void log_plugin_loaded(const struct plugin *p) {
+    log_full(LOG_INFO, 0, &(struct log_context){ .plugin = p->file_name },
+             "plugin '%s' %s loaded, %zu operators", p->desc->name,
+             p->desc->version ? p->desc->version : "", p->n_operators);
+}
+
+/* The running daemon logs each plugin it loads; --check and --list don't. */
+static int load_plugins(struct registry *reg, char *const *dirs, struct errors *refused,
+                        bool log_loaded) {
     struct plugin **plugins = NULL;
     int r = loader_scan(dirs, host_table(), geteuid(), &plugins, refused);
 
@@ -112,7 +123,8 @@ static int load_plugins(struct registry *reg, char *const *dirs, struct errors *
         if (registry_add_plugin(reg, plugins[i], &err) < 0) {
             errors_add(refused, "%s", err ? err : plugins[i]->path);
             free(err);
-        }
+        } else if (log_loaded)
+            log_plugin_loaded(plugins[i]);
         plugin_unref(plugins[i]);
     }
     free(plugins);
@@ -120,8 +132,10 @@ static int load_plugins(struct registry *reg, char *const *dirs, struct errors *
 }
 
 static void log_lines(int priority, const struct errors *e, const char *suffix) {
+    /* A list of errors is bounded and every line matters: not rate limited. */
     for (size_t i = 0; e->lines && e->lines[i]; i++)
-        log_full(priority, 0, NULL, "%s%s", e->lines[i], suffix);
+        log_full(priority, 0, &(struct log_context){ .unlimited = true }, "%s%s", e->lines[i],
+                 suffix);
 }
 
 /* ----------------------------------------------------- --check, --list */
@@ -141,7 +155,7 @@ int daemon_list_operators(const struct daemon_options *opt, bool json) {
     reg = registry_new();
     if (!reg)
         return 1;
-    r = load_plugins(reg, c->plugin_dirs, &refused);
+    r = load_plugins(reg, c->plugin_dirs, &refused, false);
     if (r >= 0)
         r = inspect_list_operators(stdout, reg, &refused, json);
     registry_free(reg);
@@ -164,7 +178,7 @@ int daemon_check(const struct daemon_options *opt, bool json) {
     if (!reg)
         goto out;
     registry_set_globals(reg, c->operators, c->n_operators);
-    if (load_plugins(reg, c->plugin_dirs, &errs) < 0)
+    if (load_plugins(reg, c->plugin_dirs, &errs, false) < 0)
         goto out;
     (void) registry_check_globals(reg, &errs);
     if (config_load_pipelines(c->pipeline_dir, &p, &errs) < 0)
@@ -207,15 +221,27 @@ static void notify_status(struct daemon *d) {
         waiting += d->managed[i]->state == MANAGED_WAITING;
         failed += d->managed[i]->state == MANAGED_BACKOFF;
     }
-    sd_notifyf(0, "STATUS=%zu plugins, %zu sessions running, %zu waiting, %zu restarting",
-               n_plugins, running, waiting, failed);
+    char rejected[80] = "";
+    if (d->config_errors)
+        snprintf(rejected, sizeof(rejected), ", last configuration rejected: %zu errors (see the log)",
+                 d->config_errors);
+    sd_notifyf(0, "STATUS=%zu plugins, %zu sessions running, %zu waiting, %zu restarting%s",
+               n_plugins, running, waiting, failed, rejected);
+}
+
+/* Frees m's session once its thread has ended; watchers are told first. */
+static struct session *managed_session_free(struct managed *m) {
+    session_request_stop(m->session);
+    (void) session_join(m->session);
+    control_session_detach(m->d->control, m->session);
+    return session_free(m->session);
 }
 
 static void managed_stop(struct managed *m) {
     m->notify_es = sd_event_source_disable_unref(m->notify_es);
     m->restart_es = sd_event_source_disable_unref(m->restart_es);
     if (m->session) {
-        m->session = session_free(m->session);
+        m->session = managed_session_free(m);
         log_full(LOG_INFO, 0, &(struct log_context){ .session = m->name }, "stopped");
     }
     m->state = MANAGED_IDLE;
@@ -282,7 +308,7 @@ static int on_session_notify(sd_event_source *es, int fd, uint32_t revents, void
         m->backoff_nsec = 0;
     }
     m->notify_es = sd_event_source_disable_unref(m->notify_es);
-    m->session = session_free(m->session);
+    m->session = managed_session_free(m);
     m->state = MANAGED_IDLE;
     if (st == SESSION_FAILED && m->cfg->restart == CONFIG_RESTART_ON_FAILURE)
         schedule_restart(m);
@@ -310,13 +336,14 @@ static int managed_start(struct managed *m, struct plan *plan) {
     m->session = session_new(plan);
     if (!m->session)
         return log_full(LOG_ERR, -ENOMEM, &lc, "cannot create the session: %m");
+    control_session_attach(m->d->control, m->session);
     r = sd_event_add_io(m->d->loop, &m->notify_es, session_notify_fd(m->session), EPOLLIN,
                         on_session_notify, m);
     if (r >= 0)
         r = session_start(m->session);
     if (r < 0) {
         m->notify_es = sd_event_source_disable_unref(m->notify_es);
-        m->session = session_free(m->session);
+        m->session = managed_session_free(m);
         m->state = MANAGED_IDLE;
         return log_full(LOG_ERR, r, &lc, "cannot start the session: %m");
     }
@@ -358,7 +385,7 @@ static void retry_waiting(struct daemon *d) {
 
 /* -------------------------------------------------------------- reload */
 
-static int reload(struct daemon *d) {
+static int reload(struct daemon *d, struct errors *ret_errors) {
     _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
     _cleanup_(config_pipelines_freep) struct config_pipelines *p = NULL;
     _cleanup_free_ struct plan **plans = NULL;
@@ -465,6 +492,7 @@ static int reload(struct daemon *d) {
     d->config = TAKE_PTR(c);
     log_set_max_level(d->config->log_level);
     log_info("reloaded: %zu sessions configured", d->n_managed);
+    d->config_errors = 0;
     sd_notify(0, "READY=1");
     notify_status(d);
     return 0;
@@ -476,6 +504,9 @@ reject:
         plan_free(plans[i]);
     log_lines(LOG_ERR, &errs, "");
     log_error("reload failed (%zu errors), keeping the running configuration", errs.n);
+    d->config_errors = errs.n > 0 ? errs.n : 1;
+    if (ret_errors)
+        errors_move(ret_errors, &errs);
     errors_clear(&errs);
     sd_notify(0, "READY=1");
     notify_status(d);
@@ -528,9 +559,7 @@ static void rescan_plugins(struct daemon *d) {
             free(err);
             continue;
         }
-        log_full(LOG_INFO, 0, &(struct log_context){ .plugin = found[k]->file_name },
-                 "plugin '%s' %s loaded, %zu operators", found[k]->desc->name,
-                 found[k]->desc->version ? found[k]->desc->version : "", found[k]->n_operators);
+        log_plugin_loaded(found[k]);
         changed = true;
     }
     for (size_t i = 0; refused.lines && refused.lines[i]; i++)
@@ -596,7 +625,7 @@ static int watch_plugin_dirs(struct daemon *d) {
 /* ---------------------------------------------------------------- run */
 
 static int on_sighup(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
-    (void) reload(userdata);
+    (void) reload(userdata, NULL);
     return 0;
 }
 
@@ -607,11 +636,24 @@ static int on_sigterm(sd_event_source *es, const struct signalfd_siginfo *si, vo
     return sd_event_exit(d->loop, 0);
 }
 
+/* TEST ONLY, enabled by OPHOST_TEST_HOOKS=1 in the environment: SIGUSR2
+ * hangs the main loop for 120 s, so a test can check that the systemd
+ * watchdog kills and restarts a daemon whose main loop stopped answering.
+ * Never set OPHOST_TEST_HOOKS in production. */
+static int on_test_stall(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+    struct timespec left = { .tv_sec = 120 };
+    log_warning("test hook: SIGUSR2, stalling the main loop for 120 s");
+    while (nanosleep(&left, &left) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
 static void daemon_free(struct daemon *d) {
     /* Stop sessions in reverse order: the last started stops first. */
     for (size_t i = d->n_managed; i-- > 0;)
         managed_free(d->managed[i]);
     free(d->managed);
+    d->control = control_free(d->control); /* after the sessions it watches */
     sd_event_source_disable_unref(d->rescan_es);
     registry_free(d->registry);
     config_pipelines_free(d->pipelines);
@@ -624,6 +666,7 @@ static void daemon_free(struct daemon *d) {
 int daemon_run(const struct daemon_options *opt) {
     struct daemon d = { .opt = *opt, .inotify_fd = -1 };
     struct errors errs = { 0 };
+    bool test_hooks = streq_ptr(getenv("OPHOST_TEST_HOOKS"), "1"); /* see on_test_stall */
     sigset_t mask;
     int r, status = 1;
 
@@ -634,6 +677,8 @@ int daemon_run(const struct daemon_options *opt) {
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGPIPE);
+    if (test_hooks)
+        sigaddset(&mask, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
     r = load_config(opt, &d.config, &errs);
@@ -651,6 +696,8 @@ int daemon_run(const struct daemon_options *opt) {
         r = sd_event_add_signal(d.loop, NULL, SIGINT, on_sigterm, &d);
     if (r >= 0)
         r = sd_event_add_signal(d.loop, NULL, SIGHUP, on_sighup, &d);
+    if (r >= 0 && test_hooks)
+        r = sd_event_add_signal(d.loop, NULL, SIGUSR2, on_test_stall, &d);
     if (r >= 0)
         r = sd_event_set_watchdog(d.loop, true);
     if (r < 0) {
@@ -662,7 +709,7 @@ int daemon_run(const struct daemon_options *opt) {
     if (!d.registry)
         goto out;
     registry_set_globals(d.registry, d.config->operators, d.config->n_operators);
-    r = load_plugins(d.registry, d.config->plugin_dirs, &errs);
+    r = load_plugins(d.registry, d.config->plugin_dirs, &errs, true);
     if (r < 0)
         goto out;
     log_lines(LOG_WARNING, &errs, ", ignoring");
@@ -670,6 +717,8 @@ int daemon_run(const struct daemon_options *opt) {
     (void) registry_check_globals(d.registry, &errs);
     log_lines(LOG_ERR, &errs, "");
     errors_clear(&errs);
+    if (control_new(&d, d.loop, d.config, &d.control) < 0)
+        log_error("running without a control socket: ophostctl cannot reach this daemon");
     r = watch_plugin_dirs(&d);
     if (r < 0)
         log_warning("cannot watch the plugin directories: %s, hot-plug disabled", strerror(-r));
@@ -682,6 +731,7 @@ int daemon_run(const struct daemon_options *opt) {
     if (r < 0) {
         log_lines(LOG_ERR, &errs, "");
         log_error("no sessions started: fix the pipeline files and reload");
+        d.config_errors = errs.n > 0 ? errs.n : 1;
         errors_clear(&errs);
         d.pipelines = calloc(1, sizeof(*d.pipelines));
         if (!d.pipelines)
@@ -708,4 +758,94 @@ out:
     errors_clear(&errs);
     daemon_free(&d);
     return status;
+}
+
+/* ------------------------------------------------ for the control socket */
+
+struct registry *daemon_registry(struct daemon *d) {
+    return d->registry;
+}
+
+const struct daemon_config *daemon_get_config(struct daemon *d) {
+    return d->config;
+}
+
+size_t daemon_n_sessions(struct daemon *d) {
+    return d->n_managed;
+}
+
+static void session_info(struct managed *m, struct daemon_session_info *ret) {
+    static const char *const names[] = {
+        [MANAGED_IDLE] = "inactive", [MANAGED_WAITING] = "waiting",
+        [MANAGED_RUNNING] = "running", [MANAGED_BACKOFF] = "restarting",
+    };
+    *ret = (struct daemon_session_info){
+        .name = m->name,
+        .cfg = m->cfg,
+        .state = m->session ? session_state_name(session_get_state(m->session)) : names[m->state],
+        .session = m->session,
+    };
+}
+
+int daemon_session_at(struct daemon *d, size_t i, struct daemon_session_info *ret) {
+    if (i >= d->n_managed)
+        return -ERANGE;
+    session_info(d->managed[i], ret);
+    return 0;
+}
+
+int daemon_session_find(struct daemon *d, const char *name, struct daemon_session_info *ret) {
+    struct managed *m = find_managed(d, name);
+    if (!m)
+        return -ENOENT;
+    session_info(m, ret);
+    return 0;
+}
+
+int daemon_start_session(struct daemon *d, const char *name, char **ret_error) {
+    struct managed *m = find_managed(d, name);
+    struct errors errs = { 0 };
+    struct plan *plan = NULL;
+    int r;
+
+    if (!m)
+        return -ENOENT;
+    if (m->session)
+        return 0;
+    m->restart_es = sd_event_source_disable_unref(m->restart_es);
+    m->backoff_nsec = 0;
+    r = plan_build(d->registry, m->cfg, &plan, &errs);
+    if (r < 0) {
+        if (ret_error)
+            *ret_error = errs.n > 0 && errs.lines ? strdup(errs.lines[0]) : NULL;
+        errors_clear(&errs);
+        m->state = r == -ENOENT ? MANAGED_WAITING : MANAGED_IDLE;
+        notify_status(d);
+        return r;
+    }
+    r = managed_start(m, plan);
+    if (r >= 0 && m->session && session_get_state(m->session) == SESSION_FAILED) {
+        r = session_join(m->session);
+        if (ret_error && session_error(m->session))
+            *ret_error = strdup(session_error(m->session));
+        if (r >= 0)
+            r = -EIO;
+    } else if (r < 0 && ret_error) {
+        *ret_error = strprintf("cannot start the session: %s", strerror(-r));
+    }
+    notify_status(d);
+    return r;
+}
+
+int daemon_stop_session(struct daemon *d, const char *name) {
+    struct managed *m = find_managed(d, name);
+    if (!m)
+        return -ENOENT;
+    managed_stop(m);
+    notify_status(d);
+    return 0;
+}
+
+int daemon_reload(struct daemon *d, struct errors *ret_errors) {
+    return reload(d, ret_errors);
 }

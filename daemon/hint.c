@@ -34,12 +34,16 @@ static size_t distance(const char *a, const char *b) {
 
 const char *hint_closest(const char *word, const char *const *candidates) {
     const char *best = NULL;
-    size_t best_d = (size_t) -1, limit = strlen(word) / 3;
+    size_t len = strlen(word), best_d = (size_t) -1, limit = len / 3;
 
-    if (limit < 1)
-        limit = 1;
+    /* Two edits even for short words ("usr" -> "uid"), but fewer edits
+     * than the word has letters: replacing all of it is no typo. */
+    if (limit < 2)
+        limit = 2;
     if (limit > 3)
         limit = 3;
+    if (limit >= len)
+        limit = len > 0 ? len - 1 : 0;
     for (size_t i = 0; candidates && candidates[i]; i++) {
         size_t d = distance(word, candidates[i]);
         if (d < best_d) {

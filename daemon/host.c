@@ -122,6 +122,8 @@ static const struct ophost_host table = {
     .emit = session_host_emit,
     .lost = session_host_lost,
     .done = session_host_done,
+    .datasource_set_capacity = session_host_datasource_set_capacity,
+    .field_closest = session_host_field_closest,
 };
 
 const struct ophost_host *host_table(void) {

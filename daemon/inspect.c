@@ -1,10 +1,11 @@
-/* inspect.c — output of --list-operators and --check (see inspect.h). */
+/* inspect.c — output of --list-operators, --check and --check-plugin (see inspect.h). */
 #include "inspect.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 
+#include "ctx.h"
 #include "params.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
@@ -72,6 +73,40 @@ static void print_params(FILE *out, const char *title, const struct ophost_param
     }
 }
 
+static json_object *json_operator(const struct ophost_operator *op, const struct plugin *p) {
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "name", json_object_new_string(op->name));
+    json_object_object_add(o, "description",
+                           json_object_new_string(op->description ? op->description : ""));
+    json_object_object_add(o, "gadget", json_object_new_boolean(op->flags & OPHOST_OPERATOR_GADGET));
+    json_object_object_add(o, "plugin", json_object_new_string(p->desc->name));
+    json_object_object_add(o, "version",
+                           json_object_new_string(p->desc->version ? p->desc->version : ""));
+    json_object_object_add(o, "path", json_object_new_string(p->path));
+    json_object_object_add(o, "priority", json_object_new_int(op->priority));
+    json_object_object_add(o, "dependencies", json_strv(op->dependencies));
+    json_object_object_add(o, "global_params", json_params(op->global_params));
+    json_object_object_add(o, "instance_params", json_params(op->instance_params));
+    return o;
+}
+
+static void print_operator(FILE *out, const struct ophost_operator *op, const struct plugin *p) {
+    fprintf(out, "%s%s — %s\n", op->name, op->flags & OPHOST_OPERATOR_GADGET ? " (gadget)" : "",
+            op->description ? op->description : "");
+    fprintf(out, "    plugin %s %s (%s), priority %d", p->desc->name,
+            p->desc->version ? p->desc->version : "", p->path, op->priority);
+    if (op->dependencies && op->dependencies[0]) {
+        fprintf(out, ", depends on:");
+        for (size_t k = 0; op->dependencies[k]; k++)
+            fprintf(out, "%s %s", k ? "," : "", op->dependencies[k]);
+    }
+    fputc('\n', out);
+    print_params(out, "global", op->global_params);
+    print_params(out, "instance", op->instance_params);
+}
+
 int inspect_list_operators(FILE *out, const struct registry *r, const struct errors *refused,
                            bool json) {
     size_t n;
@@ -84,25 +119,8 @@ int inspect_list_operators(FILE *out, const struct registry *r, const struct err
             return -ENOMEM;
         json_object_object_add(root, "operators", ops);
         json_object_object_add(root, "refused", ref);
-        for (size_t i = 0; i < n; i++) {
-            const struct ophost_operator *op = entries[i]->op;
-            const struct plugin *p = entries[i]->plugin;
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "name", json_object_new_string(op->name));
-            json_object_object_add(o, "description",
-                                   json_object_new_string(op->description ? op->description : ""));
-            json_object_object_add(o, "gadget",
-                                   json_object_new_boolean(op->flags & OPHOST_OPERATOR_GADGET));
-            json_object_object_add(o, "plugin", json_object_new_string(p->desc->name));
-            json_object_object_add(o, "version",
-                                   json_object_new_string(p->desc->version ? p->desc->version : ""));
-            json_object_object_add(o, "path", json_object_new_string(p->path));
-            json_object_object_add(o, "priority", json_object_new_int(op->priority));
-            json_object_object_add(o, "dependencies", json_strv(op->dependencies));
-            json_object_object_add(o, "global_params", json_params(op->global_params));
-            json_object_object_add(o, "instance_params", json_params(op->instance_params));
-            json_object_array_add(ops, o);
-        }
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(ops, json_operator(entries[i]->op, entries[i]->plugin));
         for (size_t i = 0; refused && refused->lines && refused->lines[i]; i++)
             json_object_array_add(ref, json_object_new_string(refused->lines[i]));
         fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -110,22 +128,8 @@ int inspect_list_operators(FILE *out, const struct registry *r, const struct err
         return 0;
     }
 
-    for (size_t i = 0; i < n; i++) {
-        const struct ophost_operator *op = entries[i]->op;
-        const struct plugin *p = entries[i]->plugin;
-        fprintf(out, "%s%s — %s\n", op->name, op->flags & OPHOST_OPERATOR_GADGET ? " (gadget)" : "",
-                op->description ? op->description : "");
-        fprintf(out, "    plugin %s %s (%s), priority %d", p->desc->name,
-                p->desc->version ? p->desc->version : "", p->path, op->priority);
-        if (op->dependencies && op->dependencies[0]) {
-            fprintf(out, ", depends on:");
-            for (size_t k = 0; op->dependencies[k]; k++)
-                fprintf(out, "%s %s", k ? "," : "", op->dependencies[k]);
-        }
-        fputc('\n', out);
-        print_params(out, "global", op->global_params);
-        print_params(out, "instance", op->instance_params);
-    }
+    for (size_t i = 0; i < n; i++)
+        print_operator(out, entries[i]->op, entries[i]->plugin);
     if (n == 0)
         fprintf(out, "no operators\n");
     if (refused && refused->n > 0) {
@@ -176,4 +180,91 @@ int inspect_check(FILE *out, FILE *err, struct plan *const *plans, size_t n_plan
     for (size_t i = 0; errors && errors->lines && errors->lines[i]; i++)
         fprintf(err, "%s\n", errors->lines[i]);
     return 0;
+}
+
+/* The directory and name checks of a plugin file, as warnings: an author
+ * builds in a directory of their own, so only the file's own checks fail
+ * --check-plugin. */
+static void check_plugin_location(const char *path, struct errors *warnings) {
+    _cleanup_free_ char *dir = strdup(path), *err = NULL;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char *slash;
+
+    if (!loader_is_plugin_name(base))
+        (void) errors_add(warnings, "%s: file: ophostd loads only files named '*.so' that do not "
+                                    "start with '.'; install it under such a name", path);
+    if (!dir)
+        return;
+    slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    if (loader_check_dir(dir, geteuid(), &err) < 0)
+        (void) errors_add(warnings, "%s; ophostd refuses every plugin in such a directory, "
+                                    "install into one that passes", err ? err : dir);
+}
+
+int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json) {
+    struct errors warnings = { 0 };
+    _cleanup_free_ char *refusal = NULL;
+    struct plugin *p = NULL;
+    int r;
+
+    check_plugin_location(path, &warnings);
+    r = loader_load_file(path, host_table(), geteuid(), &p, &refusal);
+    if (r < 0 && !refusal)
+        refusal = strprintf("%s: %s", path, strerror(-r));
+
+    if (json) {
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        json_object *ops = json_object_new_array(), *warns = json_object_new_array();
+        if (!root || !ops || !warns) {
+            json_object_put(ops);
+            json_object_put(warns);
+            r = -ENOMEM;
+            goto out;
+        }
+        json_object_object_add(root, "path", json_object_new_string(path));
+        json_object_object_add(root, "loadable", json_object_new_boolean(r >= 0));
+        json_object_object_add(root, "error", refusal ? json_object_new_string(refusal) : NULL);
+        json_object_object_add(root, "warnings", warns);
+        for (size_t i = 0; warnings.lines && warnings.lines[i]; i++)
+            json_object_array_add(warns, json_object_new_string(warnings.lines[i]));
+        if (p) {
+            json_object *pl = json_object_new_object();
+            char abi[32];
+            snprintf(abi, sizeof(abi), "%u.%u", p->desc->abi_major, p->desc->abi_minor);
+            json_object_object_add(pl, "name", json_object_new_string(p->desc->name));
+            json_object_object_add(pl, "version",
+                                   json_object_new_string(p->desc->version ? p->desc->version : ""));
+            json_object_object_add(pl, "description", json_object_new_string(
+                                       p->desc->description ? p->desc->description : ""));
+            json_object_object_add(pl, "abi", json_object_new_string(abi));
+            json_object_object_add(root, "plugin", pl);
+            for (size_t i = 0; i < p->n_operators; i++)
+                json_object_array_add(ops, json_operator(&p->operators[i], p));
+        } else
+            json_object_object_add(root, "plugin", NULL);
+        json_object_object_add(root, "operators", ops);
+        fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+    } else {
+        for (size_t i = 0; warnings.lines && warnings.lines[i]; i++)
+            fprintf(err, "warning: %s\n", warnings.lines[i]);
+        if (p) {
+            fprintf(out, "%s: plugin '%s' %s (ABI %u.%u), %zu operators: loadable\n", path,
+                    p->desc->name, p->desc->version ? p->desc->version : "", p->desc->abi_major,
+                    p->desc->abi_minor, p->n_operators);
+            for (size_t i = 0; i < p->n_operators; i++)
+                print_operator(out, &p->operators[i], p);
+        } else
+            fprintf(err, "refused: %s\n", refusal ? refusal : path);
+    }
+out:
+    plugin_unref(p);
+    errors_clear(&warnings);
+    return r;
 }

@@ -1,6 +1,6 @@
 /*
- * inspect.h — the read-only commands of ophostd: --list-operators and
- * --check, as text for people or JSON for scripts (json-c).
+ * inspect.h — the read-only commands of ophostd: --list-operators,
+ * --check and --check-plugin, as text for people or JSON for scripts (json-c).
  */
 #ifndef OPHOST_DAEMON_INSPECT_H
 #define OPHOST_DAEMON_INSPECT_H
@@ -21,5 +21,15 @@ int inspect_list_operators(FILE *out, const struct registry *r, const struct err
  * session) and, in JSON, the errors; in text the errors go to err. */
 int inspect_check(FILE *out, FILE *err, struct plan *const *plans, size_t n_plans,
                   const struct errors *errors, bool json);
+
+/*
+ * --check-plugin: loads the file at path with every check of the daemon's
+ * loader (file owner/mode/symlink, dlopen, entry, ABI, descriptor, names,
+ * params) as the current user would, and prints what it provides or why it
+ * is refused. The directory check and the file name are only warnings. Runs
+ * the plugin's entry function (the plugin's code). Returns 0 if loadable,
+ * else the loader's negative errno.
+ */
+int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * main.c — ophostd's command line: run the daemon (default), --check the
- * configuration, or --list-operators.
+ * configuration, --list-operators, or --check-plugin FILE.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "inspect.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,7 +28,14 @@ static void help(void) {
            "      --check             validate config and plugins, print each session's\n"
            "                          operator order, exit 0 if valid and 1 if not\n"
            "      --list-operators    list the operators of the plugins and refused plugins\n"
-           "      --json              JSON output for --check and --list-operators\n"
+           "      --check-plugin FILE check one plugin file as ophostd running as this user\n"
+           "                          would (owner and mode, no symlink, dlopen, entry\n"
+           "                          symbol, ABI, descriptor, names, params), print its\n"
+           "                          operators or why it is refused; exit 0 if loadable,\n"
+           "                          1 if not. A bad directory or file name only warns.\n"
+           "                          Runs the plugin's entry function\n"
+           "      --json              JSON output for --check, --list-operators and\n"
+           "                          --check-plugin\n"
            "  -h, --help              this help\n"
            "      --version           the version\n",
            OPHOST_DEFAULT_CONFIG_FILE, OPHOST_DEFAULT_PLUGIN_DIR);
@@ -41,7 +49,7 @@ static int parse_level(const char *s) {
 }
 
 int main(int argc, char **argv) {
-    enum { ARG_CHECK = 0x100, ARG_LIST, ARG_JSON, ARG_VERSION };
+    enum { ARG_CHECK = 0x100, ARG_LIST, ARG_CHECK_PLUGIN, ARG_JSON, ARG_VERSION };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "plugin-dir", required_argument, NULL, 'p' },
@@ -49,6 +57,7 @@ int main(int argc, char **argv) {
         { "log-level", required_argument, NULL, 'l' },
         { "check", no_argument, NULL, ARG_CHECK },
         { "list-operators", no_argument, NULL, ARG_LIST },
+        { "check-plugin", required_argument, NULL, ARG_CHECK_PLUGIN },
         { "json", no_argument, NULL, ARG_JSON },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
@@ -57,6 +66,7 @@ int main(int argc, char **argv) {
     _cleanup_(strv_freep) char **plugin_dirs = NULL;
     struct daemon_options opt = { .log_level = -1 };
     bool check = false, list = false, json = false;
+    const char *check_plugin = NULL;
     const char *env;
     int c;
 
@@ -88,6 +98,9 @@ int main(int argc, char **argv) {
         case ARG_LIST:
             list = true;
             break;
+        case ARG_CHECK_PLUGIN:
+            check_plugin = optarg;
+            break;
         case ARG_JSON:
             json = true;
             break;
@@ -105,9 +118,14 @@ int main(int argc, char **argv) {
         log_error("unexpected argument '%s' (see --help)", argv[optind]);
         return 1;
     }
-    if (check && list) {
-        log_error("--check and --list-operators exclude each other");
+    if (check + list + !!check_plugin > 1) {
+        log_error("--check, --list-operators and --check-plugin exclude each other");
         return 1;
+    }
+    if (check_plugin) {
+        if (opt.log_level >= 0)
+            log_set_max_level(opt.log_level);
+        return inspect_check_plugin(stdout, stderr, check_plugin, json) < 0 ? 1 : 0;
     }
 
     /* $OPHOST_PLUGIN_DIR (colon-separated) lets a build tree run uninstalled. */

@@ -56,6 +56,7 @@ struct ophost_datasource *datasource_new(const char *name, const char *owner) {
         return NULL;
     }
     ds->owner = owner;
+    ds->capacity = SCHEMA_BATCH_CAPACITY;
     return ds;
 }
 

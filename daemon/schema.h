@@ -27,12 +27,14 @@ struct ophost_datasource {
     size_t n_fields;
     uint32_t record_size;
     bool frozen;
+    uint32_t capacity; /* events per batch */
     struct ophost_batch batch;
 };
 
-/* Records per batch: large enough to amortise per-batch costs, small enough
- * that a batch stays in L2. */
+/* Records per batch by default: large enough to amortise per-batch costs,
+ * small enough that a batch stays in L2. */
 #define SCHEMA_BATCH_CAPACITY 256
+#define SCHEMA_BATCH_CAPACITY_MAX (1u << 20)
 
 struct ophost_datasource *datasource_new(const char *name, const char *owner);
 struct ophost_datasource *datasource_free(struct ophost_datasource *ds);

@@ -19,6 +19,10 @@ int session_host_field_add(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                            const char *name, uint32_t type, ophost_field *ret);
 int session_host_field_find(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                             const char *name, ophost_field *ret);
+int session_host_datasource_set_capacity(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                         uint32_t capacity);
+const char *session_host_field_closest(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                       const char *name);
 size_t session_host_field_count(struct ophost_ctx *ctx, struct ophost_datasource *ds);
 int session_host_field_at(struct ophost_ctx *ctx, struct ophost_datasource *ds, size_t index,
                           const char **ret_name, ophost_field *ret);

@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "ctx.h"
+#include "hint.h"
 #include "log.h"
 #include "schema.h"
 #include "session-host.h"
@@ -80,7 +81,8 @@ struct session {
     char *error;
 
     bool schema_open; /* during instantiate and pre_start */
-    bool running;     /* between start and stop: emit allowed */
+    bool running;     /* from the start phase to stop: loop sources allowed */
+    bool emitting;    /* every start succeeded, until stop: emit allowed */
     bool done_requested;
     int done_error;
     _Atomic uint64_t emitted, lost;
@@ -100,9 +102,11 @@ const char *session_state_name(enum session_state state) {
 }
 
 static void log_context_of(const struct instance *in, struct log_context *lc) {
-    lc->session = in->session->plan->name;
-    lc->operator_name = in->entry->op->name;
-    lc->plugin = in->entry->plugin->file_name;
+    *lc = (struct log_context){
+        .session = in->session->plan->name,
+        .operator_name = in->entry->op->name,
+        .plugin = in->entry->plugin->file_name,
+    };
 }
 
 /* A session for plan, which stays the caller's on failure. */
@@ -218,7 +222,7 @@ static int call_undo(struct instance *in, enum phase p) {
 
 static int freeze_schema(struct session *s) {
     for (size_t i = 0; i < s->n_ds; i++) {
-        int r = datasource_freeze(s->ds[i], SCHEMA_BATCH_CAPACITY);
+        int r = datasource_freeze(s->ds[i], s->ds[i]->capacity);
         if (r < 0) {
             fail(s, NULL, r, "cannot allocate batches of data source '%s'", s->ds[i]->name);
             return r;
@@ -270,12 +274,14 @@ static int run_forward(struct session *s) {
         }
     }
     s->schema_open = false;
+    s->emitting = true;
     return 0;
 }
 
 /* stop, post_stop, destroy: each undo whose do succeeded, in reverse. Undo
  * errors are logged and never stop the remaining undos. */
 static void run_reverse(struct session *s) {
+    s->emitting = false;
     s->running = false;
     for (int p = _PHASE_MAX - 1; p >= 0; p--)
         for (size_t i = s->n_instances; i-- > 0;) {
@@ -632,6 +638,36 @@ int session_host_field_find(struct ophost_ctx *ctx, struct ophost_datasource *ds
     return datasource_find_field(ds, name, ret);
 }
 
+int session_host_datasource_set_capacity(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                         uint32_t capacity) {
+    struct instance *in = instance_of(ctx);
+    if (!in || !ds_of_session(in->session, ds))
+        return -EINVAL;
+    if (!in->session->schema_open)
+        return -EBUSY;
+    if (capacity == 0 || capacity > SCHEMA_BATCH_CAPACITY_MAX)
+        return -ERANGE;
+    ds->capacity = capacity;
+    return 0;
+}
+
+const char *session_host_field_closest(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                       const char *name) {
+    struct instance *in = instance_of(ctx);
+    _cleanup_free_ const char **names = NULL;
+    const char *best;
+
+    if (!in || !name || !ds_of_session(in->session, ds))
+        return NULL;
+    names = calloc(ds->n_fields + 1, sizeof(char *));
+    if (!names)
+        return NULL;
+    for (size_t i = 0; i < ds->n_fields; i++)
+        names[i] = ds->fields[i].name;
+    best = hint_closest(name, names);
+    return best; /* points to the field's own name, valid for the session */
+}
+
 size_t session_host_field_count(struct ophost_ctx *ctx, struct ophost_datasource *ds) {
     struct instance *in = instance_of(ctx);
     if (!in || !ds_of_session(in->session, ds))
@@ -798,7 +834,10 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
     if (!src || !b || !b->ds || !ds_of_session(src->session, b->ds) || b != &b->ds->batch)
         return -EINVAL;
     s = src->session;
-    if (!s->running) {
+    if (src != &s->instances[0])
+        return -EPERM; /* only the gadget is a source */
+    if (!s->emitting) {
+        /* Before every start succeeded, or after a failure: nobody listens. */
         batch_reset(b);
         return -ESHUTDOWN;
     }
@@ -821,13 +860,13 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
         if (r < 0) {
             _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
             fail(s, in, r, "process failed: %s", msg ? msg : strerror(-r));
-            s->running = false;
+            s->emitting = false;
             r = -ECANCELED;
             break;
         }
         if (b->n > n_in) {
             fail(s, in, -EPROTO, "process grew the batch from %u to %u events", n_in, b->n);
-            s->running = false;
+            s->emitting = false;
             r = -ECANCELED;
             break;
         }

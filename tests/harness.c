@@ -402,13 +402,28 @@ int harness_run(struct harness *h, const char *yaml, harness_feed_fn fn, void *u
 }
 
 int harness_start(struct harness *h, const char *yaml, char **ret_error) {
+    int r;
     h->fn = NULL;
-    return start(h, yaml, ret_error);
+    r = start(h, yaml, ret_error);
+    if (r < 0)
+        return r;
+    /* Return once the gadget runs, so activity the test makes next is seen. */
+    r = harness_wait_running(h, ret_error);
+    if (r < 0)
+        (void) finish(h, NULL); /* ended already: join and free it */
+    return r;
 }
 
 int harness_stop(struct harness *h, char **ret_error) {
     session_request_stop(h->session);
     return finish(h, ret_error);
+}
+
+int harness_wait_running(struct harness *h, char **ret_error) {
+    int r = session_wait_started(h->session);
+    if (r < 0 && ret_error)
+        *ret_error = strdup(session_error(h->session) ? session_error(h->session) : "failed");
+    return r;
 }
 
 bool harness_wait_for(struct harness *h, const char *needle, unsigned timeout_ms) {

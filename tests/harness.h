@@ -42,10 +42,14 @@ void harness_free(struct harness *h);
 int harness_run(struct harness *h, const char *yaml, harness_feed_fn fn, void *userdata,
                 char **ret_error);
 
-/* For gadgets that run until stopped: start, then stop. harness_stop
- * returns like harness_run. */
+/* For gadgets that run until stopped: start (returns once every start
+ * succeeded, or with the failure), then stop. harness_stop returns like
+ * harness_run. */
 int harness_start(struct harness *h, const char *yaml, char **ret_error);
 int harness_stop(struct harness *h, char **ret_error);
+/* Waits until the started session runs (every start succeeded) or ended;
+ * returns 0, or its failure with the message in *ret_error (may be NULL). */
+int harness_wait_running(struct harness *h, char **ret_error);
 /* Waits until the captured output contains needle or timeout_ms passed;
  * returns whether it was found. */
 bool harness_wait_for(struct harness *h, const char *needle, unsigned timeout_ms);

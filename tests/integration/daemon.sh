@@ -186,7 +186,7 @@ log=$tmp/ophostd.log
 copy_plugins "$plugins" synthetic null print
 install -m 0755 -d "$pipelines"
 # A config of our own, so an installed /etc/ophost/ophostd.yaml plays no part.
-echo "log-level: info" >"$config"
+printf 'log-level: info\ncontrol-socket: %s\n' "$tmp/ophostd.sock" >"$config"
 session_file "$pipelines/alpha.yaml" alpha 50
 session_file "$pipelines/beta.yaml" beta 50
 cat >"$pipelines/other.yaml" <<EOF

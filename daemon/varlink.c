@@ -1,0 +1,867 @@
+/*
+ * varlink.c — the varlink wire protocol for the control socket (see
+ * varlink.h): listening, accepting, reassembling NUL-terminated requests from
+ * partial reads, checking their envelope, dispatching one call at a time per
+ * connection, and writing replies with non-blocking writes. Streamed replies
+ * from session threads go into a bounded per-connection buffer under a mutex
+ * and an eventfd wakes the loop to write them out.
+ */
+#include "varlink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "util.h"
+
+#define READ_CHUNK (64 * 1024)
+/* Replies queued but unread before we stop reading further requests. */
+#define REPLY_BACKLOG_MAX (4 * 1024 * 1024)
+/* An emptied output buffer larger than this is released. */
+#define OUT_KEEP_MAX (64 * 1024)
+
+struct varlink_conn {
+    struct varlink_server *srv;
+    struct varlink_conn *prev, *next;
+    int fd;
+    sd_event_source *io;
+    struct ucred peer;
+    gid_t *groups;
+    size_t n_groups;
+    void *userdata;
+
+    char *in;            /* received, not yet dispatched */
+    size_t in_len, in_cap;
+    bool read_eof;       /* the peer shut down its side */
+    bool closing;        /* flush what is queued, then close */
+    bool dead;           /* close now */
+    bool in_call;        /* a call awaits its final reply */
+    bool call_more, call_oneway;
+    bool need_dispatch;  /* buffered requests wait for the call to end */
+
+    pthread_mutex_t lock; /* out*, dropped_pending, streaming */
+    char *out;
+    size_t out_start, out_end, out_cap;
+    bool streaming;       /* stream appends are accepted */
+    uint64_t dropped_pending;
+    _Atomic uint64_t dropped_total;
+};
+
+struct varlink_server {
+    sd_event *loop;
+    int fd;
+    bool activated;
+    char *path;           /* bound here: unlinked at the end */
+    dev_t path_dev;       /* the socket file we created, so we never unlink */
+    ino_t path_ino;       /* one another daemon bound there after us */
+    sd_event_source *listen_es;
+    int wake_fd;
+    sd_event_source *wake_es;
+    atomic_bool wake_pending;
+    sd_event_source *defer_es;
+    struct varlink_conn *conns;
+    size_t n_conns;
+    varlink_method_fn method;
+    varlink_disconnect_fn disconnect;
+    void *userdata;
+};
+
+/* ------------------------------------------------------------ output */
+
+/* Makes room for len more bytes at out_end. Lock held. */
+static int out_reserve(struct varlink_conn *c, size_t len) {
+    size_t used = c->out_end - c->out_start, cap;
+    char *p;
+
+    if (c->out_end + len <= c->out_cap)
+        return 0;
+    if (c->out_start > 0) {
+        memmove(c->out, c->out + c->out_start, used);
+        c->out_start = 0;
+        c->out_end = used;
+        if (used + len <= c->out_cap)
+            return 0;
+    }
+    cap = c->out_cap ? c->out_cap : 4096;
+    while (cap < used + len)
+        cap *= 2;
+    p = realloc(c->out, cap);
+    if (!p)
+        return -ENOMEM;
+    c->out = p;
+    c->out_cap = cap;
+    return 0;
+}
+
+static int out_append(struct varlink_conn *c, const char *data, size_t len) {
+    int r = out_reserve(c, len);
+    if (r < 0)
+        return r;
+    memcpy(c->out + c->out_end, data, len);
+    c->out_end += len;
+    return 0;
+}
+
+static int out_append_notice(struct varlink_conn *c) {
+    char buf[96];
+    int n = snprintf(buf, sizeof(buf), "{\"parameters\":{\"dropped\":%llu},\"continues\":true}",
+                     (unsigned long long) c->dropped_pending);
+    int r = out_append(c, buf, (size_t) n + 1);
+    if (r >= 0)
+        c->dropped_pending = 0;
+    return r;
+}
+
+static bool out_pending(struct varlink_conn *c) {
+    bool p;
+    pthread_mutex_lock(&c->lock);
+    p = c->out_end > c->out_start;
+    pthread_mutex_unlock(&c->lock);
+    return p;
+}
+
+/* Writes what can be written without blocking. Marks c dead on errors. */
+static void conn_flush(struct varlink_conn *c) {
+    pthread_mutex_lock(&c->lock);
+    while (!c->dead) {
+        ssize_t n;
+        if (c->out_end == c->out_start) {
+            /* Caught up: a slow reader learns what it missed, then the
+             * stream resumes. */
+            if (c->dropped_pending > 0 && c->streaming && out_append_notice(c) >= 0)
+                continue;
+            c->out_start = c->out_end = 0;
+            if (c->out_cap > OUT_KEEP_MAX) {
+                free(c->out);
+                c->out = NULL;
+                c->out_cap = 0;
+            }
+            break;
+        }
+        n = send(c->fd, c->out + c->out_start, c->out_end - c->out_start,
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                c->dead = true;
+            break;
+        }
+        c->out_start += (size_t) n;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ------------------------------------------------------------ replies */
+
+static int send_message(struct varlink_conn *c, json_object *msg) {
+    size_t len;
+    const char *s;
+    int r;
+
+    if (!msg)
+        return -ENOMEM;
+    s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    if (!s) {
+        json_object_put(msg);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&c->lock);
+    r = out_append(c, s, len + 1); /* with the NUL */
+    pthread_mutex_unlock(&c->lock);
+    json_object_put(msg);
+    return r;
+}
+
+static void conn_update_events(struct varlink_conn *c);
+
+static void call_end(struct varlink_conn *c) {
+    pthread_mutex_lock(&c->lock);
+    c->streaming = false;
+    c->dropped_pending = 0;
+    pthread_mutex_unlock(&c->lock);
+    c->in_call = false;
+    if (c->in_len > 0) {
+        c->need_dispatch = true;
+        (void) sd_event_source_set_enabled(c->srv->defer_es, SD_EVENT_ONESHOT);
+    }
+}
+
+int varlink_reply(struct varlink_conn *c, json_object *parameters, bool continues) {
+    json_object *msg;
+    int r = 0;
+
+    if (!c->in_call) {
+        json_object_put(parameters);
+        return -EBADMSG;
+    }
+    continues = continues && c->call_more;
+    if (c->call_oneway) {
+        json_object_put(parameters);
+    } else {
+        msg = json_object_new_object();
+        if (msg) {
+            json_object_object_add(msg, "parameters",
+                                   parameters ? parameters : json_object_new_object());
+            if (continues)
+                json_object_object_add(msg, "continues", json_object_new_boolean(true));
+        } else {
+            json_object_put(parameters);
+        }
+        if (!continues) {
+            /* Events dropped since the reader last caught up come before the end. */
+            pthread_mutex_lock(&c->lock);
+            c->streaming = false;
+            if (c->dropped_pending > 0)
+                (void) out_append_notice(c);
+            pthread_mutex_unlock(&c->lock);
+        }
+        r = send_message(c, msg);
+        if (continues) {
+            pthread_mutex_lock(&c->lock);
+            c->streaming = true;
+            pthread_mutex_unlock(&c->lock);
+        }
+    }
+    if (!continues)
+        call_end(c);
+    conn_update_events(c);
+    return r;
+}
+
+int varlink_error(struct varlink_conn *c, const char *error, json_object *parameters) {
+    json_object *msg;
+    int r = 0;
+
+    if (!c->in_call) {
+        json_object_put(parameters);
+        return -EBADMSG;
+    }
+    if (c->call_oneway) {
+        json_object_put(parameters);
+    } else {
+        msg = json_object_new_object();
+        if (msg) {
+            json_object_object_add(msg, "error", json_object_new_string(error));
+            json_object_object_add(msg, "parameters",
+                                   parameters ? parameters : json_object_new_object());
+        } else {
+            json_object_put(parameters);
+        }
+        pthread_mutex_lock(&c->lock);
+        c->streaming = false;
+        pthread_mutex_unlock(&c->lock);
+        r = send_message(c, msg);
+    }
+    call_end(c);
+    conn_update_events(c);
+    return r;
+}
+
+int varlink_error_invalid_parameter(struct varlink_conn *c, const char *name) {
+    json_object *p = json_object_new_object();
+    if (p)
+        json_object_object_add(p, "parameter", json_object_new_string(name));
+    return varlink_error(c, "org.varlink.service.InvalidParameter", p);
+}
+
+/* An error outside any call (bad envelope): sent as if a call were open. */
+static void protocol_error(struct varlink_conn *c, const char *error, const char *reason) {
+    json_object *p = json_object_new_object();
+    if (p)
+        json_object_object_add(p, "reason", json_object_new_string(reason));
+    c->in_call = true;
+    c->call_more = c->call_oneway = false;
+    (void) varlink_error(c, error, p);
+}
+
+size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, const uint32_t *ends,
+                                  size_t n) {
+    size_t dropped = 0;
+    uint32_t start = 0;
+
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; start = ends[i], i++) {
+        size_t len = ends[i] - start;
+        /* After a drop, drop until the reader has caught up and been told,
+         * so the notice marks exactly where the gap is. */
+        if (!c->streaming || c->dropped_pending > 0 ||
+            c->out_end - c->out_start + len > VARLINK_STREAM_BUFFER_MAX ||
+            out_append(c, data + start, len) < 0) {
+            if (c->streaming)
+                c->dropped_pending++;
+            dropped++;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (dropped)
+        atomic_fetch_add_explicit(&c->dropped_total, dropped, memory_order_relaxed);
+    return dropped;
+}
+
+uint64_t varlink_conn_dropped_total(struct varlink_conn *c) {
+    return atomic_load_explicit(&c->dropped_total, memory_order_relaxed);
+}
+
+void varlink_server_wake(struct varlink_server *s) {
+    uint64_t one = 1;
+    if (atomic_exchange(&s->wake_pending, true))
+        return;
+    if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+        /* Only fails when the counter is saturated: a wake is pending. */
+    }
+}
+
+/* ------------------------------------------------------ connections */
+
+const struct ucred *varlink_conn_peer(const struct varlink_conn *c) {
+    return &c->peer;
+}
+
+bool varlink_conn_peer_in_group(const struct varlink_conn *c, gid_t gid) {
+    if (c->peer.gid == gid)
+        return true;
+    for (size_t i = 0; i < c->n_groups; i++)
+        if (c->groups[i] == gid)
+            return true;
+    return false;
+}
+
+void varlink_conn_set_userdata(struct varlink_conn *c, void *userdata) {
+    c->userdata = userdata;
+}
+
+void *varlink_conn_get_userdata(const struct varlink_conn *c) {
+    return c->userdata;
+}
+
+/* Reads the "Groups:" line of /proc/PID/status (when SO_PEERGROUPS is
+ * missing). */
+static void groups_from_proc(struct varlink_conn *c) {
+    char path[64], *line = NULL;
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) c->peer.pid);
+    f = fopen(path, "re");
+    if (!f)
+        return;
+    while (getline(&line, &n, f) > 0) {
+        char *p = line + 7, *end;
+        if (strncmp(line, "Groups:", 7) != 0)
+            continue;
+        for (;;) {
+            unsigned long g = strtoul(p, &end, 10);
+            gid_t *ng;
+            if (end == p)
+                break;
+            ng = realloc(c->groups, (c->n_groups + 1) * sizeof(gid_t));
+            if (!ng)
+                break;
+            c->groups = ng;
+            c->groups[c->n_groups++] = (gid_t) g;
+            p = end;
+        }
+        break;
+    }
+    free(line);
+    fclose(f);
+}
+
+static void read_peer_groups(struct varlink_conn *c) {
+    socklen_t len = 64 * sizeof(gid_t);
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        gid_t *g = malloc(len ? len : sizeof(gid_t));
+        if (!g)
+            return;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) >= 0) {
+            c->groups = g;
+            c->n_groups = len / sizeof(gid_t);
+            return;
+        }
+        free(g);
+        if (errno != ERANGE)
+            break;
+    }
+    groups_from_proc(c);
+}
+
+static void conn_free(struct varlink_conn *c) {
+    struct varlink_server *s = c->srv;
+
+    if (s->disconnect)
+        s->disconnect(c, s->userdata);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    sd_event_source_disable_unref(c->io);
+    close(c->fd);
+    pthread_mutex_destroy(&c->lock);
+    free(c->in);
+    free(c->out);
+    free(c->groups);
+    free(c);
+}
+
+static void conn_update_events(struct varlink_conn *c) {
+    uint32_t ev = 0;
+    bool pending = out_pending(c);
+
+    if (!c->in_call && !c->closing && !c->read_eof && !c->dead) {
+        size_t queued;
+        pthread_mutex_lock(&c->lock);
+        queued = c->out_end - c->out_start;
+        pthread_mutex_unlock(&c->lock);
+        if (queued < REPLY_BACKLOG_MAX)
+            ev |= EPOLLIN;
+    }
+    if (pending)
+        ev |= EPOLLOUT;
+    (void) sd_event_source_set_io_events(c->io, ev);
+}
+
+/* Whether c is finished and can be closed. */
+static bool conn_done(struct varlink_conn *c) {
+    if (c->dead)
+        return true;
+    if ((c->closing || (c->read_eof && !c->in_call && c->in_len == 0)) && !out_pending(c))
+        return true;
+    return false;
+}
+
+static const char *const envelope_flags[] = { "more", "oneway", "upgrade" };
+
+/* Checks the envelope of one message and dispatches it. */
+static void dispatch_message(struct varlink_conn *c, const char *msg, size_t len) {
+    struct json_tokener *tok;
+    json_object *o, *v, *params = NULL;
+    struct varlink_call call = { 0 };
+    enum json_tokener_error jerr;
+
+    tok = json_tokener_new();
+    if (!tok) {
+        protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "out of memory");
+        return;
+    }
+    o = json_tokener_parse_ex(tok, msg, (int) len);
+    jerr = json_tokener_get_error(tok);
+    if (!o || jerr != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
+        char reason[160];
+        if (o && jerr == json_tokener_success)
+            snprintf(reason, sizeof(reason), "trailing data after the JSON object at offset %zu",
+                     json_tokener_get_parse_end(tok));
+        else
+            snprintf(reason, sizeof(reason), "not valid JSON: %s",
+                     jerr == json_tokener_continue ? "unexpected end of input"
+                                                   : json_tokener_error_desc(jerr));
+        json_object_put(o);
+        json_tokener_free(tok);
+        protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, reason);
+        return;
+    }
+    json_tokener_free(tok);
+
+    if (!json_object_is_type(o, json_type_object)) {
+        protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "the request is not a JSON object");
+        goto out;
+    }
+    if (!json_object_object_get_ex(o, "method", &v) || !json_object_is_type(v, json_type_string)) {
+        protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "'method' is missing or not a string");
+        goto out;
+    }
+    call.method = json_object_get_string(v);
+    if (json_object_object_get_ex(o, "parameters", &v) && v) {
+        if (!json_object_is_type(v, json_type_object)) {
+            protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "'parameters' is not an object");
+            goto out;
+        }
+        params = json_object_get(v);
+    } else {
+        params = json_object_new_object();
+        if (!params) {
+            protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < ELEMENTSOF(envelope_flags); i++) {
+        bool *dst = i == 0 ? &call.more : i == 1 ? &call.oneway : NULL;
+        if (!json_object_object_get_ex(o, envelope_flags[i], &v) || !v)
+            continue;
+        if (!json_object_is_type(v, json_type_boolean)) {
+            char reason[64];
+            snprintf(reason, sizeof(reason), "'%s' is not a boolean", envelope_flags[i]);
+            protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, reason);
+            goto out;
+        }
+        if (dst)
+            *dst = json_object_get_boolean(v);
+        else if (json_object_get_boolean(v)) {
+            protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "'upgrade' is not supported");
+            goto out;
+        }
+    }
+    call.parameters = params;
+    c->in_call = true;
+    c->call_more = call.more && !call.oneway;
+    c->call_oneway = call.oneway;
+    c->srv->method(c, &call, c->srv->userdata);
+out:
+    json_object_put(params);
+    json_object_put(o);
+}
+
+/* Dispatches complete requests from the input buffer while no call is open. */
+static void conn_dispatch(struct varlink_conn *c) {
+    size_t pos = 0;
+
+    c->need_dispatch = false;
+    while (!c->in_call && !c->closing && !c->dead && pos < c->in_len) {
+        char *nul = memchr(c->in + pos, '\0', c->in_len - pos);
+        size_t len;
+        if (!nul)
+            break;
+        len = (size_t) (nul - (c->in + pos));
+        dispatch_message(c, c->in + pos, len);
+        pos += len + 1;
+    }
+    if (pos > 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+    if (!c->in_call && c->in_len > VARLINK_REQUEST_MAX) {
+        char reason[96];
+        snprintf(reason, sizeof(reason), "request larger than %d bytes without a terminating NUL",
+                 VARLINK_REQUEST_MAX);
+        c->in_len = 0;
+        protocol_error(c, VARLINK_ERROR_TOO_LARGE, reason);
+        c->closing = true;
+    }
+}
+
+static void conn_read(struct varlink_conn *c) {
+    /* Bounded work per wakeup, so one busy client cannot starve the others;
+     * level-triggered epoll brings us back. */
+    for (int round = 0; round < 16 && !c->in_call && !c->closing && !c->dead && !c->read_eof;
+         round++) {
+        ssize_t n;
+        if (c->in_cap - c->in_len < READ_CHUNK) {
+            size_t cap = c->in_len + READ_CHUNK;
+            char *p = realloc(c->in, cap);
+            if (!p) {
+                c->dead = true;
+                return;
+            }
+            c->in = p;
+            c->in_cap = cap;
+        }
+        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                c->dead = true;
+            return;
+        }
+        if (n == 0) {
+            c->read_eof = true;
+            if (c->in_len > 0 && !memchr(c->in, '\0', c->in_len))
+                c->in_len = 0; /* a truncated request nobody can finish */
+            break;
+        }
+        c->in_len += (size_t) n;
+        conn_dispatch(c);
+    }
+}
+
+static void conn_settle(struct varlink_conn *c) {
+    if (!c->dead && out_pending(c))
+        conn_flush(c);
+    if (conn_done(c)) {
+        conn_free(c);
+        return;
+    }
+    conn_update_events(c);
+}
+
+static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct varlink_conn *c = userdata;
+
+    if (revents & EPOLLIN)
+        conn_read(c);
+    if (revents & EPOLLOUT)
+        conn_flush(c);
+    if (revents & (EPOLLHUP | EPOLLERR)) {
+        /* Requests the peer sent before closing are still served (oneway). */
+        if (!(revents & EPOLLIN) || c->read_eof || c->in_call)
+            c->dead = true;
+    }
+    conn_settle(c);
+    return 0;
+}
+
+static int on_defer(sd_event_source *es, void *userdata) {
+    struct varlink_server *s = userdata;
+    struct varlink_conn *c, *next;
+
+    for (c = s->conns; c; c = next) {
+        next = c->next;
+        if (!c->need_dispatch)
+            continue;
+        conn_dispatch(c);
+        conn_settle(c);
+    }
+    return 0;
+}
+
+static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct varlink_server *s = userdata;
+    struct varlink_conn *c, *next;
+    uint64_t v;
+
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return 0;
+    atomic_store(&s->wake_pending, false);
+    for (c = s->conns; c; c = next) {
+        next = c->next;
+        if (!out_pending(c))
+            continue;
+        conn_flush(c);
+        if (conn_done(c))
+            conn_free(c);
+        else
+            conn_update_events(c);
+    }
+    return 0;
+}
+
+static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct varlink_server *s = userdata;
+
+    for (int i = 0; i < 64; i++) {
+        struct varlink_conn *c;
+        socklen_t len;
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                log_warning("control socket: accept failed: %m, ignoring");
+            return 0;
+        }
+        if (s->n_conns >= VARLINK_CONNECTIONS_MAX) {
+            log_warning("control socket: %d connections open, refusing another",
+                        VARLINK_CONNECTIONS_MAX);
+            close(cfd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(cfd);
+            continue;
+        }
+        c->srv = s;
+        c->fd = cfd;
+        pthread_mutex_init(&c->lock, NULL);
+        len = sizeof(c->peer);
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
+            /* Without credentials the peer is nobody in particular. */
+            c->peer = (struct ucred){ .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        } else {
+            read_peer_groups(c);
+        }
+        if (sd_event_add_io(s->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0) {
+            pthread_mutex_destroy(&c->lock);
+            free(c->groups);
+            free(c);
+            close(cfd);
+            continue;
+        }
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- server */
+
+static int mkdir_parents(const char *path) {
+    _cleanup_free_ char *p = strdup(path);
+    if (!p)
+        return -ENOMEM;
+    for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *slash = '/';
+    }
+    return 0;
+}
+
+static int bind_socket(const char *path, gid_t gid, char **ret_error) {
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    _cleanup_close_ int fd = -1;
+    struct stat st;
+    int r;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        *ret_error = strprintf("control socket path '%s' is too long", path);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa.sun_path, path);
+    r = mkdir_parents(path);
+    if (r < 0) {
+        *ret_error = strprintf("cannot create the directory of %s: %s", path, strerror(-r));
+        return r;
+    }
+    if (lstat(path, &st) >= 0) {
+        _cleanup_close_ int probe = -1;
+        if (!S_ISSOCK(st.st_mode)) {
+            *ret_error = strprintf("%s exists and is not a socket", path);
+            return -EEXIST;
+        }
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) >= 0) {
+            *ret_error = strprintf("%s is in use by another process (another ophostd?)", path);
+            return -EADDRINUSE;
+        }
+        (void) unlink(path); /* stale */
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    /* The socket inode's mode becomes the file's: never world-accessible. */
+    (void) fchmod(fd, 0660);
+    if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        r = -errno;
+        *ret_error = strprintf("cannot bind %s: %s", path, strerror(errno));
+        return r;
+    }
+    r = chmod(sa.sun_path, 0660) < 0 ? -errno : 0;
+    if (r >= 0 && gid != (gid_t) -1 && chown(sa.sun_path, (uid_t) -1, gid) < 0)
+        r = -errno;
+    if (r < 0) {
+        *ret_error = strprintf("cannot set the group or mode of %s: %s", sa.sun_path,
+                               strerror(-r));
+        (void) unlink(sa.sun_path);
+        return r;
+    }
+    if (listen(fd, SOMAXCONN) < 0) {
+        r = -errno;
+        *ret_error = strprintf("cannot listen on %s: %s", path, strerror(errno));
+        (void) unlink(path);
+        return r;
+    }
+    return TAKE_FD(fd);
+}
+
+int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_method_fn method,
+                       varlink_disconnect_fn disconnect, void *userdata,
+                       struct varlink_server **ret, char **ret_error) {
+    struct varlink_server *s = calloc(1, sizeof(*s));
+    int n, r;
+
+    if (!s)
+        return -ENOMEM;
+    s->fd = s->wake_fd = -1;
+    s->loop = sd_event_ref(loop);
+    s->method = method;
+    s->disconnect = disconnect;
+    s->userdata = userdata;
+
+    n = sd_listen_fds(1);
+    if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
+        s->fd = SD_LISTEN_FDS_START;
+        s->activated = true;
+        (void) fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+        (void) fcntl(s->fd, F_SETFD, FD_CLOEXEC);
+    } else {
+        if (n > 0)
+            log_warning("systemd passed %d sockets, expected one listening Unix stream socket; "
+                        "binding %s instead", n, path);
+        r = bind_socket(path, gid, ret_error);
+        if (r < 0)
+            goto fail;
+        s->fd = r;
+        s->path = strdup(path);
+        if (!s->path) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        {
+            struct stat st;
+            if (lstat(path, &st) >= 0) {
+                s->path_dev = st.st_dev;
+                s->path_ino = st.st_ino;
+            }
+        }
+    }
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->wake_fd < 0) {
+        r = -errno;
+        goto fail;
+    }
+    r = sd_event_add_io(loop, &s->listen_es, s->fd, EPOLLIN, on_accept, s);
+    if (r >= 0)
+        r = sd_event_add_io(loop, &s->wake_es, s->wake_fd, EPOLLIN, on_wake, s);
+    if (r >= 0)
+        r = sd_event_add_defer(loop, &s->defer_es, on_defer, s);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(s->defer_es, SD_EVENT_OFF);
+    if (r < 0)
+        goto fail;
+    *ret = s;
+    return 0;
+fail:
+    if (!*ret_error)
+        *ret_error = strprintf("cannot set up the control socket %s: %s", path, strerror(-r));
+    varlink_server_free(s);
+    return r;
+}
+
+struct varlink_server *varlink_server_free(struct varlink_server *s) {
+    if (!s)
+        return NULL;
+    while (s->conns)
+        conn_free(s->conns);
+    sd_event_source_disable_unref(s->listen_es);
+    sd_event_source_disable_unref(s->wake_es);
+    sd_event_source_disable_unref(s->defer_es);
+    if (s->path) {
+        /* Before closing: a daemon starting now must not take our socket for
+         * stale and have its fresh one unlinked by us. */
+        struct stat st;
+        if (lstat(s->path, &st) >= 0 && st.st_dev == s->path_dev && st.st_ino == s->path_ino)
+            (void) unlink(s->path);
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    free(s->path);
+    sd_event_unref(s->loop);
+    free(s);
+    return NULL;
+}
+
+bool varlink_server_activated(const struct varlink_server *s) {
+    return s->activated;
+}
+
+size_t varlink_server_n_connections(const struct varlink_server *s) {
+    return s->n_conns;
+}

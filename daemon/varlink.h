@@ -1,0 +1,113 @@
+/*
+ * varlink.h — a small varlink server on an sd-event loop: a listening Unix
+ * stream socket (socket-activated or bound here), connections that speak
+ * NUL-terminated JSON messages, one call at a time per connection (requests
+ * that arrive during a streaming call wait), replies, errors and streamed
+ * replies ("continues": true).
+ *
+ * Everything runs on the loop's thread except varlink_conn_stream_append()
+ * and varlink_server_wake(), which other threads (session threads) use to
+ * push streamed replies into a connection's bounded output buffer: a slow
+ * reader gets its surplus dropped and counted, never stalls the writer, and
+ * is told {"parameters":{"dropped":N},"continues":true} once it catches up.
+ */
+#ifndef OPHOST_DAEMON_VARLINK_H
+#define OPHOST_DAEMON_VARLINK_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+/* Largest request accepted; a longer one is answered with
+ * VARLINK_ERROR_TOO_LARGE and the connection is closed. */
+#define VARLINK_REQUEST_MAX (1024 * 1024)
+/* Streamed data buffered per connection before events are dropped. */
+#define VARLINK_STREAM_BUFFER_MAX (1024 * 1024)
+/* Connections served at once; more are refused (closed at once). */
+#define VARLINK_CONNECTIONS_MAX 4096
+
+/* Errors of the protocol layer (the IDL of org.ophost.Manager declares them). */
+#define VARLINK_ERROR_INVALID_REQUEST "org.ophost.Manager.InvalidRequest"
+#define VARLINK_ERROR_TOO_LARGE "org.ophost.Manager.RequestTooLarge"
+
+struct varlink_server;
+struct varlink_conn;
+
+/* A call: method name, parameters (an object, never NULL) and flags. */
+struct varlink_call {
+    const char *method;
+    json_object *parameters;
+    bool more;
+    bool oneway;
+};
+
+/*
+ * Handles one call on the loop thread. It answers with varlink_reply() /
+ * varlink_error() now, or later for a streaming call; until the final reply
+ * the connection dispatches nothing else.
+ */
+typedef void (*varlink_method_fn)(struct varlink_conn *c, const struct varlink_call *call,
+                                  void *userdata);
+/* The connection is going away (peer closed, error, protocol violation):
+ * drop every reference to it. Loop thread. */
+typedef void (*varlink_disconnect_fn)(struct varlink_conn *c, void *userdata);
+
+/*
+ * Listens on the socket systemd passed (one fd, a Unix stream socket), or
+ * else binds path: creates its parent directory (0755) if missing, replaces a
+ * stale socket (refuses with -EADDRINUSE if something answers on it), sets
+ * mode 0660 and group gid (unless gid is (gid_t) -1). Returns 0 and the
+ * server in *ret, or a negative errno with a malloc'd reason in *ret_error.
+ */
+int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_method_fn method,
+                       varlink_disconnect_fn disconnect, void *userdata,
+                       struct varlink_server **ret, char **ret_error);
+/* Closes every connection (calling disconnect), the listening socket, and
+ * unlinks the socket path if it was bound here. Returns NULL. */
+struct varlink_server *varlink_server_free(struct varlink_server *s);
+/* Whether the listening socket came from systemd. */
+bool varlink_server_activated(const struct varlink_server *s);
+/* Number of connections open now. */
+size_t varlink_server_n_connections(const struct varlink_server *s);
+
+/* The peer's credentials (SO_PEERCRED) and supplementary groups
+ * (SO_PEERGROUPS, or /proc/PID/status); valid while c lives. */
+const struct ucred *varlink_conn_peer(const struct varlink_conn *c);
+bool varlink_conn_peer_in_group(const struct varlink_conn *c, gid_t gid);
+
+void varlink_conn_set_userdata(struct varlink_conn *c, void *userdata);
+void *varlink_conn_get_userdata(const struct varlink_conn *c);
+
+/*
+ * Replies to the current call. parameters (may be NULL = {}) is taken.
+ * continues: more replies follow (only for calls with "more": true; for
+ * others it is ignored and this is the final reply). Returns 0 or -ENOMEM.
+ * The final reply ends the call and lets the next request be dispatched.
+ */
+int varlink_reply(struct varlink_conn *c, json_object *parameters, bool continues);
+/* Replies with error (a qualified name); parameters taken, may be NULL. */
+int varlink_error(struct varlink_conn *c, const char *error, json_object *parameters);
+/* Convenience: error with {"parameter": name}, i.e. InvalidParameter. */
+int varlink_error_invalid_parameter(struct varlink_conn *c, const char *name);
+
+/*
+ * Any thread. Appends n complete messages (each ends with its NUL; message i
+ * is data[ends[i-1]..ends[i])) to c's stream buffer, each only if it fits
+ * within VARLINK_STREAM_BUFFER_MAX; the others are counted as dropped.
+ * Returns the number dropped. The caller guarantees c stays alive (holds a
+ * lock the disconnect handler also takes). Call varlink_server_wake() after.
+ */
+size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, const uint32_t *ends,
+                                  size_t n);
+/* Any thread: have the loop write out what was appended. Cheap when a wake
+ * is already pending. */
+void varlink_server_wake(struct varlink_server *s);
+
+/* Events dropped for c so far (monotonic). Any thread. */
+uint64_t varlink_conn_dropped_total(struct varlink_conn *c);
+
+#endif

@@ -1,0 +1,765 @@
+/*
+ * filter — drops the events that do not match an expression over the fields
+ * of the session's data source.
+ *
+ *     expr    := group ('|' group)*          any group matches (or)
+ *     group   := clause (',' clause)*        every clause matches (and)
+ *     clause  := FIELD OP VALUE
+ *     OP      := '==' | '!=' | '<' | '<=' | '>' | '>=' | '~' | '!~'
+ *     VALUE   := bare text up to the next ',' or '|' (blanks around it trimmed)
+ *              | '"' text '"'   (\" and \\ are escapes; ',' and '|' are literal)
+ *
+ * e.g. `comm~^ba,uid==0|pid<100`. The expression is compiled once, at
+ * instantiate, against the fields the data source has at that moment: an
+ * unknown field or a value that does not fit the field's type is an error
+ * there (so `ophostd --check` reports it). On the hot path each clause is one
+ * type-specialised loop over the whole batch that narrows a mask; events that
+ * match no group are dropped with ophost_batch_keep (no record is copied).
+ *
+ * Two operators share this code: "filter" runs right after the gadget
+ * (OPHOST_PRIORITY_EARLY_FILTER), so the events it drops cost no enrichment;
+ * "filter-late" runs after the enrichers (OPHOST_PRIORITY_TRANSFORM) and sees
+ * the fields they add.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ophost/ophost.h>
+
+static const struct ophost_host *host;
+
+enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_MATCH, OP_NMATCH, _OP_MAX };
+
+static const char *const op_text[_OP_MAX] = { "==", "!=", "<", "<=", ">", ">=", "~", "!~" };
+
+static const char *const type_text[] = { "?", "u8", "u16", "u32", "u64", "s32", "s64",
+                                         "bool", "timestamp", "string", "bytes" };
+
+struct clause;
+typedef void (*eval_fn)(const struct clause *c, const struct ophost_batch *b, bool *mask);
+
+struct clause {
+    eval_fn eval;
+    ophost_field field;
+    enum cmp_op op;
+    union {
+        uint64_t u;
+        int64_t s;
+        bool b;
+    } v;
+    char *data; /* string/bytes value */
+    size_t len;
+    bool result[3]; /* string/bytes: outcome for memcmp-order <, ==, > */
+    bool has_re;
+    regex_t re;
+};
+
+struct filter {
+    struct ophost_ctx *ctx;
+    const char *name; /* of the operator, for messages */
+    struct ophost_datasource *ds;
+    struct clause *clauses;
+    size_t n_clauses;
+    size_t *group_end; /* clauses[group_end[g-1] .. group_end[g]) form group g */
+    size_t n_groups;
+    bool *keep, *mask;
+    uint32_t cap;
+};
+
+/* ------------------------------------------------------------ evaluation */
+
+/* One loop per (integer type, operator): the mask of live event i stays
+ * true only if its field compares true against the constant. The batch is
+ * read through locals: stores to mask[] (bool) could alias *b otherwise and
+ * force reloads every iteration. */
+#define EVAL_INT(suffix, ctype, vmember, opname, OP)                                     \
+    static void eval_##suffix##_##opname(const struct clause *c,                         \
+                                         const struct ophost_batch *b, bool *mask) {     \
+        const ctype v = (ctype) c->v.vmember;                                            \
+        const uint32_t *sel = b->sel, n = b->n, size = b->record_size;                   \
+        const uint8_t *base = b->records + c->field.offset;                              \
+        for (uint32_t i = 0; i < n; i++) {                                               \
+            ctype x;                                                                     \
+            memcpy(&x, base + (size_t) sel[i] * size, sizeof(x));                        \
+            mask[i] &= x OP v;                                                           \
+        }                                                                                \
+    }
+#define EVAL_INT_ALL(suffix, ctype, vmember)       \
+    EVAL_INT(suffix, ctype, vmember, eq, ==)       \
+    EVAL_INT(suffix, ctype, vmember, ne, !=)       \
+    EVAL_INT(suffix, ctype, vmember, lt, <)        \
+    EVAL_INT(suffix, ctype, vmember, le, <=)       \
+    EVAL_INT(suffix, ctype, vmember, gt, >)        \
+    EVAL_INT(suffix, ctype, vmember, ge, >=)       \
+    static const eval_fn eval_##suffix[6] = { eval_##suffix##_eq, eval_##suffix##_ne, \
+                                              eval_##suffix##_lt, eval_##suffix##_le, \
+                                              eval_##suffix##_gt, eval_##suffix##_ge };
+
+EVAL_INT_ALL(u8, uint8_t, u)
+EVAL_INT_ALL(u16, uint16_t, u)
+EVAL_INT_ALL(u32, uint32_t, u)
+EVAL_INT_ALL(u64, uint64_t, u)
+EVAL_INT_ALL(s32, int32_t, s)
+EVAL_INT_ALL(s64, int64_t, s)
+
+static void eval_bool(const struct clause *c, const struct ophost_batch *b, bool *mask) {
+    /* != was compiled as == with the value negated */
+    const uint32_t *sel = b->sel, n = b->n, size = b->record_size;
+    const uint8_t *base = b->records + c->field.offset;
+    const bool v = c->v.b;
+    for (uint32_t i = 0; i < n; i++)
+        mask[i] &= (base[(size_t) sel[i] * size] != 0) == v;
+}
+
+/* String and bytes fields: an unset value reads as empty. */
+static const char *get_data(const struct ophost_batch *b, uint32_t i, ophost_field f,
+                            size_t *ret_len) {
+    const char *s = ophost_event_get_string(b, ophost_batch_event(b, i), f, ret_len);
+    if (!s) {
+        *ret_len = 0;
+        return "";
+    }
+    return s;
+}
+
+static void eval_data(const struct clause *c, const struct ophost_batch *b, bool *mask) {
+    for (uint32_t i = 0; i < b->n; i++) {
+        size_t len;
+        const char *s;
+        int d;
+        if (!mask[i])
+            continue;
+        s = get_data(b, i, c->field, &len);
+        d = memcmp(s, c->data, len < c->len ? len : c->len);
+        if (d == 0)
+            d = len < c->len ? -1 : len > c->len;
+        mask[i] = c->result[d < 0 ? 0 : d > 0 ? 2 : 1];
+    }
+}
+
+/* A regex that is a plain literal with optional ^ and $ anchors: matched
+ * with memcmp/memmem instead of regexec (which allocates per call in glibc).
+ * c->data/len hold the literal, c->v.u the anchors (1 = ^, 2 = $). */
+static void eval_literal(const struct clause *c, const struct ophost_batch *b, bool *mask) {
+    const bool start = c->v.u & 1, end = c->v.u & 2;
+    for (uint32_t i = 0; i < b->n; i++) {
+        size_t len;
+        const char *s;
+        bool m;
+        if (!mask[i])
+            continue;
+        s = get_data(b, i, c->field, &len);
+        if (start && end)
+            m = len == c->len && memcmp(s, c->data, len) == 0;
+        else if (start)
+            m = len >= c->len && memcmp(s, c->data, c->len) == 0;
+        else if (end)
+            m = len >= c->len && memcmp(s + len - c->len, c->data, c->len) == 0;
+        else
+            m = memmem(s, len, c->data, c->len) != NULL;
+        mask[i] = m == (c->op == OP_MATCH);
+    }
+}
+
+static void eval_regex(const struct clause *c, const struct ophost_batch *b, bool *mask) {
+    for (uint32_t i = 0; i < b->n; i++) {
+        size_t len;
+        const char *s;
+        if (!mask[i])
+            continue;
+        s = get_data(b, i, c->field, &len);
+        mask[i] = (regexec(&c->re, s, 0, NULL, 0) == 0) == (c->op == OP_MATCH);
+    }
+}
+
+/* ---------------------------------------------------------- compilation */
+
+/* Edit distance (Levenshtein) for "did you mean", on short names. */
+static size_t distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b), row[65];
+
+    if (la > 64 || lb > 64)
+        return (size_t) -1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* The field of the data source closest to name (a plausible typo: at most
+ * max(2, len/3) edits, fewer than the name's length), or NULL. */
+static const char *closest_field(struct filter *f, const char *name) {
+    size_t n = host->field_count(f->ctx, f->ds), len = strlen(name);
+    size_t limit = len / 3 > 2 ? len / 3 : 2, best_d = (size_t) -1;
+    const char *best = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *cand;
+        ophost_field unused;
+        size_t d;
+        if (host->field_at(f->ctx, f->ds, i, &cand, &unused) < 0)
+            continue;
+        d = distance(name, cand);
+        if (d < best_d) {
+            best_d = d;
+            best = cand;
+        }
+    }
+    return best_d <= limit && best_d < len ? best : NULL;
+}
+
+static int unknown_field(struct filter *f, const char *name) {
+    const char *hint = closest_field(f, name);
+    size_t n = host->field_count(f->ctx, f->ds);
+    char list[512];
+    size_t used = 0;
+
+    if (hint)
+        return host->error(f->ctx, -ENOENT, "%s: unknown field '%s' (did you mean '%s'?)",
+                           f->name, name, hint);
+    list[0] = '\0';
+    for (size_t i = 0; i < n && used < sizeof(list); i++) {
+        const char *cand;
+        ophost_field unused;
+        if (host->field_at(f->ctx, f->ds, i, &cand, &unused) == 0)
+            used += (size_t) snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                                      cand);
+    }
+    if (strcmp(f->name, "filter") == 0)
+        return host->error(f->ctx, -ENOENT,
+                           "%s: unknown field '%s' (it sees the gadget's fields: %s; "
+                           "use filter-late for fields added by enrichers)",
+                           f->name, name, list);
+    return host->error(f->ctx, -ENOENT, "%s: unknown field '%s' (fields: %s)", f->name, name,
+                       list);
+}
+
+static int bad_value(struct filter *f, const char *field, ophost_field fd, const char *value,
+                     const char *why) {
+    return host->error(f->ctx, -EINVAL, "%s: value '%s' for field '%s' (%s) %s", f->name, value,
+                       field, type_text[fd.type], why);
+}
+
+enum parsed { PARSED, NOT_A_NUMBER, OUT_OF_RANGE };
+
+/* Decimal or 0x-hex. */
+static enum parsed parse_u64(const char *s, uint64_t *ret) {
+    char *end;
+    int base = 10;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        base = 16;
+    if (!isdigit((unsigned char) s[0]))
+        return NOT_A_NUMBER;
+    errno = 0;
+    *ret = strtoull(s, &end, base);
+    if (*end != '\0' || end == s + (base == 16 ? 2 : 0))
+        return NOT_A_NUMBER;
+    return errno == ERANGE ? OUT_OF_RANGE : PARSED;
+}
+
+static enum parsed parse_s64(const char *s, int64_t *ret) {
+    uint64_t u;
+    bool neg = s[0] == '-';
+    enum parsed p = parse_u64(s + (neg || s[0] == '+'), &u);
+
+    if (p != PARSED)
+        return p;
+    if (neg ? u > (uint64_t) INT64_MAX + 1 : u > (uint64_t) INT64_MAX)
+        return OUT_OF_RANGE;
+    *ret = neg ? (int64_t) (0 - u) : (int64_t) u;
+    return PARSED;
+}
+
+/* RFC 3339 ("2024-05-01T12:00:00Z", "2024-05-01 12:00:00.5+02:00") to
+ * nanoseconds since the epoch. */
+static bool parse_rfc3339(const char *s, uint64_t *ret) {
+    struct tm tm = { 0 };
+    int year, mon, day, hour, min, sec, consumed = 0;
+    uint64_t frac = 0, ns;
+    int64_t offset = 0;
+    time_t t;
+
+    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &year, &mon, &day, &hour, &min, &sec,
+               &consumed) != 6 || consumed != 19)
+        return false;
+    s += consumed;
+    if (*s == '.') {
+        int digits = 0;
+        for (s++; isdigit((unsigned char) *s); s++, digits++)
+            if (digits < 9)
+                frac = frac * 10 + (uint64_t) (*s - '0');
+        if (digits == 0)
+            return false;
+        for (; digits < 9; digits++)
+            frac *= 10;
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        int oh, om, n = 0;
+        if (sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
+            return false;
+        offset = (int64_t) (oh * 3600 + om * 60) * (*s == '-' ? -1 : 1);
+        s += 6;
+    } else {
+        return false;
+    }
+    if (*s || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return false;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    t = timegm(&tm);
+    if (t == (time_t) -1 || (int64_t) t - offset < 0)
+        return false;
+    ns = (uint64_t) ((int64_t) t - offset);
+    if (ns > (UINT64_MAX - frac) / 1000000000u)
+        return false;
+    *ret = ns * 1000000000u + frac;
+    return true;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char) tolower((unsigned char) c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Gives clause c its type-specific value and loop. */
+static int compile_clause(struct filter *f, struct clause *c, const char *field,
+                          const char *value) {
+    ophost_field fd;
+    int r = host->field_find(f->ctx, f->ds, field, &fd);
+    bool ordered = c->op <= OP_GE;
+
+    if (r == -ENOENT)
+        return unknown_field(f, field);
+    if (r < 0)
+        return host->error(f->ctx, r, "%s: cannot look up field '%s': %s", f->name, field,
+                           strerror(-r));
+    c->field = fd;
+    if ((c->op == OP_MATCH || c->op == OP_NMATCH) && fd.type != OPHOST_FIELD_STRING)
+        return host->error(f->ctx, -EINVAL,
+                           "%s: operator '%s' needs a string field; '%s' is %s", f->name,
+                           op_text[c->op], field, type_text[fd.type]);
+
+    switch (fd.type) {
+    case OPHOST_FIELD_U8:
+    case OPHOST_FIELD_U16:
+    case OPHOST_FIELD_U32:
+    case OPHOST_FIELD_U64:
+    case OPHOST_FIELD_TIMESTAMP: {
+        static const uint64_t max[] = { 0, UINT8_MAX, UINT16_MAX, UINT32_MAX, UINT64_MAX };
+        enum parsed p = parse_u64(value, &c->v.u);
+        if (fd.type == OPHOST_FIELD_TIMESTAMP) {
+            if (p == NOT_A_NUMBER && !parse_rfc3339(value, &c->v.u))
+                return bad_value(f, field, fd, value,
+                                 "is neither nanoseconds since the epoch nor an RFC 3339 time");
+            if (p == OUT_OF_RANGE)
+                return bad_value(f, field, fd, value, "is out of range");
+            c->eval = eval_u64[c->op];
+            break;
+        }
+        if (p == NOT_A_NUMBER)
+            return bad_value(f, field, fd, value, "is not an unsigned integer");
+        if (p == OUT_OF_RANGE || c->v.u > max[fd.type])
+            return bad_value(f, field, fd, value, "is out of range");
+        c->eval = fd.type == OPHOST_FIELD_U8    ? eval_u8[c->op]
+                  : fd.type == OPHOST_FIELD_U16 ? eval_u16[c->op]
+                  : fd.type == OPHOST_FIELD_U32 ? eval_u32[c->op]
+                                                : eval_u64[c->op];
+        break;
+    }
+    case OPHOST_FIELD_S32:
+    case OPHOST_FIELD_S64:
+        switch (parse_s64(value, &c->v.s)) {
+        case NOT_A_NUMBER: return bad_value(f, field, fd, value, "is not an integer");
+        case OUT_OF_RANGE: return bad_value(f, field, fd, value, "is out of range");
+        default: break;
+        }
+        if (fd.type == OPHOST_FIELD_S32 && (c->v.s < INT32_MIN || c->v.s > INT32_MAX))
+            return bad_value(f, field, fd, value, "is out of range");
+        c->eval = fd.type == OPHOST_FIELD_S32 ? eval_s32[c->op] : eval_s64[c->op];
+        break;
+    case OPHOST_FIELD_BOOL:
+        if (c->op != OP_EQ && c->op != OP_NE)
+            return host->error(f->ctx, -EINVAL, "%s: field '%s' is bool; only == and != apply",
+                               f->name, field);
+        if (strcmp(value, "true") == 0)
+            c->v.b = true;
+        else if (strcmp(value, "false") == 0)
+            c->v.b = false;
+        else
+            return bad_value(f, field, fd, value, "is not true or false");
+        if (c->op == OP_NE)
+            c->v.b = !c->v.b;
+        c->eval = eval_bool;
+        break;
+    case OPHOST_FIELD_STRING:
+    case OPHOST_FIELD_BYTES:
+        if (!ordered) {
+            size_t vlen = strlen(value), lit = vlen;
+            bool start = value[0] == '^', end = vlen > (size_t) start && value[vlen - 1] == '$';
+            lit -= start + end;
+            if (strcspn(value + start, ".[]()*+?{}|\\^$") == lit) {
+                c->data = strndup(value + start, lit);
+                if (!c->data)
+                    return -ENOMEM;
+                c->len = lit;
+                c->v.u = (uint64_t) start | (uint64_t) end << 1;
+                c->eval = eval_literal;
+                break;
+            }
+            r = regcomp(&c->re, value, REG_EXTENDED | REG_NOSUB);
+            if (r != 0) {
+                char msg[128];
+                regerror(r, &c->re, msg, sizeof(msg));
+                return host->error(f->ctx, -EINVAL,
+                                   "%s: bad regular expression '%s' for field '%s': %s",
+                                   f->name, value, field, msg);
+            }
+            c->has_re = true;
+            c->eval = eval_regex;
+            break;
+        }
+        if (fd.type == OPHOST_FIELD_STRING) {
+            c->len = strlen(value);
+            c->data = strdup(value);
+            if (!c->data)
+                return -ENOMEM;
+        } else {
+            /* bytes: as hex digits, the way sinks print them */
+            size_t n = strlen(value);
+            if (n % 2)
+                return bad_value(f, field, fd, value, "is not an even number of hex digits");
+            c->data = malloc(n / 2 + 1);
+            if (!c->data)
+                return -ENOMEM;
+            for (size_t i = 0; i < n; i += 2) {
+                int hi = hexval(value[i]), lo = hexval(value[i + 1]);
+                if (hi < 0 || lo < 0)
+                    return bad_value(f, field, fd, value, "is not hex digits");
+                c->data[i / 2] = (char) (hi << 4 | lo);
+            }
+            c->len = n / 2;
+        }
+        /* outcome by memcmp order: less, equal, greater */
+        c->result[0] = c->op == OP_NE || c->op == OP_LT || c->op == OP_LE;
+        c->result[1] = c->op == OP_EQ || c->op == OP_LE || c->op == OP_GE;
+        c->result[2] = c->op == OP_NE || c->op == OP_GT || c->op == OP_GE;
+        c->eval = eval_data;
+        break;
+    default:
+        return host->error(f->ctx, -EINVAL, "%s: field '%s' has an unknown type %u", f->name,
+                           field, fd.type);
+    }
+    return 0;
+}
+
+static char *trim(char *s) {
+    char *end;
+    while (isspace((unsigned char) *s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char) end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static int add_clause(struct filter *f, struct clause **ret) {
+    struct clause *c = realloc(f->clauses, (f->n_clauses + 1) * sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    f->clauses = c;
+    c = &f->clauses[f->n_clauses++];
+    memset(c, 0, sizeof(*c));
+    *ret = c;
+    return 0;
+}
+
+static int end_group(struct filter *f) {
+    size_t *g = realloc(f->group_end, (f->n_groups + 1) * sizeof(*g));
+    if (!g)
+        return -ENOMEM;
+    f->group_end = g;
+    g[f->n_groups++] = f->n_clauses;
+    return 0;
+}
+
+/* Parses and compiles expr (see the grammar at the top). buf is a writable
+ * copy: names and values are cut out of it in place. */
+static int compile(struct filter *f, char *buf, const char *expr) {
+    char *p = buf;
+
+    if (!*trim(buf))
+        return host->error(f->ctx, -EINVAL, "%s: param 'expr' is empty", f->name);
+    for (;;) {
+        char *name, *value, *name_end, *out;
+        struct clause *c;
+        size_t oplen = 0;
+        char sep;
+        int r;
+
+        while (isspace((unsigned char) *p))
+            p++;
+        name = p;
+        p += strcspn(p, "=!<>~,|");
+        if (*p == '\0' || *p == ',' || *p == '|') {
+            *p = '\0';
+            if (!*trim(name))
+                return host->error(f->ctx, -EINVAL, "%s: empty clause in '%s'", f->name, expr);
+            return host->error(f->ctx, -EINVAL,
+                               "%s: clause '%s' has no operator (==, !=, <, <=, >, >=, ~, !~)",
+                               f->name, trim(name));
+        }
+        name_end = p;
+        r = add_clause(f, &c);
+        if (r < 0)
+            return r;
+        for (int op = _OP_MAX - 1; op >= 0; op--) /* longest first: "<=" before "<" */
+            if (strncmp(p, op_text[op], strlen(op_text[op])) == 0 &&
+                strlen(op_text[op]) > oplen) {
+                oplen = strlen(op_text[op]);
+                c->op = (enum cmp_op) op;
+            }
+        if (oplen == 0) {
+            char bad = *p;
+            *name_end = '\0';
+            return host->error(f->ctx, -EINVAL, "%s: '%c' after '%s' is not an operator%s",
+                               f->name, bad, trim(name), bad == '=' ? " (did you mean '=='?)" : "");
+        }
+        p += oplen;
+        *name_end = '\0';
+        name = trim(name);
+        if (!*name)
+            return host->error(f->ctx, -EINVAL, "%s: no field name before '%s'", f->name,
+                               op_text[c->op]);
+
+        while (isspace((unsigned char) *p))
+            p++;
+        if (*p == '"') {
+            value = out = ++p;
+            while (*p && *p != '"') {
+                if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                    p++;
+                *out++ = *p++;
+            }
+            if (*p != '"')
+                return host->error(f->ctx, -EINVAL,
+                                   "%s: unterminated quoted value for field '%s'", f->name, name);
+            p++;
+            while (isspace((unsigned char) *p))
+                p++;
+            if (*p && *p != ',' && *p != '|')
+                return host->error(f->ctx, -EINVAL,
+                                   "%s: unexpected '%s' after the quoted value for field '%s'",
+                                   f->name, p, name);
+            sep = *p;
+            *out = '\0';
+        } else {
+            value = p;
+            p += strcspn(p, ",|");
+            sep = *p;
+            *p = '\0';
+            value = trim(value);
+        }
+        if (sep)
+            p++;
+
+        r = compile_clause(f, c, name, value);
+        if (r < 0)
+            return r;
+        if (sep != ',' && (r = end_group(f)) < 0)
+            return r;
+        if (!sep)
+            return 0;
+    }
+}
+
+static void filter_free(struct filter *f) {
+    for (size_t i = 0; i < f->n_clauses; i++) {
+        free(f->clauses[i].data);
+        if (f->clauses[i].has_re)
+            regfree(&f->clauses[i].re);
+    }
+    free(f->clauses);
+    free(f->group_end);
+    free(f->keep);
+    free(f->mask);
+    free(f);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int instantiate(struct ophost_ctx *ctx, const char *name, void **ret) {
+    struct filter *f = calloc(1, sizeof(*f));
+    const char *expr;
+    char *buf;
+    int r;
+
+    if (!f)
+        return -ENOMEM;
+    f->ctx = ctx;
+    f->name = name;
+    r = host->param_string(ctx, "expr", &expr);
+    if (r < 0) {
+        filter_free(f);
+        return host->error(ctx, r, "%s: param 'expr': %s", name, strerror(-r));
+    }
+    r = host->datasource_find(ctx, NULL, &f->ds);
+    if (r < 0) {
+        filter_free(f);
+        return host->error(ctx, r, "%s: the session has no data source", name);
+    }
+    buf = strdup(expr);
+    if (!buf) {
+        filter_free(f);
+        return -ENOMEM;
+    }
+    r = compile(f, buf, expr);
+    free(buf);
+    if (r < 0) {
+        filter_free(f);
+        return r;
+    }
+    *ret = f;
+    return 0;
+}
+
+static int filter_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    return instantiate(ctx, "filter", ret);
+}
+
+static int filter_late_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    return instantiate(ctx, "filter-late", ret);
+}
+
+static int grow(struct filter *f, uint32_t cap) {
+    bool *keep = realloc(f->keep, cap * sizeof(bool)), *mask;
+    if (!keep)
+        return -ENOMEM;
+    f->keep = keep;
+    mask = realloc(f->mask, cap * sizeof(bool));
+    if (!mask)
+        return -ENOMEM;
+    f->mask = mask;
+    f->cap = cap;
+    return 0;
+}
+
+/* The work arrays are sized for the batch capacity here, once. */
+static int filter_start(struct ophost_ctx *ctx, void *data) {
+    struct filter *f = data;
+    struct ophost_batch *b = host->batch(ctx, f->ds);
+    return grow(f, b && b->capacity ? b->capacity : 256);
+}
+
+static int filter_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
+    struct filter *f = data;
+    const struct clause *c = f->clauses;
+    uint32_t n = b->n;
+
+    if (b->ds != f->ds || n == 0)
+        return 0;
+    if (n > f->cap) {
+        /* Not with the host's fixed batch capacity; kept for safety. */
+        int r = grow(f, b->capacity > n ? b->capacity : n);
+        if (r < 0)
+            return host->error(ctx, r, "%s: out of memory", f->name);
+    }
+    /* The first group narrows keep[] directly; each further group narrows
+     * a mask of the events not kept yet and adds what is left to keep[]. */
+    memset(f->keep, 1, n * sizeof(bool));
+    for (size_t k = 0; k < f->group_end[0]; k++)
+        c[k].eval(&c[k], b, f->keep);
+    for (size_t g = 1; g < f->n_groups; g++) {
+        bool *keep = f->keep, *mask = f->mask;
+        for (uint32_t i = 0; i < n; i++)
+            mask[i] = !keep[i];
+        for (size_t k = f->group_end[g - 1]; k < f->group_end[g]; k++)
+            c[k].eval(&c[k], b, mask);
+        for (uint32_t i = 0; i < n; i++)
+            keep[i] |= mask[i];
+    }
+    ophost_batch_keep(b, f->keep);
+    return 0;
+}
+
+static int filter_destroy(struct ophost_ctx *ctx, void *data) {
+    filter_free(data);
+    return 0;
+}
+
+static const struct ophost_param params[] = {
+    { .key = "expr", .type = OPHOST_PARAM_STRING, .flags = OPHOST_PARAM_MANDATORY,
+      .description = "FIELD OP VALUE clauses; ',' = and, '|' = or (binds looser); "
+                     "OP: == != < <= > >= ~ !~ (POSIX extended regex); \"quoted\" values "
+                     "may hold ',' and '|'" },
+    { 0 }
+};
+
+static const struct ophost_operator filter_op = {
+    .struct_size = sizeof(struct ophost_operator),
+    .name = "filter",
+    .description = "Drops events not matching an expression over the gadget's fields "
+                   "(runs before the enrichers)",
+    .priority = OPHOST_PRIORITY_EARLY_FILTER,
+    .instance_params = params,
+    .instantiate = filter_instantiate,
+    .start = filter_start,
+    .process = filter_process,
+    .destroy = filter_destroy,
+};
+
+static const struct ophost_operator filter_late_op = {
+    .struct_size = sizeof(struct ophost_operator),
+    .name = "filter-late",
+    .description = "Drops events not matching an expression over any field, enriched ones "
+                   "included (runs after the enrichers)",
+    .priority = OPHOST_PRIORITY_TRANSFORM,
+    .instance_params = params,
+    .instantiate = filter_late_instantiate,
+    .start = filter_start,
+    .process = filter_process,
+    .destroy = filter_destroy,
+};
+
+static const struct ophost_operator *const operators[] = { &filter_op, &filter_late_op, NULL };
+
+static const struct ophost_plugin plugin = {
+    .abi_major = OPHOST_ABI_MAJOR,
+    .abi_minor = OPHOST_ABI_MINOR,
+    .struct_size = sizeof(struct ophost_plugin),
+    .name = "filter",
+    .version = "1.0",
+    .description = "Filters events by field expressions",
+    .operators = operators,
+};
+
+OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *h) {
+    host = h;
+    return &plugin;
+}

@@ -1,0 +1,446 @@
+/*
+ * procinfo — an enricher that adds what /proc knows about the process of an
+ * event's pid field: proc.exe, proc.cmdline, proc.ppid, proc.start_time,
+ * proc.cgroup and proc.gone.
+ *
+ * Each event costs one read of /proc/PID/stat: it proves the process still
+ * exists and yields the cache key (pid, start time) — a reused pid has
+ * another start time — and the address of the argument area, which moves on
+ * every execve (stack randomisation), so a process that exec'd since it was
+ * cached is read again. The rest (exe link, cmdline, cgroup) comes from a
+ * bounded CLOCK cache whose memory is allocated once at instantiate.
+ * Consecutive events of the same pid in one batch share the one read.
+ *
+ * A process that has exited (no /proc entry, or a zombie) is reported with
+ * proc.gone = true and its strings unset; the values are those of /proc at
+ * processing time, not at the time of the event.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ophost/ophost.h>
+
+#include "enrich-cache.h"
+#include "enrich-proc.h"
+
+/* Per cache entry, exe and cgroup share this many bytes; longer ones are
+ * served uncached (read again for every event of that process). */
+#define STR_ROOM 768
+#define CGROUP_BUF 16384
+
+static const struct ophost_host *host;
+
+enum {
+    HAS_EXE = 1 << 0,
+    HAS_CMDLINE = 1 << 1,
+    HAS_CGROUP = 1 << 2,
+};
+
+/* What an event gets; the strings point into a cache entry or the scratch
+ * buffers. */
+struct info {
+    bool gone;
+    bool mid_exec;              /* caught inside execve: not cached */
+    uint8_t has;
+    uint32_t ppid;
+    uint64_t start_ticks;
+    const char *exe, *cmdline, *cgroup;
+    size_t exe_len, cmdline_len, cgroup_len;
+};
+
+struct entry {
+    uint64_t arg_start, arg_end;  /* exec signature */
+    uint32_t ppid;
+    uint16_t exe_len, cmdline_len, cgroup_len;
+    uint8_t has;
+};
+
+struct procinfo {
+    struct ophost_ctx *ctx;
+    struct ophost_datasource *ds;
+    ophost_field pid, exe, cmdline, ppid, start_time, cgroup, gone;
+    size_t max_cmdline;
+    uint64_t boot_ns, ns_per_tick;
+
+    struct enrich_cache cache;
+    struct entry *entries;
+    char *arena;                  /* entries' strings: stride bytes each */
+    size_t stride;
+
+    char stat_buf[1024];
+    char exe_buf[PATH_MAX];
+    char *cmdline_buf;            /* max_cmdline + 1 */
+    char *cgroup_buf;             /* CGROUP_BUF */
+    uint64_t uncacheable, read_errors;
+};
+
+static uint64_t clock_ns(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static int procinfo_destroy(struct ophost_ctx *ctx, void *data) {
+    struct procinfo *p = data;
+
+    enrich_cache_fini(&p->cache);
+    free(p->entries);
+    free(p->arena);
+    free(p->cmdline_buf);
+    free(p->cgroup_buf);
+    free(p);
+    return 0;
+}
+
+static int add_field(struct procinfo *p, const char *name, uint32_t type, ophost_field *ret) {
+    int r = host->field_add(p->ctx, p->ds, name, type, ret);
+    if (r == -EEXIST)
+        return host->error(p->ctx, r, "field '%s' already exists in data source '%s'", name,
+                           host->datasource_name(p->ctx, p->ds));
+    if (r < 0)
+        return host->error(p->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
+    return 0;
+}
+
+/* Once per daemon: the boot time on the realtime clock, so that every
+ * session reports the same start time for a process (reading the two clocks
+ * again per session would move it by a few nanoseconds). */
+struct procinfo_global {
+    uint64_t boot_ns;
+};
+
+static int procinfo_init(struct ophost_ctx *ctx, void **ret_op_data) {
+    struct procinfo_global *g = malloc(sizeof(*g));
+
+    if (!g)
+        return -ENOMEM;
+    /* The kernel counts start times in ticks on CLOCK_BOOTTIME. */
+    g->boot_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+    *ret_op_data = g;
+    return 0;
+}
+
+static int procinfo_close(struct ophost_ctx *ctx, void *op_data) {
+    free(op_data);
+    return 0;
+}
+
+static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    const struct procinfo_global *g = op_data;
+    struct procinfo *p = calloc(1, sizeof(*p));
+    const char *pid_name, *ds_name;
+    uint64_t cache_size, max_cmdline;
+    long tck;
+    int r;
+
+    if (!p)
+        return -ENOMEM;
+    p->ctx = ctx;
+    if ((r = host->param_string(ctx, "pid-field", &pid_name)) < 0 ||
+        (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
+        (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
+        (r = host->param_uint(ctx, "max-cmdline", &max_cmdline)) < 0)
+        goto fail;
+    r = host->datasource_find(ctx, ds_name[0] ? ds_name : NULL, &p->ds);
+    if (r < 0) {
+        r = ds_name[0] ? host->error(ctx, r, "param 'datasource': no data source '%s'", ds_name)
+                       : host->error(ctx, r, "the session has no data source");
+        goto fail;
+    }
+    r = host->field_find(ctx, p->ds, pid_name, &p->pid);
+    if (r < 0) {
+        r = host->error(ctx, -ENOENT,
+                        "param 'pid-field': data source '%s' has no field '%s'",
+                        host->datasource_name(ctx, p->ds), pid_name);
+        goto fail;
+    }
+    if (!enrich_is_integer_type(p->pid.type)) {
+        r = host->error(ctx, -EINVAL,
+                        "param 'pid-field': field '%s' is of type %s, not an integer type",
+                        pid_name, enrich_type_name(p->pid.type));
+        goto fail;
+    }
+    if ((r = add_field(p, "proc.exe", OPHOST_FIELD_STRING, &p->exe)) < 0 ||
+        (r = add_field(p, "proc.cmdline", OPHOST_FIELD_STRING, &p->cmdline)) < 0 ||
+        (r = add_field(p, "proc.ppid", OPHOST_FIELD_U32, &p->ppid)) < 0 ||
+        (r = add_field(p, "proc.start_time", OPHOST_FIELD_TIMESTAMP, &p->start_time)) < 0 ||
+        (r = add_field(p, "proc.cgroup", OPHOST_FIELD_STRING, &p->cgroup)) < 0 ||
+        (r = add_field(p, "proc.gone", OPHOST_FIELD_BOOL, &p->gone)) < 0)
+        goto fail;
+
+    p->max_cmdline = (size_t) max_cmdline;
+    p->stride = STR_ROOM + p->max_cmdline;
+    r = -ENOMEM;
+    if (enrich_cache_init(&p->cache, (uint32_t) cache_size) < 0)
+        goto fail;
+    p->cmdline_buf = malloc(p->max_cmdline + 1);
+    p->cgroup_buf = malloc(CGROUP_BUF);
+    /* calloc: pages of entries never used are never touched. */
+    p->entries = calloc(cache_size ? cache_size : 1, sizeof(*p->entries));
+    p->arena = calloc(cache_size ? cache_size : 1, p->stride);
+    if (!p->cmdline_buf || !p->cgroup_buf || !p->entries || !p->arena)
+        goto fail;
+
+    tck = sysconf(_SC_CLK_TCK);
+    p->ns_per_tick = tck > 0 ? 1000000000u / (uint64_t) tck : 10000000u;
+    p->boot_ns = g->boot_ns;
+    *ret = p;
+    return 0;
+fail:
+    procinfo_destroy(ctx, p);
+    return r;
+}
+
+/* argv with its NULs turned into spaces, at most max bytes, cut back to a
+ * whole UTF-8 character when the limit split one. */
+static size_t cmdline_tidy(char *s, size_t n, bool truncated) {
+    while (n > 0 && s[n - 1] == '\0')
+        n--;
+    if (truncated) {
+        size_t i = n, cont = 0;
+        while (i > 0 && ((unsigned char) s[i - 1] & 0xc0) == 0x80 && cont < 3) {
+            i--;
+            cont++;
+        }
+        if (i > 0 && (unsigned char) s[i - 1] >= 0xc0) {
+            unsigned char lead = (unsigned char) s[i - 1];
+            size_t need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
+            if (cont < need)
+                n = i - 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\0')
+            s[i] = ' ';
+    return n;
+}
+
+/* Reads what the cache holds of a live process into scratch buffers.
+ * Returns 0, or -ENOENT when the process vanished meanwhile. */
+static int read_process(struct procinfo *p, uint32_t pid, const struct enrich_stat *st,
+                        struct info *in) {
+    char path[48];
+    const char *cg;
+    size_t cg_len;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", pid);
+    n = readlink(path, p->exe_buf, sizeof(p->exe_buf));
+    if (n >= 0 && (size_t) n < sizeof(p->exe_buf)) {
+        in->has |= HAS_EXE;
+        in->exe = p->exe_buf;
+        in->exe_len = (size_t) n;
+    } else if (n < 0 && (errno == ENOENT || errno == ESRCH) && !(st->flags & ENRICH_PF_KTHREAD)) {
+        /* Only kernel threads lack an exe while alive. */
+        return -ENOENT;
+    }
+
+    /* Readable exe means the stat fields about argv are visible too; none
+     * in a user process means it is in the middle of an execve (new image,
+     * argv not yet set up): the command line is then unknown. */
+    if ((in->has & HAS_EXE) && !(st->flags & ENRICH_PF_KTHREAD) && st->arg_end == 0)
+        n = -EAGAIN;
+    else {
+        snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cmdline", pid);
+        n = enrich_read_file(path, p->cmdline_buf, p->max_cmdline + 1);
+    }
+    if (n == -ENOENT || n == -ESRCH)
+        return -ENOENT;
+    if (n == -EAGAIN)
+        in->mid_exec = true;
+    if (n >= 0) {
+        bool truncated = (size_t) n > p->max_cmdline;
+        in->has |= HAS_CMDLINE;
+        in->cmdline = p->cmdline_buf;
+        in->cmdline_len = cmdline_tidy(p->cmdline_buf, truncated ? p->max_cmdline : (size_t) n,
+                                       truncated);
+    }
+
+    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cgroup", pid);
+    n = enrich_read_file(path, p->cgroup_buf, CGROUP_BUF);
+    if (n == -ENOENT || n == -ESRCH)
+        return -ENOENT;
+    if (n >= 0 && enrich_cgroup_pick(p->cgroup_buf, (size_t) n, &cg, &cg_len)) {
+        in->has |= HAS_CGROUP;
+        in->cgroup = cg;
+        in->cgroup_len = cg_len;
+    }
+    return 0;
+}
+
+static void entry_store(struct procinfo *p, uint32_t slot, const struct enrich_stat *st,
+                        const struct info *in) {
+    struct entry *en = &p->entries[slot];
+    char *s = p->arena + (size_t) slot * p->stride;
+
+    *en = (struct entry){ .arg_start = st->arg_start, .arg_end = st->arg_end,
+                          .ppid = st->ppid, .has = in->has,
+                          .exe_len = (uint16_t) in->exe_len,
+                          .cgroup_len = (uint16_t) in->cgroup_len,
+                          .cmdline_len = (uint16_t) in->cmdline_len };
+    memcpy(s, in->exe, in->exe_len);
+    memcpy(s + in->exe_len, in->cgroup, in->cgroup_len);
+    memcpy(s + in->exe_len + in->cgroup_len, in->cmdline, in->cmdline_len);
+}
+
+static void entry_load(const struct procinfo *p, uint32_t slot, struct info *in) {
+    const struct entry *en = &p->entries[slot];
+    const char *s = p->arena + (size_t) slot * p->stride;
+
+    in->has = en->has;
+    in->exe = s;
+    in->exe_len = en->exe_len;
+    in->cgroup = s + en->exe_len;
+    in->cgroup_len = en->cgroup_len;
+    in->cmdline = s + en->exe_len + en->cgroup_len;
+    in->cmdline_len = en->cmdline_len;
+}
+
+static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info *in) {
+    struct enrich_stat st = { 0 };
+    uint32_t slot;
+    int r;
+
+    *in = (struct info){ .gone = true };
+    if (negative || pid == 0 || pid > INT32_MAX)
+        return; /* no process can have this pid */
+    r = enrich_stat_read((uint32_t) pid, p->stat_buf, sizeof(p->stat_buf), &st);
+    if (r == -ENOENT)
+        return;
+    if (r < 0) {
+        /* Not known to be gone (EMFILE, ...): nothing is claimed. */
+        if (p->read_errors++ == 0)
+            host->log(p->ctx, OPHOST_LOG_WARNING,
+                      "cannot read /proc/%" PRIu64 "/stat: %s, leaving the fields unset "
+                      "(further errors are counted)", pid, strerror(-r));
+        in->gone = false;
+        return;
+    }
+    in->ppid = st.ppid;
+    in->start_ticks = st.starttime;
+    if (st.state == 'Z' || st.state == 'X')
+        return; /* exited, not yet reaped: gone, but its ppid and start are known */
+
+    slot = enrich_cache_find(&p->cache, pid, st.starttime);
+    if (slot != ENRICH_CACHE_NONE && p->entries[slot].arg_start == st.arg_start &&
+        p->entries[slot].arg_end == st.arg_end) {
+        in->gone = false;
+        in->ppid = p->entries[slot].ppid;
+        entry_load(p, slot, in);
+        return;
+    }
+    if (read_process(p, (uint32_t) pid, &st, in) < 0) {
+        in->has = 0;
+        return;
+    }
+    in->gone = false;
+    if (in->mid_exec || in->exe_len + in->cgroup_len > STR_ROOM) {
+        p->uncacheable++;
+        return;
+    }
+    if (slot == ENRICH_CACHE_NONE)
+        slot = enrich_cache_insert(&p->cache, pid, st.starttime);
+    if (slot != ENRICH_CACHE_NONE) {
+        entry_store(p, slot, &st, in);
+        entry_load(p, slot, in);
+    }
+}
+
+static int procinfo_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
+    struct procinfo *p = data;
+    struct info in = { 0 };
+    uint64_t last_pid = 0;
+    bool last_neg = false, have_last = false;
+
+    if (b->ds != p->ds)
+        return 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        struct ophost_event *e = ophost_batch_event(b, i);
+        bool neg;
+        uint64_t pid = enrich_get_integer(e, p->pid, &neg);
+        int r = 0;
+
+        if (!have_last || pid != last_pid || neg != last_neg)
+            lookup(p, pid, neg, &in);
+        have_last = true;
+        last_pid = pid;
+        last_neg = neg;
+
+        ophost_event_set_bool(e, p->gone, in.gone);
+        ophost_event_set_u32(e, p->ppid, in.ppid);
+        ophost_event_set_u64(e, p->start_time,
+                             in.start_ticks ? p->boot_ns + in.start_ticks * p->ns_per_tick : 0);
+        if (in.gone)
+            continue;
+        if (in.has & HAS_EXE)
+            r = ophost_event_set_bytes(b, e, p->exe, in.exe, in.exe_len);
+        if (r == 0 && (in.has & HAS_CMDLINE))
+            r = ophost_event_set_bytes(b, e, p->cmdline, in.cmdline, in.cmdline_len);
+        if (r == 0 && (in.has & HAS_CGROUP))
+            r = ophost_event_set_bytes(b, e, p->cgroup, in.cgroup, in.cgroup_len);
+        if (r < 0)
+            return host->error(ctx, r, "out of memory for the strings of a batch");
+    }
+    return 0;
+}
+
+static int procinfo_stop(struct ophost_ctx *ctx, void *data) {
+    struct procinfo *p = data;
+
+    host->log(ctx, OPHOST_LOG_DEBUG,
+              "cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " evictions, %" PRIu64
+              " uncacheable, %" PRIu64 " read errors",
+              p->cache.hits, p->cache.misses, p->cache.evictions, p->uncacheable,
+              p->read_errors);
+    return 0;
+}
+
+static const struct ophost_param params[] = {
+    { .key = "pid-field", .type = OPHOST_PARAM_STRING, .default_value = "pid",
+      .description = "integer field holding the pid of the event's process" },
+    { .key = "datasource", .type = OPHOST_PARAM_STRING, .default_value = "",
+      .description = "data source to enrich (empty = the session's first)" },
+    { .key = "cache-size", .type = OPHOST_PARAM_UINT, .default_value = "4096",
+      .flags = OPHOST_PARAM_HAS_MAX, .max = 1 << 20,
+      .description = "processes kept in the cache (0 = no cache)" },
+    { .key = "max-cmdline", .type = OPHOST_PARAM_UINT, .default_value = "256",
+      .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 1, .max = 32768,
+      .description = "bytes of proc.cmdline kept (longer command lines are cut)" },
+    { 0 }
+};
+
+static const struct ophost_operator procinfo_op = {
+    .struct_size = sizeof(struct ophost_operator),
+    .name = "procinfo",
+    .description = "Adds proc.exe, proc.cmdline, proc.ppid, proc.start_time, proc.cgroup and "
+                   "proc.gone from /proc for the event's pid",
+    .priority = OPHOST_PRIORITY_ENRICHER,
+    .instance_params = params,
+    .init = procinfo_init,
+    .close = procinfo_close,
+    .instantiate = procinfo_instantiate,
+    .stop = procinfo_stop,
+    .process = procinfo_process,
+    .destroy = procinfo_destroy,
+};
+
+static const struct ophost_operator *const operators[] = { &procinfo_op, NULL };
+
+static const struct ophost_plugin plugin = {
+    .abi_major = OPHOST_ABI_MAJOR,
+    .abi_minor = OPHOST_ABI_MINOR,
+    .struct_size = sizeof(struct ophost_plugin),
+    .name = "procinfo",
+    .version = "1.0",
+    .description = "Process information from /proc",
+    .operators = operators,
+};
+
+OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *h) {
+    host = h;
+    return &plugin;
+}

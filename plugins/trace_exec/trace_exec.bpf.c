@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * trace_exec.bpf.c — the eBPF half of the trace_exec gadget: one record per
+ * successful exec, from the sched_process_exec tracepoint (tp_btf, so no
+ * tracefs is needed). It runs in the context of the new program, so
+ * current->mm is the new image and its argument area is already filled in.
+ * Records go to a ring buffer; when it is full the record is counted in
+ * `lost`, which user space reads and reports.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "trace_exec.h"
+
+/* Set by user space before load (max-args-bytes). */
+const volatile __u32 max_args = 256;
+
+/* Records the ring buffer had no room for. */
+__u64 lost = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4 << 20); /* resized by user space before load */
+} events SEC(".maps");
+
+/* A record is built here, then copied to the ring buffer with its real size. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct te_event);
+} scratch SEC(".maps");
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+    __u32 zero = 0, off, len = 0;
+    unsigned long arg_start, arg_end;
+    struct te_event *e;
+    const char *filename;
+    long n;
+
+    e = bpf_map_lookup_elem(&scratch, &zero);
+    if (!e)
+        return 0;
+    e->boot_ns = bpf_ktime_get_boot_ns();
+    e->pid = BPF_CORE_READ(p, tgid);
+    e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+    e->uid = BPF_CORE_READ(p, real_cred, uid.val);
+    e->gid = BPF_CORE_READ(p, real_cred, gid.val);
+    e->mntns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+    filename = BPF_CORE_READ(bprm, filename);
+    n = bpf_probe_read_kernel_str(e->data, TE_FILENAME_MAX, filename);
+    if (n < 0)
+        n = 0;
+    off = (__u32) n;
+    if (off > TE_FILENAME_MAX)
+        off = TE_FILENAME_MAX;
+    e->filename_size = off;
+
+    arg_start = BPF_CORE_READ(p, mm, arg_start);
+    arg_end = BPF_CORE_READ(p, mm, arg_end);
+    e->args_total = arg_end > arg_start ? arg_end - arg_start : 0;
+    /* One byte more than max_args, so that a command line of exactly
+     * max_args bytes still comes with its final NUL and is not cut. */
+    len = e->args_total > max_args + 1 ? max_args + 1 : (__u32) e->args_total;
+    if (len > TE_ARGS_MAX + 1)
+        len = TE_ARGS_MAX + 1;
+    if (len > 0 && bpf_probe_read_user(e->data + off, len, (const void *) arg_start) < 0)
+        len = 0;
+    e->args_len = len;
+
+    if (bpf_ringbuf_output(&events, e, TE_EVENT_HEADER_SIZE + off + len, 0) < 0)
+        __sync_fetch_and_add(&lost, 1);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

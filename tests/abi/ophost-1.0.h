@@ -1,0 +1,455 @@
+/*
+ * ophost.h — the operator plugin ABI of ophostd, version 1.0.
+ *
+ * This header is the whole contract between ophostd (the host) and an
+ * operator plugin (a shared object in the plugin directory). It is plain C99,
+ * self-contained, and usable from C++.
+ *
+ * A plugin exports exactly one symbol, OPHOST_PLUGIN_ENTRY_SYMBOL, a function
+ * that receives the host function table and returns a constant descriptor of
+ * the plugin and the operators it provides:
+ *
+ *     static const struct ophost_host *host;
+ *
+ *     static int upper_instantiate(struct ophost_ctx *ctx, void *op_data,
+ *                                  void **ret_data) { ... resolve fields ... }
+ *     static int upper_process(struct ophost_ctx *ctx, void *data,
+ *                              struct ophost_batch *b) { ... }
+ *
+ *     static const struct ophost_operator upper = {
+ *         .struct_size = sizeof(struct ophost_operator),
+ *         .name = "upper", .description = "Adds comm in upper case",
+ *         .instantiate = upper_instantiate, .process = upper_process,
+ *     };
+ *     static const struct ophost_operator *const operators[] = { &upper, NULL };
+ *     static const struct ophost_plugin plugin = {
+ *         .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
+ *         .struct_size = sizeof(struct ophost_plugin),
+ *         .name = "upper", .version = "1.0", .operators = operators,
+ *     };
+ *     OPHOST_EXPORT const struct ophost_plugin *
+ *     ophost_plugin_entry(const struct ophost_host *h) { host = h; return &plugin; }
+ *
+ * Lifecycle. Per daemon, once per operator: init (with the operator's global
+ * params) ... close (at shutdown). Per session, each "do" is undone if and only
+ * if it succeeded, in reverse operator order:
+ *
+ *     instantiate  -> destroy      (build the schema: add and find fields)
+ *     pre_start    -> post_stop    (acquire resources)
+ *     start        -> stop         (begin producing / consuming)
+ *
+ * Between start and stop the gadget emits batches of events and every other
+ * operator's process() is called with each batch, in the session's order.
+ * All per-session callbacks run on that session's own thread; an operator's
+ * instance state therefore needs no locks. init, close and can_operate_on run
+ * on the daemon's main thread.
+ *
+ * Errors: callbacks return 0 on success or a negative errno. To explain a
+ * failure, call host->error(ctx, -EXXX, "...") and return its result; the
+ * host copies the text. Strings a plugin hands the host stay owned by the
+ * plugin; the host never frees plugin memory and the plugin never frees host
+ * memory.
+ *
+ * Compatibility: the host refuses a plugin whose abi_major differs from its
+ * own or whose abi_minor is newer. Structures are only ever extended at their
+ * end; the host reads only the fields that the plugin's abi_minor defines.
+ * A plugin may check host->abi_minor before using host functions added later.
+ */
+#ifndef OPHOST_OPHOST_H
+#define OPHOST_OPHOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OPHOST_ABI_MAJOR 1
+#define OPHOST_ABI_MINOR 0
+
+/* The one symbol a plugin exports; its type is ophost_plugin_entry_fn. */
+#define OPHOST_PLUGIN_ENTRY_SYMBOL "ophost_plugin_entry"
+
+#if defined(__GNUC__)
+#define OPHOST_EXPORT __attribute__((visibility("default")))
+#define OPHOST_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define OPHOST_EXPORT
+#define OPHOST_PRINTF(fmt, args)
+#endif
+
+/* Log priorities: the syslog values. */
+#define OPHOST_LOG_ERR 3
+#define OPHOST_LOG_WARNING 4
+#define OPHOST_LOG_NOTICE 5
+#define OPHOST_LOG_INFO 6
+#define OPHOST_LOG_DEBUG 7
+
+/* An instantiate callback returns this (positive) value to opt out of a
+ * session: the operator then takes no further part in it. */
+#define OPHOST_OPT_OUT 1
+
+/* Opaque handles owned by the host. An ophost_ctx is either an operator's
+ * global context (init, close, can_operate_on) or one operator instance in
+ * one session (every other callback). */
+struct ophost_ctx;
+struct ophost_datasource;
+struct ophost_source;
+
+/* ---------------------------------------------------------------- params */
+
+enum ophost_param_type {
+    OPHOST_PARAM_STRING = 1,
+    OPHOST_PARAM_BOOL = 2,     /* true/false, yes/no, on/off, 1/0 */
+    OPHOST_PARAM_INT = 3,      /* signed 64-bit decimal */
+    OPHOST_PARAM_UINT = 4,     /* unsigned 64-bit decimal */
+    OPHOST_PARAM_DURATION = 5  /* "250ms", "2s", "1m30s", "1h"; a bare number is seconds */
+};
+
+#define OPHOST_PARAM_MANDATORY (1u << 0) /* must be given; default_value is ignored */
+#define OPHOST_PARAM_HAS_MIN (1u << 1)   /* min applies (int, uint, duration in ns) */
+#define OPHOST_PARAM_HAS_MAX (1u << 2)   /* max applies (int, uint, duration in ns) */
+
+/* One parameter of an operator. Arrays of these end with an entry whose key
+ * is NULL. Values always arrive as text and are checked against this
+ * descriptor before any callback sees them. */
+struct ophost_param {
+    const char *key;                 /* [a-z0-9_-]+ */
+    const char *description;
+    uint32_t type;                   /* enum ophost_param_type */
+    uint32_t flags;                  /* OPHOST_PARAM_* */
+    const char *default_value;       /* text; NULL = no default */
+    const char *const *allowed;      /* NULL-terminated allowed values; NULL = any */
+    const char *const *aliases;      /* NULL-terminated other keys accepted; NULL = none */
+    int64_t min;                     /* with OPHOST_PARAM_HAS_MIN (uint: cast) */
+    int64_t max;                     /* with OPHOST_PARAM_HAS_MAX (uint: cast) */
+};
+
+/* ------------------------------------------------------------ event data */
+
+enum ophost_field_type {
+    OPHOST_FIELD_U8 = 1,
+    OPHOST_FIELD_U16 = 2,
+    OPHOST_FIELD_U32 = 3,
+    OPHOST_FIELD_U64 = 4,
+    OPHOST_FIELD_S32 = 5,
+    OPHOST_FIELD_S64 = 6,
+    OPHOST_FIELD_BOOL = 7,       /* stored as one byte, 0 or 1 */
+    OPHOST_FIELD_TIMESTAMP = 8,  /* u64 nanoseconds since the Unix epoch */
+    OPHOST_FIELD_STRING = 9,     /* text in the batch's string area */
+    OPHOST_FIELD_BYTES = 10      /* binary data in the batch's string area */
+};
+
+/* A resolved field: where it lives in an event record. Handles are resolved
+ * once (instantiate) and then used by value on the hot path; they stay valid
+ * for the whole session. */
+typedef struct ophost_field {
+    uint32_t offset;   /* byte offset in the record */
+    uint16_t type;     /* enum ophost_field_type */
+    uint16_t index;    /* position in the data source's schema */
+} ophost_field;
+
+/* How a string or bytes field is stored in a record. off == 0 means "not set"
+ * (the host keeps byte 0 of the string area unused); a set empty string has
+ * off > 0 and len == 0. The bytes are followed by a NUL in the string area. */
+struct ophost_strref {
+    uint32_t off;
+    uint32_t len;
+};
+
+/* An event is a fixed-layout record of its data source. */
+struct ophost_event;
+
+/*
+ * A batch of events of one data source. The host owns it and hands it to
+ * each operator's process() in turn. Records are never moved: the live
+ * events are the n record indices in sel[], so dropping events means
+ * compacting sel[] (see ophost_batch_keep). All fields are read-only for
+ * plugins except through the inline helpers below.
+ */
+struct ophost_batch {
+    uint32_t struct_size;
+    uint32_t n;                 /* live events: sel[0..n) */
+    uint32_t *sel;              /* record indices of the live events, in order */
+    uint8_t *records;           /* capacity * record_size bytes */
+    uint32_t record_size;
+    uint32_t n_records;         /* records appended since the batch was reset */
+    uint32_t capacity;          /* records the batch can hold */
+    uint32_t strings_len;       /* bytes used in strings (>= 1) */
+    char *strings;              /* variable-length area for string/bytes fields */
+    uint32_t strings_cap;
+    const struct ophost_datasource *ds;
+    /* Grows strings so that at least `need` more bytes fit; 0 or -ENOMEM.
+     * Called by ophost_event_set_bytes; may move strings (offsets stay valid). */
+    int (*reserve_strings)(struct ophost_batch *b, size_t need);
+};
+
+/* The i-th live event of a batch (0 <= i < b->n). */
+static inline struct ophost_event *ophost_batch_event(const struct ophost_batch *b, uint32_t i) {
+    return (struct ophost_event *) (void *) (b->records + (size_t) b->sel[i] * b->record_size);
+}
+
+/* Appends a zeroed event (gadgets only); NULL when the batch is full, then
+ * emit it and append again. */
+static inline struct ophost_event *ophost_batch_append(struct ophost_batch *b) {
+    uint8_t *rec;
+    if (b->n_records >= b->capacity)
+        return NULL;
+    rec = b->records + (size_t) b->n_records * b->record_size;
+    memset(rec, 0, b->record_size);
+    b->sel[b->n++] = b->n_records++;
+    return (struct ophost_event *) (void *) rec;
+}
+
+/* Filters: call with keep[i] for every live event i to drop the others
+ * without copying any record. */
+static inline void ophost_batch_keep(struct ophost_batch *b, const bool *keep) {
+    uint32_t i, out = 0;
+    for (i = 0; i < b->n; i++)
+        if (keep[i])
+            b->sel[out++] = b->sel[i];
+    b->n = out;
+}
+
+#define OPHOST__FIELD_PTR(e, f) ((uint8_t *) (void *) (e) + (f).offset)
+
+#define OPHOST__ACCESSORS(suffix, ctype)                                                 \
+    static inline ctype ophost_event_get_##suffix(const struct ophost_event *e,         \
+                                                  ophost_field f) {                     \
+        ctype v;                                                                        \
+        memcpy(&v, OPHOST__FIELD_PTR(e, f), sizeof(v));                                 \
+        return v;                                                                       \
+    }                                                                                   \
+    static inline void ophost_event_set_##suffix(struct ophost_event *e, ophost_field f, \
+                                                 ctype v) {                             \
+        memcpy(OPHOST__FIELD_PTR(e, f), &v, sizeof(v));                                 \
+    }
+
+/* Typed accessors by offset; the caller uses the accessor of the field's type
+ * (timestamps use u64, bool fields use bool). */
+OPHOST__ACCESSORS(u8, uint8_t)
+OPHOST__ACCESSORS(u16, uint16_t)
+OPHOST__ACCESSORS(u32, uint32_t)
+OPHOST__ACCESSORS(u64, uint64_t)
+OPHOST__ACCESSORS(s32, int32_t)
+OPHOST__ACCESSORS(s64, int64_t)
+
+static inline bool ophost_event_get_bool(const struct ophost_event *e, ophost_field f) {
+    return *OPHOST__FIELD_PTR(e, f) != 0;
+}
+static inline void ophost_event_set_bool(struct ophost_event *e, ophost_field f, bool v) {
+    *OPHOST__FIELD_PTR(e, f) = v ? 1 : 0;
+}
+
+/* Sets a string or bytes field of an event of batch b to a copy of
+ * data[0..len). Returns 0 or -ENOMEM (the field is then left unset). */
+static inline int ophost_event_set_bytes(struct ophost_batch *b, struct ophost_event *e,
+                                         ophost_field f, const void *data, size_t len) {
+    struct ophost_strref r;
+    if (len > UINT32_MAX - 1 - b->strings_len)
+        return -12; /* ENOMEM */
+    if (b->strings_len + len + 1 > b->strings_cap) {
+        int rc = b->reserve_strings(b, len + 1);
+        if (rc < 0)
+            return rc;
+    }
+    r.off = b->strings_len;
+    r.len = (uint32_t) len;
+    if (len)
+        memcpy(b->strings + r.off, data, len);
+    b->strings[r.off + len] = '\0';
+    b->strings_len += (uint32_t) len + 1;
+    memcpy(OPHOST__FIELD_PTR(e, f), &r, sizeof(r));
+    return 0;
+}
+
+static inline int ophost_event_set_string(struct ophost_batch *b, struct ophost_event *e,
+                                          ophost_field f, const char *s) {
+    return ophost_event_set_bytes(b, e, f, s, strlen(s));
+}
+
+/* Returns the NUL-terminated text of a string field (NULL when not set) and
+ * stores its length in *ret_len if ret_len is not NULL. The pointer is valid
+ * until the batch is handed on. */
+static inline const char *ophost_event_get_string(const struct ophost_batch *b,
+                                                  const struct ophost_event *e,
+                                                  ophost_field f, size_t *ret_len) {
+    struct ophost_strref r;
+    memcpy(&r, OPHOST__FIELD_PTR(e, f), sizeof(r));
+    if (r.off == 0)
+        return NULL;
+    if (ret_len)
+        *ret_len = r.len;
+    return b->strings + r.off;
+}
+
+/* ------------------------------------------------------------- the host */
+
+/* Loop callbacks run on the session thread. Returning a negative errno fails
+ * the session (with the reason given through host->error, if any). */
+typedef int (*ophost_io_fn)(struct ophost_ctx *ctx, int fd, uint32_t revents, void *userdata);
+typedef int (*ophost_timer_fn)(struct ophost_ctx *ctx, void *userdata);
+
+/*
+ * Services of the host, passed to the plugin's entry function. Every function
+ * validates its arguments and returns -EINVAL (or NULL) on misuse instead of
+ * crashing. Members are only ever appended (check abi_minor/struct_size).
+ */
+struct ophost_host {
+    uint32_t struct_size;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* Logs a line prefixed with the session and operator of ctx. Any thread. */
+    void (*log)(struct ophost_ctx *ctx, int priority, const char *fmt, ...) OPHOST_PRINTF(3, 4);
+    /* Records why the current callback fails (the host copies the text) and
+     * returns err, a negative errno: `return host->error(ctx, -EINVAL, ...);` */
+    int (*error)(struct ophost_ctx *ctx, int err, const char *fmt, ...) OPHOST_PRINTF(3, 4);
+
+    /* Param values: the global params for an operator context, the instance
+     * params for an instance context. Values are validated; a default is
+     * returned when the param was not given. -ENOENT: no such key;
+     * -EINVAL: the key has another type; -ENODATA: no value and no default.
+     * Strings stay valid as long as ctx. */
+    int (*param_string)(struct ophost_ctx *ctx, const char *key, const char **ret);
+    int (*param_bool)(struct ophost_ctx *ctx, const char *key, bool *ret);
+    int (*param_int)(struct ophost_ctx *ctx, const char *key, int64_t *ret);
+    int (*param_uint)(struct ophost_ctx *ctx, const char *key, uint64_t *ret);
+    int (*param_duration)(struct ophost_ctx *ctx, const char *key, uint64_t *ret_nsec);
+
+    /* The session's name and gadget (instance contexts), NULL otherwise. */
+    const char *(*session_name)(struct ophost_ctx *ctx);
+    const char *(*gadget_name)(struct ophost_ctx *ctx);
+
+    /* A per-session variable store shared by the session's operators; the
+     * host does not own or free the values. var_get returns NULL when unset. */
+    int (*var_set)(struct ophost_ctx *ctx, const char *name, void *value);
+    void *(*var_get)(struct ophost_ctx *ctx, const char *name);
+
+    /* Schema, during instantiate and pre_start only (-EBUSY later).
+     * datasource_add: gadgets declare their data sources (-EEXIST if taken).
+     * datasource_find: NULL name = the session's first data source; -ENOENT.
+     * field_add: -EEXIST if the name exists. field_find: -ENOENT. */
+    int (*datasource_add)(struct ophost_ctx *ctx, const char *name,
+                          struct ophost_datasource **ret);
+    int (*datasource_find)(struct ophost_ctx *ctx, const char *name,
+                           struct ophost_datasource **ret);
+    int (*field_add)(struct ophost_ctx *ctx, struct ophost_datasource *ds, const char *name,
+                     uint32_t type, ophost_field *ret);
+    int (*field_find)(struct ophost_ctx *ctx, struct ophost_datasource *ds, const char *name,
+                      ophost_field *ret);
+    /* Schema introspection, for sinks and formatters. The schema is complete
+     * from start on (later operators may still add fields in instantiate and
+     * pre_start). field_at: -ERANGE past the last field; the name stays
+     * valid for the session. datasource_name: NULL on misuse. */
+    size_t (*field_count)(struct ophost_ctx *ctx, struct ophost_datasource *ds);
+    int (*field_at)(struct ophost_ctx *ctx, struct ophost_datasource *ds, size_t index,
+                    const char **ret_name, ophost_field *ret);
+    const char *(*datasource_name)(struct ophost_ctx *ctx, struct ophost_datasource *ds);
+
+    /* The session loop (session thread; from start on). io_add watches fd for
+     * the poll(2) events given; timer_add fires first after first_usec and
+     * then every interval_usec (0 = once), CLOCK_MONOTONIC. The returned
+     * source is freed with source_free; the host frees what is left when the
+     * instance stops. */
+    int (*io_add)(struct ophost_ctx *ctx, int fd, uint32_t events, ophost_io_fn cb,
+                  void *userdata, struct ophost_source **ret);
+    int (*timer_add)(struct ophost_ctx *ctx, uint64_t first_usec, uint64_t interval_usec,
+                     ophost_timer_fn cb, void *userdata, struct ophost_source **ret);
+    void (*source_free)(struct ophost_source *source);
+
+    /* Data (gadgets, session thread, while running). batch returns the empty
+     * batch to fill for ds. emit runs the batch through the session's
+     * operators and resets it; it returns 0, or a negative errno when the
+     * session is failing (stop emitting then). lost counts events the gadget
+     * could not deliver (ring buffer full, ENOBUFS). done ends the session
+     * after the current callback: error 0 = completed, else failed. */
+    struct ophost_batch *(*batch)(struct ophost_ctx *ctx, struct ophost_datasource *ds);
+    int (*emit)(struct ophost_ctx *ctx, struct ophost_batch *batch);
+    void (*lost)(struct ophost_ctx *ctx, uint64_t n);
+    void (*done)(struct ophost_ctx *ctx, int error);
+
+    /* Schema, during instantiate and pre_start only (-EBUSY later): how many
+     * events one batch of ds holds (default 256, at most 1048576; -ERANGE).
+     * Gadgets whose batch is a unit, such as a snapshot that sorters and
+     * limiters must see whole, raise it. */
+    int (*datasource_set_capacity)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                   uint32_t capacity);
+    /* The field of ds whose name is closest to name (a likely typo), or NULL:
+     * for "unknown field 'usr' (did you mean 'uid'?)" messages. */
+    const char *(*field_closest)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                 const char *name);
+};
+
+/* ------------------------------------------------------------ operators */
+
+#define OPHOST_OPERATOR_GADGET (1u << 0) /* a source: declares data sources, emits */
+
+/* Conventional priorities (lower runs earlier among operators free to go). */
+#define OPHOST_PRIORITY_EARLY_FILTER (-1000) /* filters on gadget fields */
+#define OPHOST_PRIORITY_ENRICHER 0
+#define OPHOST_PRIORITY_TRANSFORM 1000 /* filters, sorters, limiters, formatters */
+#define OPHOST_PRIORITY_SINK 10000
+
+/*
+ * One operator. Every callback is optional. `data` is what instantiate
+ * stored in *ret_data; `op_data` what init stored in *ret_op_data.
+ */
+struct ophost_operator {
+    uint32_t struct_size;                  /* sizeof(struct ophost_operator) */
+    const char *name;                      /* [a-z0-9_-]+, unique in the daemon */
+    const char *description;
+    uint32_t flags;                        /* OPHOST_OPERATOR_* */
+    int32_t priority;
+    const char *const *dependencies;       /* NULL-terminated operator names; NULL = none */
+    const struct ophost_param *global_params;   /* key == NULL terminated; NULL = none */
+    const struct ophost_param *instance_params; /* key == NULL terminated; NULL = none */
+
+    /* Main thread, once per daemon before first use. */
+    int (*init)(struct ophost_ctx *ctx, void **ret_op_data);
+    /* Main thread, at shutdown or unload, if init succeeded. */
+    int (*close)(struct ophost_ctx *ctx, void *op_data);
+    /* Main thread: whether the operator applies to sessions of this gadget.
+     * NULL = all gadgets. */
+    bool (*can_operate_on)(struct ophost_ctx *ctx, void *op_data, const char *gadget);
+
+    /* Session thread. instantiate may return OPHOST_OPT_OUT. */
+    int (*instantiate)(struct ophost_ctx *ctx, void *op_data, void **ret_data);
+    int (*pre_start)(struct ophost_ctx *ctx, void *data);
+    int (*start)(struct ophost_ctx *ctx, void *data);
+    int (*stop)(struct ophost_ctx *ctx, void *data);
+    int (*post_stop)(struct ophost_ctx *ctx, void *data);
+    int (*destroy)(struct ophost_ctx *ctx, void *data);
+    /* Called with every batch of the session between start and stop. A
+     * negative return fails the session; the batch is not handed on. */
+    int (*process)(struct ophost_ctx *ctx, void *data, struct ophost_batch *batch);
+};
+
+/* What the entry function returns. */
+struct ophost_plugin {
+    uint16_t abi_major;                    /* OPHOST_ABI_MAJOR */
+    uint16_t abi_minor;                    /* OPHOST_ABI_MINOR */
+    uint32_t struct_size;                  /* sizeof(struct ophost_plugin) */
+    const char *name;
+    const char *version;
+    const char *description;
+    const struct ophost_operator *const *operators; /* NULL-terminated */
+};
+
+/* The entry function. Called once per load on the main thread; it must not
+ * fail, block or start threads; it returns a descriptor that stays valid
+ * until the plugin is unloaded (usually a static const). */
+typedef const struct ophost_plugin *(*ophost_plugin_entry_fn)(const struct ophost_host *host);
+
+/* What every plugin defines (with OPHOST_EXPORT); declared here so the
+ * definition is checked against this type. */
+OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OPHOST_OPHOST_H */

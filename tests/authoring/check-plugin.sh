@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# check-plugin.sh OPHOSTD TEST_PLUGIN_DIR — `ophostd --check-plugin FILE`
+# on every deliberately broken test plugin prints the loader's exact reason
+# and exits 1; on a good plugin it prints the operators and exits 0; --json
+# says the same; a group-writable directory or an odd file name only warns.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    echo "usage: check-plugin.sh OPHOSTD TEST_PLUGIN_DIR" >&2
+    exit 2
+fi
+ophostd=$1
+src=$2
+
+unset JOURNAL_STREAM OPHOST_PLUGIN_DIR
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ophost-checkplugin.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+n_ok=0
+
+fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+ok() {
+    n_ok=$((n_ok + 1))
+    echo "ok $n_ok - $*"
+}
+
+# The loader refuses group/world-writable files and directories: copies.
+dir=$tmp/plugins
+install -m 0755 -d "$dir"
+for f in "$src"/*.so; do
+    install -m 0644 "$f" "$dir/"
+done
+
+# refused FILE REASON: --check-plugin exits 1, stdout is empty and stderr is
+# exactly "refused: DIR/FILE: REASON".
+refused() {
+    local status=0 err
+    "$ophostd" --check-plugin "$dir/$1" >"$tmp/out" 2>"$tmp/err" || status=$?
+    [ "$status" -eq 1 ] || fail "--check-plugin $1 exited $status, expected 1"
+    [ ! -s "$tmp/out" ] || fail "--check-plugin $1 printed on stdout: $(cat "$tmp/out")"
+    err=$(cat "$tmp/err")
+    [ "$err" = "refused: $dir/$1: $2" ] || fail "--check-plugin $1 said '$err', expected 'refused: $dir/$1: $2'"
+}
+
+abi_major=$(sed -n 's/^#define OPHOST_ABI_MAJOR \([0-9]*\)$/\1/p' "$(dirname "$0")/../../include/ophost/ophost.h")
+abi_minor=$(sed -n 's/^#define OPHOST_ABI_MINOR \([0-9]*\)$/\1/p' "$(dirname "$0")/../../include/ophost/ophost.h")
+[ -n "$abi_major" ] && [ -n "$abi_minor" ] || fail "cannot read the ABI version from ophost.h"
+
+refused abimajor.so "abi: plugin ABI major 2, host supports $abi_major"
+refused abiminor.so "abi: plugin ABI $abi_major.$((abi_minor + 1)) is newer than the host's $abi_major.$abi_minor"
+refused badname.so "operator #1: invalid name 'Bad Name' (use a-z, 0-9, '_' and '-')"
+refused badparam.so "operator 'badparam-op': instance param 'interval': default '2x' is not a valid duration"
+refused dupinside.so "operator 'dup-op': defined twice in the plugin"
+refused emptyname.so "operator #0: invalid name '' (use a-z, 0-9, '_' and '-')"
+refused needslib.so "dlopen: libophost-test-absent.so: cannot open shared object file: No such file or directory"
+refused noentry.so "entry: no symbol 'ophost_plugin_entry'"
+refused noops.so "descriptor: provides no operators"
+refused notelf.so "dlopen: invalid ELF header"
+refused nullentry.so "entry: 'ophost_plugin_entry' returned NULL"
+refused undefsym.so "dlopen: undefined symbol: ophost_test_no_such_function"
+# refused_re FILE REGEX: like refused, for a reason with a size in it.
+refused_re() {
+    local status=0
+    "$ophostd" --check-plugin "$dir/$1" >/dev/null 2>"$tmp/err" || status=$?
+    [ "$status" -eq 1 ] || fail "--check-plugin $1 exited $status, expected 1"
+    grep -q -x -E "refused: $dir/$1: $2" "$tmp/err" || fail "--check-plugin $1 said: $(cat "$tmp/err")"
+}
+refused_re smallop.so "operator #0: struct_size 8 is smaller than the ABI 1.0 size [0-9]+"
+refused_re smallstruct.so "descriptor: struct_size 8 is smaller than the ABI 1.0 size [0-9]+"
+ok "each of the 14 broken test plugins: exit 1 and 'refused: PATH: STEP: REASON' (the loader's line)"
+
+# The file's own checks fail it: mode, symlink, missing.
+install -m 0664 "$src/good.so" "$dir/gw.so"
+refused gw.so "file: writable by group or others (mode 0664)"
+ln -s good.so "$dir/link.so"
+refused link.so "file: is a symbolic link, not a regular file"
+refused missing.so "file: No such file or directory"
+ok "a group-writable file, a symlink and a missing file are refused"
+
+# A good plugin: its operators, with dependencies and params.
+"$ophostd" --check-plugin "$dir/good.so" >"$tmp/out" 2>"$tmp/err" ||
+    fail "--check-plugin good.so exited $?: $(cat "$tmp/err")"
+[ ! -s "$tmp/err" ] || fail "--check-plugin good.so printed on stderr: $(cat "$tmp/err")"
+cat >"$tmp/want" <<EOF
+$dir/good.so: plugin 'good' 1.0 (ABI 1.0), 3 operators: loadable
+good-a — First good operator
+    plugin good 1.0 ($dir/good.so), priority 0
+good-b — Needs good-a
+    plugin good 1.0 ($dir/good.so), priority 1000, depends on: good-a
+good-c — Has params
+    plugin good 1.0 ($dir/good.so), priority 10000
+    global params:
+      interval (duration, default '1s'): How often
+      verbose (bool, default 'false'): Say more
+      label (string, default 'none', one of: none, short, long): Label style
+      level (int, default '-3'): A signed level
+      max (uint, default '100'): An upper bound
+    instance params:
+      path (string, mandatory): Where to write
+      timeout (duration, default '250ms'): Give up after
+EOF
+diff -u "$tmp/want" "$tmp/out" >"$tmp/diff" || fail "--check-plugin good.so output differs: $(cat "$tmp/diff")"
+ok "good.so: exit 0, the plugin line and its 3 operators with dependencies and params"
+
+# The directory and the name are warnings only: authors build in their home.
+gwdir=$tmp/gwdir
+install -m 0775 -d "$gwdir"
+install -m 0644 "$src/good.so" "$gwdir/good.so.1"
+"$ophostd" --check-plugin "$gwdir/good.so.1" >"$tmp/out" 2>"$tmp/err" ||
+    fail "--check-plugin in a group-writable directory exited $?: $(cat "$tmp/err")"
+cat >"$tmp/want" <<EOF
+warning: $gwdir/good.so.1: file: ophostd loads only files named '*.so' that do not start with '.'; install it under such a name
+warning: $gwdir: directory: writable by group or others (mode 0775); ophostd refuses every plugin in such a directory, install into one that passes
+EOF
+diff -u "$tmp/want" "$tmp/err" >"$tmp/diff" || fail "--check-plugin warnings differ: $(cat "$tmp/diff")"
+grep -q -x -F "$gwdir/good.so.1: plugin 'good' 1.0 (ABI 1.0), 3 operators: loadable" "$tmp/out" ||
+    fail "--check-plugin good.so.1: $(cat "$tmp/out")"
+ok "a group-writable directory and a name not '*.so': two warnings, still exit 0"
+
+# JSON, for CI of plugin repositories.
+"$ophostd" --check-plugin "$dir/good.so" --json >"$tmp/good.json" || fail "--check-plugin --json good.so exited $?"
+status=0
+"$ophostd" --check-plugin "$dir/noentry.so" --json >"$tmp/noentry.json" 2>"$tmp/err" || status=$?
+[ "$status" -eq 1 ] || fail "--check-plugin --json noentry.so exited $status"
+[ ! -s "$tmp/err" ] || fail "--check-plugin --json noentry.so printed on stderr: $(cat "$tmp/err")"
+"$ophostd" --check-plugin "$gwdir/good.so.1" --json >"$tmp/gw.json" || fail "--check-plugin --json good.so.1 exited $?"
+python3 - "$tmp" "$dir" "$gwdir" <<'EOF' || fail "--check-plugin --json: unexpected output"
+import json, sys
+tmp, d, gw = sys.argv[1:]
+good = json.load(open(tmp + "/good.json"))
+assert good["path"] == d + "/good.so", good
+assert good["loadable"] is True and good["error"] is None and good["warnings"] == [], good
+assert good["plugin"] == {"name": "good", "version": "1.0", "description": "A valid test plugin",
+                          "abi": "1.0"}, good["plugin"]
+ops = {o["name"]: o for o in good["operators"]}
+assert list(ops) == ["good-a", "good-b", "good-c"], list(ops)
+assert ops["good-b"]["dependencies"] == ["good-a"], ops["good-b"]
+assert ops["good-b"]["priority"] == 1000, ops["good-b"]
+assert [p["key"] for p in ops["good-c"]["global_params"]] == ["interval", "verbose", "label", "level", "max"]
+assert ops["good-c"]["instance_params"][0]["mandatory"] is True
+bad = json.load(open(tmp + "/noentry.json"))
+assert bad == {"path": d + "/noentry.so", "loadable": False,
+               "error": d + "/noentry.so: entry: no symbol 'ophost_plugin_entry'",
+               "warnings": [], "plugin": None, "operators": []}, bad
+w = json.load(open(tmp + "/gw.json"))
+assert w["loadable"] is True and len(w["warnings"]) == 2, w
+assert w["warnings"][1].startswith(gw + ": directory: writable by group or others (mode 0775)"), w
+EOF
+ok "--json: loadable/error/warnings/plugin/operators for good.so, noentry.so (exit 1) and a warned one"
+
+status=0
+"$ophostd" --check-plugin "$dir/good.so" --list-operators >/dev/null 2>"$tmp/err" || status=$?
+[ "$status" -eq 1 ] || fail "--check-plugin with --list-operators exited $status"
+grep -q -F -- "--check, --list-operators and --check-plugin exclude each other" "$tmp/err" ||
+    fail "--check-plugin with --list-operators said: $(cat "$tmp/err")"
+ok "--check-plugin excludes --list-operators (exit 1)"
+
+echo "$n_ok passed, 0 failed"

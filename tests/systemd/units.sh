@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# units.sh SERVICE SOCKET OPHOSTD — checks the generated units without a
+# running systemd: `systemd-analyze verify` (ExecStart pointed at the built
+# ophostd, since the installed path need not exist here), the settings the
+# daemon relies on, and the `systemd-analyze security --offline` exposure
+# score, which must stay at or below 3.0 ("OK"). Skips without systemd-analyze.
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+    echo "usage: units.sh SERVICE SOCKET OPHOSTD" >&2
+    exit 2
+fi
+service=$1
+socket=$2
+ophostd=$(realpath "$3")
+max_exposure=3.0
+
+if ! command -v systemd-analyze >/dev/null; then
+    echo "SKIP: systemd-analyze is not installed"
+    exit 77
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ophost-units.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+n_ok=0
+ok() {
+    n_ok=$((n_ok + 1))
+    echo "ok $n_ok - $*"
+}
+fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# has KEY=VALUE: the service file has exactly this line.
+has() {
+    grep -q -x -F -- "$1" "$service" || fail "ophostd.service lacks the line '$1'"
+}
+
+exec_start=$(sed -n 's/^ExecStart=//p' "$service")
+case "$exec_start" in
+/*/ophostd) ;;
+*) fail "ExecStart= is '$exec_start', expected an absolute path to ophostd" ;;
+esac
+grep -q '@[A-Z]*@' "$service" && fail "unsubstituted @VAR@ left in $service"
+for line in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' WatchdogSec=30s Restart=on-failure \
+    RuntimeDirectory=ophost RuntimeDirectoryPreserve=yes NoNewPrivileges=yes ProtectSystem=strict \
+    ProtectHome=yes PrivateTmp=yes 'RestrictAddressFamilies=AF_UNIX AF_NETLINK' \
+    SystemCallArchitectures=native MemoryDenyWriteExecute=yes \
+    'SystemCallFilter=bpf perf_event_open fanotify_init fanotify_mark'; do
+    has "$line"
+done
+grep -q -x -F 'ListenStream=/run/ophost/ophostd.sock' "$socket" || fail "ophostd.socket: no ListenStream=/run/ophost/ophostd.sock"
+grep -q -x -F 'SocketMode=0660' "$socket" || fail "ophostd.socket: no SocketMode=0660"
+ok "ophostd.service: ExecStart=$exec_start, Type=notify, watchdog, hardening lines present"
+
+# verify: the same units with ExecStart= at the built binary.
+sed "s|^ExecStart=.*|ExecStart=$ophostd|" "$service" >"$tmp/ophostd.service"
+cp "$socket" "$tmp/ophostd.socket"
+if ! systemd-analyze verify "$tmp/ophostd.service" "$tmp/ophostd.socket" >"$tmp/verify.out" 2>&1; then
+    fail "systemd-analyze verify: $(cat "$tmp/verify.out")"
+fi
+if [ -s "$tmp/verify.out" ]; then
+    fail "systemd-analyze verify printed warnings: $(cat "$tmp/verify.out")"
+fi
+ok "systemd-analyze verify ophostd.service ophostd.socket: no errors, no warnings"
+
+if ! systemd-analyze security --offline=true --no-pager "$tmp/ophostd.service" >"$tmp/security.out" 2>&1; then
+    # Exit status 1 only means "above the default threshold"; read the score.
+    :
+fi
+score=$(sed -n 's/^.*Overall exposure level for ophostd.service: \([0-9.]*\).*$/\1/p' "$tmp/security.out")
+[ -n "$score" ] || fail "no exposure score in: $(tail -n 5 "$tmp/security.out")"
+grep -F '✗' "$tmp/security.out" | sed 's/  */ /g' || true
+echo "exposure score: $score (systemd-analyze security --offline=true ophostd.service)"
+awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' ||
+    fail "exposure score $score is above $max_exposure"
+ok "systemd-analyze security: exposure $score <= $max_exposure"
+
+echo "$n_ok passed, 0 failed"
