@@ -9,7 +9,7 @@ MESON_OPTS ?= -Dwerror=true
 PACKAGES = meson ninja-build pkg-config gcc g++ libc6-dev binutils \
            libyaml-dev libsystemd-dev libjson-c-dev check valgrind \
            clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-           debootstrap systemd-container
+           debootstrap systemd-container python3
 
 .PHONY: all deps setup build run test test-asan test-valgrind bench clean
 

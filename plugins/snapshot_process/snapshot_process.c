@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ophost/ophost.h>
@@ -31,7 +32,7 @@ struct snapshot {
     bool kernel_threads;
     int proc_fd;
     struct ophost_source *timer;
-    uint64_t boot_nsec; /* /proc/stat btime */
+    uint64_t boot_nsec; /* boot time on the realtime clock */
     uint64_t tick_hz;
     uint64_t page_size;
     uint64_t emitted;
@@ -124,24 +125,15 @@ static int snapshot_pre_start(struct ophost_ctx *ctx, void *data) {
     if (s->proc_fd < 0)
         return host->error(ctx, -errno, "cannot open /proc: %s (is procfs mounted?)",
                            strerror(errno));
-    /* /proc/stat is larger than one buffer on big machines; btime comes
-     * after the per-CPU lines, so read it through stdio. */
+    /* The boot time on the realtime clock, to the nanosecond, the same way
+     * the procinfo enricher computes it (btime in /proc/stat is whole
+     * seconds, so start times would disagree by up to a second). */
     {
-        FILE *f = fopen("/proc/stat", "re");
-        char line[256];
-        unsigned long long v;
-        bool found = false;
-        if (!f)
-            return host->error(ctx, -errno, "cannot open /proc/stat: %s", strerror(errno));
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "btime %llu", &v) == 1) {
-                s->boot_nsec = (uint64_t) v * 1000000000u;
-                found = true;
-                break;
-            }
-        fclose(f);
-        if (!found)
-            return host->error(ctx, -EIO, "no 'btime' line in /proc/stat");
+        struct timespec rt, bt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        clock_gettime(CLOCK_BOOTTIME, &bt);
+        s->boot_nsec = ((uint64_t) rt.tv_sec * 1000000000u + (uint64_t) rt.tv_nsec) -
+                       ((uint64_t) bt.tv_sec * 1000000000u + (uint64_t) bt.tv_nsec);
     }
     return 0;
 }
