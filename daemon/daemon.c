@@ -428,6 +428,19 @@ static int reload(struct daemon *d, struct errors *ret_errors) {
         if (old && config_session_equal(old->cfg, cs))
             continue;
         plan_rc[i] = plan_build(d->registry, cs, &plans[i], &missing);
+        if (plan_rc[i] >= 0) {
+            /* Instantiate once, as --check does, so a schema error (a field
+             * nobody provides) rejects the reload instead of failing later. */
+            char *err = NULL;
+            int k = session_check_plan(plans[i], &err);
+            if (k < 0) {
+                errors_add(&missing, "%s:%u:%u: session '%s': %s", cs->pos.file, cs->pos.line,
+                           cs->pos.column, cs->name, err ? err : strerror(-k));
+                free(err);
+                plans[i] = plan_free(plans[i]);
+                plan_rc[i] = -EINVAL;
+            }
+        }
         if (plan_rc[i] == -ENOENT) {
             /* Not an error of the files: the session waits for its plugin. */
             log_lines(LOG_WARNING, &missing, ", waiting for a plugin that provides it");

@@ -319,6 +319,20 @@ struct harness *harness_new(const char *const *plugin_paths) {
     return h;
 }
 
+void harness_assert_errors(const char *const *plugin_paths, harness_feed_fn fn,
+                           const struct harness_error_case *cases, size_t n) {
+    struct harness *h = harness_new(plugin_paths);
+
+    for (size_t i = 0; i < n; i++) {
+        char *err = NULL;
+        ck_assert_int_lt(harness_run(h, cases[i].yaml, fn, NULL, &err), 0);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_str_eq(err, cases[i].error);
+        free(err);
+    }
+    harness_free(h);
+}
+
 void harness_free(struct harness *h) {
     if (!h)
         return;

@@ -17,6 +17,7 @@
 #define OPHOST_TESTS_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ophost/ophost.h>
@@ -61,6 +62,17 @@ const char *harness_output(struct harness *h);
  * operator was not in it. */
 int64_t harness_events_in(struct harness *h, const char *operator_name);
 int64_t harness_events_out(struct harness *h, const char *operator_name);
+
+/* A pipeline that must fail (harness_run < 0) with exactly this message. */
+struct harness_error_case {
+    const char *yaml;
+    const char *error;
+};
+
+/* Runs each of the n cases through one harness with plugins (as for
+ * harness_new) and feed function fn; asserts each fails with its message. */
+void harness_assert_errors(const char *const *plugin_paths, harness_feed_fn fn,
+                           const struct harness_error_case *cases, size_t n);
 
 /* Inside a feed function. Appending past a batch's capacity flushes it. */
 struct ophost_event *harness_append(struct harness_feed *f);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static void feed_three(struct harness_feed *f, void *userdata) {
     for (uint64_t i = 1; i <= 3; i++) {
@@ -72,18 +73,10 @@ START_TEST(test_plan_error) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("harness");
-    TCase *tc = tcase_create("harness");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_roundtrip);
-    tcase_add_test(tc, test_batches);
-    tcase_add_test(tc, test_plan_error);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("harness", 0, (const TTest *const[]){
+        test_roundtrip,
+        test_batches,
+        test_plan_error,
+        NULL,
+    });
 }

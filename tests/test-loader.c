@@ -8,8 +8,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "testutil.h"
 
 #ifndef TEST_PLUGIN_DIR
 #error "define TEST_PLUGIN_DIR as the directory of the built test plugins"
@@ -41,18 +40,11 @@ static size_t n_dirs_made;
 
 /* A new empty directory, mode 0755, removed at teardown. */
 static char *make_dir(void) {
-    char *d = strdup("/tmp/ophost-test-loader-XXXXXX");
+    char *d = tu_make_dir("loader");
 
-    ck_assert_ptr_nonnull(d);
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    ck_assert_int_eq(chmod(d, 0755), 0);
     ck_assert_uint_lt(n_dirs_made, sizeof(dirs_made) / sizeof(dirs_made[0]));
     dirs_made[n_dirs_made++] = d;
     return d;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    return remove(path);
 }
 
 static void setup(void) {
@@ -62,35 +54,17 @@ static void setup(void) {
 
 static void teardown(void) {
     for (size_t i = 0; i < n_dirs_made; i++) {
-        ck_assert_int_eq(nftw(dirs_made[i], remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        tu_remove_tree(dirs_made[i]);
         free(dirs_made[i]);
     }
     n_dirs_made = 0;
 }
 
-static char *path_in(const char *dir, const char *name) {
-    char *p = strprintf("%s/%s", dir, name);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
 /* Copies the built test plugin src to DIR/dst, mode 0644; returns the path. */
 static char *copy_plugin(const char *dir, const char *src, const char *dst) {
-    char *from = path_in(TEST_PLUGIN_DIR, src), *to = path_in(dir, dst);
-    char buf[65536];
-    ssize_t n;
-    int in, out;
+    char *from = tu_path_in(TEST_PLUGIN_DIR, src), *to = tu_path_in(dir, dst);
 
-    in = open(from, O_RDONLY | O_CLOEXEC);
-    ck_assert_msg(in >= 0, "cannot open %s: %s", from, strerror(errno));
-    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    ck_assert_msg(out >= 0, "cannot create %s: %s", to, strerror(errno));
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t) n), n);
-    ck_assert_int_eq(n, 0);
-    ck_assert_int_eq(fchmod(out, 0644), 0);
-    close(in);
-    close(out);
+    tu_copy_file(from, to);
     free(from);
     return to;
 }
@@ -364,7 +338,7 @@ START_TEST(test_dupname_loads) {
 END_TEST
 
 START_TEST(test_missing_file) {
-    char *path = path_in(make_dir(), "nothing.so");
+    char *path = tu_path_in(make_dir(), "nothing.so");
 
     assert_refused(path, -ENOENT, "file: No such file or directory");
     free(path);
@@ -436,7 +410,7 @@ END_TEST
 
 START_TEST(test_symlink_refused) {
     const char *dir = make_dir();
-    char *target = copy_plugin(dir, "good.so", "good.so"), *link = path_in(dir, "link.so");
+    char *target = copy_plugin(dir, "good.so", "good.so"), *link = tu_path_in(dir, "link.so");
     struct plugin **plugins = NULL;
     struct errors errs = {};
     char *dirs[] = { (char *) dir, NULL }, *want;
@@ -462,7 +436,7 @@ END_TEST
 START_TEST(test_not_regular) {
     /* A FIFO must not block the loader; a directory is not a plugin. */
     const char *dir = make_dir();
-    char *fifo = path_in(dir, "fifo.so"), *sub = path_in(dir, "sub.so");
+    char *fifo = tu_path_in(dir, "fifo.so"), *sub = tu_path_in(dir, "sub.so");
     struct plugin **plugins = NULL;
     struct errors errs = {};
     char *dirs[] = { (char *) dir, NULL }, *want;
@@ -549,7 +523,7 @@ END_TEST
 
 START_TEST(test_dir_not_dir_and_symlink) {
     const char *dir = make_dir(), *other = make_dir();
-    char *file = copy_plugin(dir, "good.so", "good.so"), *link = path_in(other, "plugins");
+    char *file = copy_plugin(dir, "good.so", "good.so"), *link = tu_path_in(other, "plugins");
     struct plugin **plugins = NULL;
     struct errors errs = {};
     char *dirs[] = { link, NULL }, *msg = NULL, *want;
@@ -567,7 +541,7 @@ START_TEST(test_dir_not_dir_and_symlink) {
     ck_assert_ptr_null(msg);
     ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 1);
     ck_assert_uint_eq(errs.n, 0);
-    want = path_in(link, "good.so");
+    want = tu_path_in(link, "good.so");
     ck_assert_str_eq(plugins[0]->path, want);
     free(want);
     free_plugins(plugins);
@@ -588,7 +562,7 @@ END_TEST
 
 START_TEST(test_missing_dir) {
     const char *dir = make_dir();
-    char *missing = path_in(dir, "no-such-dir"), *want;
+    char *missing = tu_path_in(dir, "no-such-dir"), *want;
     struct plugin **plugins = NULL;
     struct errors errs = {};
     char *dirs[] = { missing, (char *) dir, NULL };

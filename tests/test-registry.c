@@ -8,17 +8,15 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "params.h"
 #include "registry.h"
+#include "testutil.h"
 
 #ifndef TEST_PLUGIN_DIR
 #error "define TEST_PLUGIN_DIR as the directory of the built test plugins"
@@ -82,35 +80,12 @@ static struct registry *reg;
 /* The test's own references, from the loader; NULL once dropped. */
 static struct plugin *good, *second, *dupname, *initfail;
 
-static char *path_in(const char *d, const char *name) {
-    char *p = strprintf("%s/%s", d, name);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to) {
-    char buf[65536];
-    ssize_t n;
-    int in, out;
-
-    in = open(from, O_RDONLY | O_CLOEXEC);
-    ck_assert_msg(in >= 0, "cannot open %s: %s", from, strerror(errno));
-    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    ck_assert_msg(out >= 0, "cannot create %s: %s", to, strerror(errno));
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t) n), n);
-    ck_assert_int_eq(n, 0);
-    ck_assert_int_eq(fchmod(out, 0644), 0);
-    close(in);
-    close(out);
-}
-
 static struct plugin *load(const char *name) {
-    char *from = path_in(TEST_PLUGIN_DIR, name), *to = path_in(dir, name), *err = NULL;
+    char *from = tu_path_in(TEST_PLUGIN_DIR, name), *to = tu_path_in(dir, name), *err = NULL;
     struct plugin *p = NULL;
     int r;
 
-    copy_file(from, to);
+    tu_copy_file(from, to);
     r = loader_load_file(to, &host, geteuid(), &p, &err);
     ck_assert_msg(r == 0, "loading %s: %d %s", to, r, err ? err : "");
     free(from);
@@ -119,11 +94,8 @@ static struct plugin *load(const char *name) {
 }
 
 static void setup(void) {
-    dir = strdup("/tmp/ophost-test-registry-XXXXXX");
-    ck_assert_ptr_nonnull(dir);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    ck_assert_int_eq(chmod(dir, 0755), 0);
-    trace_path = path_in(dir, "trace");
+    dir = tu_make_dir("registry");
+    trace_path = tu_path_in(dir, "trace");
     ck_assert_int_eq(setenv("OPHOST_TEST_TRACE", trace_path, 1), 0);
     good = load("good.so");
     second = load("second.so");
@@ -137,10 +109,6 @@ static void setup(void) {
     ck_assert_ptr_nonnull(reg);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    return remove(path);
-}
-
 static void teardown(void) {
     reg = registry_free(reg);
     good = plugin_unref(good);
@@ -148,35 +116,13 @@ static void teardown(void) {
     dupname = plugin_unref(dupname);
     initfail = plugin_unref(initfail);
     unsetenv("OPHOST_TEST_TRACE");
-    ck_assert_int_eq(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    tu_remove_tree(dir);
     free(dir);
     free(trace_path);
 }
 
-/* The trace so far ("" when nothing was traced); caller frees. */
-static char *read_trace(void) {
-    FILE *f = fopen(trace_path, "re");
-    char *s = NULL;
-    size_t size = 0;
-    FILE *m;
-    int c;
-
-    m = open_memstream(&s, &size);
-    ck_assert_ptr_nonnull(m);
-    while (f && (c = fgetc(f)) != EOF)
-        fputc(c, m);
-    if (f)
-        fclose(f);
-    fclose(m);
-    return s;
-}
-
-#define assert_trace(want)                  \
-    do {                                    \
-        char *_t = read_trace();            \
-        ck_assert_str_eq(_t, want);         \
-        free(_t);                           \
-    } while (0)
+/* The trace so far ("" when nothing was traced) is exactly want. */
+#define assert_trace(want) tu_assert_file_eq(trace_path, want)
 
 static void add_ok(struct plugin *p) {
     char *err = NULL;

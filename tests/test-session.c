@@ -14,12 +14,10 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -30,6 +28,7 @@
 #include "registry.h"
 #include "schema.h"
 #include "session.h"
+#include "testutil.h"
 
 #ifndef TEST_PLUGIN_DIR
 #error "define TEST_PLUGIN_DIR as the directory of the built test plugins"
@@ -84,29 +83,6 @@ static char *dir;            /* temporary directory: the plugin and the traces *
 static char *trace1, *trace2;
 static struct registry *reg;
 
-static char *path_in(const char *d, const char *name) {
-    char *p = strprintf("%s/%s", d, name);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to) {
-    char buf[65536];
-    ssize_t n;
-    int in, out;
-
-    in = open(from, O_RDONLY | O_CLOEXEC);
-    ck_assert_msg(in >= 0, "cannot open %s: %s", from, strerror(errno));
-    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    ck_assert_msg(out >= 0, "cannot create %s: %s", to, strerror(errno));
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t) n), n);
-    ck_assert_int_eq(n, 0);
-    ck_assert_int_eq(fchmod(out, 0644), 0);
-    close(in);
-    close(out);
-}
-
 static void add_plugin(struct plugin *p) {
     char *err = NULL;
     int r = registry_add_plugin(reg, p, &err);
@@ -119,16 +95,13 @@ static void setup(void) {
     struct plugin *p = NULL;
     int r;
 
-    dir = strdup("/tmp/ophost-test-session-XXXXXX");
-    ck_assert_ptr_nonnull(dir);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    ck_assert_int_eq(chmod(dir, 0755), 0);
-    trace1 = path_in(dir, "trace-1");
-    trace2 = path_in(dir, "trace-2");
+    dir = tu_make_dir("session");
+    trace1 = tu_path_in(dir, "trace-1");
+    trace2 = tu_path_in(dir, "trace-2");
 
-    from = path_in(TEST_PLUGIN_DIR, "recorder.so");
-    to = path_in(dir, "recorder.so");
-    copy_file(from, to);
+    from = tu_path_in(TEST_PLUGIN_DIR, "recorder.so");
+    to = tu_path_in(dir, "recorder.so");
+    tu_copy_file(from, to);
     r = loader_load_file(to, host_table(), geteuid(), &p, &err);
     ck_assert_msg(r == 0, "loading %s: %d %s", to, r, err ? err : "");
     ck_assert_str_eq(p->desc->name, "recorder");
@@ -141,13 +114,9 @@ static void setup(void) {
     add_plugin(mem_plugin());
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    return remove(path);
-}
-
 static void teardown(void) {
     reg = registry_free(reg);
-    ck_assert_int_eq(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    tu_remove_tree(dir);
     free(dir);
     free(trace1);
     free(trace2);
@@ -283,33 +252,11 @@ static struct session *run(struct def *d, int want) {
 
 /* ---------------------------------------------------------- the traces */
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "re");
-    char *s = NULL;
-    size_t size = 0;
-    FILE *m;
-    int c;
-
-    m = open_memstream(&s, &size);
-    ck_assert_ptr_nonnull(m);
-    while (f && (c = fgetc(f)) != EOF)
-        fputc(c, m);
-    if (f)
-        fclose(f);
-    fclose(m);
-    return s;
-}
-
-#define assert_trace(path, want)            \
-    do {                                    \
-        char *_t = read_file(path);         \
-        ck_assert_str_eq(_t, want);         \
-        free(_t);                           \
-    } while (0)
+#define assert_trace(path, want) tu_assert_file_eq(path, want)
 
 /* The lines of the trace that start with prefix, in order. */
 static char *trace_grep(const char *path, const char *prefix) {
-    char *all = read_file(path), *out = NULL, *save = NULL;
+    char *all = tu_read_file(path), *out = NULL, *save = NULL;
     size_t size = 0;
     FILE *m = open_memstream(&out, &size);
 
@@ -572,7 +519,7 @@ START_TEST(test_undo_fails) {
     assert_trace(trace1, UP EVENTS_3 DOWN);
     ck_assert_int_eq(session_get_state(s), SESSION_STOPPED);
     ck_assert_ptr_null(session_error(s));
-    log = read_file(trace2);
+    log = tu_read_file(trace2);
     want = strprintf("warning: session undo, operator %s: %s failed: recorder: %s failed on "
                      "purpose, continuing\n", op, phase, phase);
     ck_assert_str_eq(log, want);

@@ -180,54 +180,8 @@ static void eval_regex(const struct clause *c, const struct ophost_batch *b, boo
 
 /* ---------------------------------------------------------- compilation */
 
-/* Edit distance (Levenshtein) for "did you mean", on short names. */
-static size_t distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b), row[65];
-
-    if (la > 64 || lb > 64)
-        return (size_t) -1;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[lb];
-}
-
-/* The field of the data source closest to name (a plausible typo: at most
- * max(2, len/3) edits, fewer than the name's length), or NULL. */
-static const char *closest_field(struct filter *f, const char *name) {
-    size_t n = host->field_count(f->ctx, f->ds), len = strlen(name);
-    size_t limit = len / 3 > 2 ? len / 3 : 2, best_d = (size_t) -1;
-    const char *best = NULL;
-
-    for (size_t i = 0; i < n; i++) {
-        const char *cand;
-        ophost_field unused;
-        size_t d;
-        if (host->field_at(f->ctx, f->ds, i, &cand, &unused) < 0)
-            continue;
-        d = distance(name, cand);
-        if (d < best_d) {
-            best_d = d;
-            best = cand;
-        }
-    }
-    return best_d <= limit && best_d < len ? best : NULL;
-}
-
 static int unknown_field(struct filter *f, const char *name) {
-    const char *hint = closest_field(f, name);
+    const char *hint = host->field_closest(f->ctx, f->ds, name);
     size_t n = host->field_count(f->ctx, f->ds);
     char list[512];
     size_t used = 0;

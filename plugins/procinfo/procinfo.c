@@ -26,6 +26,8 @@
 
 #include "enrich-cache.h"
 #include "enrich-proc.h"
+#include "procfs.h"
+#include "schema.h"
 
 /* Per cache entry, exe and cgroup share this many bytes; longer ones are
  * served uncached (read again for every event of that process). */
@@ -78,12 +80,6 @@ struct procinfo {
     uint64_t uncacheable, read_errors;
 };
 
-static uint64_t clock_ns(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 static int procinfo_destroy(struct ophost_ctx *ctx, void *data) {
     struct procinfo *p = data;
 
@@ -93,16 +89,6 @@ static int procinfo_destroy(struct ophost_ctx *ctx, void *data) {
     free(p->cmdline_buf);
     free(p->cgroup_buf);
     free(p);
-    return 0;
-}
-
-static int add_field(struct procinfo *p, const char *name, uint32_t type, ophost_field *ret) {
-    int r = host->field_add(p->ctx, p->ds, name, type, ret);
-    if (r == -EEXIST)
-        return host->error(p->ctx, r, "field '%s' already exists in data source '%s'", name,
-                           host->datasource_name(p->ctx, p->ds));
-    if (r < 0)
-        return host->error(p->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
     return 0;
 }
 
@@ -119,7 +105,7 @@ static int procinfo_init(struct ophost_ctx *ctx, void **ret_op_data) {
     if (!g)
         return -ENOMEM;
     /* The kernel counts start times in ticks on CLOCK_BOOTTIME. */
-    g->boot_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+    g->boot_ns = procfs_boot_realtime_ns();
     *ret_op_data = g;
     return 0;
 }
@@ -139,37 +125,24 @@ static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
 
     if (!p)
         return -ENOMEM;
+    const struct schema_field fields[] = {
+        { "proc.exe", OPHOST_FIELD_STRING, &p->exe },
+        { "proc.cmdline", OPHOST_FIELD_STRING, &p->cmdline },
+        { "proc.ppid", OPHOST_FIELD_U32, &p->ppid },
+        { "proc.start_time", OPHOST_FIELD_TIMESTAMP, &p->start_time },
+        { "proc.cgroup", OPHOST_FIELD_STRING, &p->cgroup },
+        { "proc.gone", OPHOST_FIELD_BOOL, &p->gone },
+        { 0 }
+    };
+
     p->ctx = ctx;
     if ((r = host->param_string(ctx, "pid-field", &pid_name)) < 0 ||
         (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
         (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
-        (r = host->param_uint(ctx, "max-cmdline", &max_cmdline)) < 0)
-        goto fail;
-    r = host->datasource_find(ctx, ds_name[0] ? ds_name : NULL, &p->ds);
-    if (r < 0) {
-        r = ds_name[0] ? host->error(ctx, r, "param 'datasource': no data source '%s'", ds_name)
-                       : host->error(ctx, r, "the session has no data source");
-        goto fail;
-    }
-    r = host->field_find(ctx, p->ds, pid_name, &p->pid);
-    if (r < 0) {
-        r = host->error(ctx, -ENOENT,
-                        "param 'pid-field': data source '%s' has no field '%s'",
-                        host->datasource_name(ctx, p->ds), pid_name);
-        goto fail;
-    }
-    if (!enrich_is_integer_type(p->pid.type)) {
-        r = host->error(ctx, -EINVAL,
-                        "param 'pid-field': field '%s' is of type %s, not an integer type",
-                        pid_name, enrich_type_name(p->pid.type));
-        goto fail;
-    }
-    if ((r = add_field(p, "proc.exe", OPHOST_FIELD_STRING, &p->exe)) < 0 ||
-        (r = add_field(p, "proc.cmdline", OPHOST_FIELD_STRING, &p->cmdline)) < 0 ||
-        (r = add_field(p, "proc.ppid", OPHOST_FIELD_U32, &p->ppid)) < 0 ||
-        (r = add_field(p, "proc.start_time", OPHOST_FIELD_TIMESTAMP, &p->start_time)) < 0 ||
-        (r = add_field(p, "proc.cgroup", OPHOST_FIELD_STRING, &p->cgroup)) < 0 ||
-        (r = add_field(p, "proc.gone", OPHOST_FIELD_BOOL, &p->gone)) < 0)
+        (r = host->param_uint(ctx, "max-cmdline", &max_cmdline)) < 0 ||
+        (r = enrich_find_datasource(host, ctx, ds_name, &p->ds)) < 0 ||
+        (r = enrich_find_id_field(host, ctx, p->ds, "pid-field", pid_name, &p->pid)) < 0 ||
+        (r = schema_add_fields(host, ctx, p->ds, fields)) < 0)
         goto fail;
 
     p->max_cmdline = (size_t) max_cmdline;
@@ -221,7 +194,7 @@ static size_t cmdline_tidy(char *s, size_t n, bool truncated) {
 
 /* Reads what the cache holds of a live process into scratch buffers.
  * Returns 0, or -ENOENT when the process vanished meanwhile. */
-static int read_process(struct procinfo *p, uint32_t pid, const struct enrich_stat *st,
+static int read_process(struct procinfo *p, uint32_t pid, const struct procfs_stat *st,
                         struct info *in) {
     char path[48];
     const char *cg;
@@ -234,7 +207,8 @@ static int read_process(struct procinfo *p, uint32_t pid, const struct enrich_st
         in->has |= HAS_EXE;
         in->exe = p->exe_buf;
         in->exe_len = (size_t) n;
-    } else if (n < 0 && (errno == ENOENT || errno == ESRCH) && !(st->flags & ENRICH_PF_KTHREAD)) {
+    } else if (n < 0 && (errno == ENOENT || errno == ESRCH) &&
+               !(st->field[PROCFS_STAT_FLAGS] & PROCFS_PF_KTHREAD)) {
         /* Only kernel threads lack an exe while alive. */
         return -ENOENT;
     }
@@ -242,12 +216,11 @@ static int read_process(struct procinfo *p, uint32_t pid, const struct enrich_st
     /* Readable exe means the stat fields about argv are visible too; none
      * in a user process means it is in the middle of an execve (new image,
      * argv not yet set up): the command line is then unknown. */
-    if ((in->has & HAS_EXE) && !(st->flags & ENRICH_PF_KTHREAD) && st->arg_end == 0)
+    if ((in->has & HAS_EXE) && !(st->field[PROCFS_STAT_FLAGS] & PROCFS_PF_KTHREAD) &&
+        st->field[PROCFS_STAT_ARG_END] == 0)
         n = -EAGAIN;
-    else {
-        snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cmdline", pid);
-        n = enrich_read_file(path, p->cmdline_buf, p->max_cmdline + 1);
-    }
+    else
+        n = procfs_pid_read(AT_FDCWD, pid, "cmdline", p->cmdline_buf, p->max_cmdline + 1);
     if (n == -ENOENT || n == -ESRCH)
         return -ENOENT;
     if (n == -EAGAIN)
@@ -260,8 +233,7 @@ static int read_process(struct procinfo *p, uint32_t pid, const struct enrich_st
                                        truncated);
     }
 
-    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cgroup", pid);
-    n = enrich_read_file(path, p->cgroup_buf, CGROUP_BUF);
+    n = procfs_pid_read(AT_FDCWD, pid, "cgroup", p->cgroup_buf, CGROUP_BUF);
     if (n == -ENOENT || n == -ESRCH)
         return -ENOENT;
     if (n >= 0 && enrich_cgroup_pick(p->cgroup_buf, (size_t) n, &cg, &cg_len)) {
@@ -272,13 +244,14 @@ static int read_process(struct procinfo *p, uint32_t pid, const struct enrich_st
     return 0;
 }
 
-static void entry_store(struct procinfo *p, uint32_t slot, const struct enrich_stat *st,
+static void entry_store(struct procinfo *p, uint32_t slot, const struct procfs_stat *st,
                         const struct info *in) {
     struct entry *en = &p->entries[slot];
     char *s = p->arena + (size_t) slot * p->stride;
 
-    *en = (struct entry){ .arg_start = st->arg_start, .arg_end = st->arg_end,
-                          .ppid = st->ppid, .has = in->has,
+    *en = (struct entry){ .arg_start = st->field[PROCFS_STAT_ARG_START],
+                          .arg_end = st->field[PROCFS_STAT_ARG_END],
+                          .ppid = (uint32_t) st->field[PROCFS_STAT_PPID], .has = in->has,
                           .exe_len = (uint16_t) in->exe_len,
                           .cgroup_len = (uint16_t) in->cgroup_len,
                           .cmdline_len = (uint16_t) in->cmdline_len };
@@ -301,33 +274,33 @@ static void entry_load(const struct procinfo *p, uint32_t slot, struct info *in)
 }
 
 static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info *in) {
-    struct enrich_stat st = { 0 };
+    struct procfs_stat st = { 0 };
+    uint64_t start;
     uint32_t slot;
     int r;
 
     *in = (struct info){ .gone = true };
     if (negative || pid == 0 || pid > INT32_MAX)
         return; /* no process can have this pid */
-    r = enrich_stat_read((uint32_t) pid, p->stat_buf, sizeof(p->stat_buf), &st);
+    r = enrich_stat_read(host, p->ctx, pid, p->stat_buf, sizeof(p->stat_buf), &st,
+                         &p->read_errors);
     if (r == -ENOENT)
         return;
     if (r < 0) {
         /* Not known to be gone (EMFILE, ...): nothing is claimed. */
-        if (p->read_errors++ == 0)
-            host->log(p->ctx, OPHOST_LOG_WARNING,
-                      "cannot read /proc/%" PRIu64 "/stat: %s, leaving the fields unset "
-                      "(further errors are counted)", pid, strerror(-r));
         in->gone = false;
         return;
     }
-    in->ppid = st.ppid;
-    in->start_ticks = st.starttime;
+    start = st.field[PROCFS_STAT_STARTTIME];
+    in->ppid = (uint32_t) st.field[PROCFS_STAT_PPID];
+    in->start_ticks = start;
     if (st.state == 'Z' || st.state == 'X')
         return; /* exited, not yet reaped: gone, but its ppid and start are known */
 
-    slot = enrich_cache_find(&p->cache, pid, st.starttime);
-    if (slot != ENRICH_CACHE_NONE && p->entries[slot].arg_start == st.arg_start &&
-        p->entries[slot].arg_end == st.arg_end) {
+    slot = enrich_cache_find(&p->cache, pid, start);
+    if (slot != ENRICH_CACHE_NONE &&
+        p->entries[slot].arg_start == st.field[PROCFS_STAT_ARG_START] &&
+        p->entries[slot].arg_end == st.field[PROCFS_STAT_ARG_END]) {
         in->gone = false;
         in->ppid = p->entries[slot].ppid;
         entry_load(p, slot, in);
@@ -343,7 +316,7 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
         return;
     }
     if (slot == ENRICH_CACHE_NONE)
-        slot = enrich_cache_insert(&p->cache, pid, st.starttime);
+        slot = enrich_cache_insert(&p->cache, pid, start);
     if (slot != ENRICH_CACHE_NONE) {
         entry_store(p, slot, &st, in);
         entry_load(p, slot, in);
@@ -391,11 +364,7 @@ static int procinfo_process(struct ophost_ctx *ctx, void *data, struct ophost_ba
 static int procinfo_stop(struct ophost_ctx *ctx, void *data) {
     struct procinfo *p = data;
 
-    host->log(ctx, OPHOST_LOG_DEBUG,
-              "cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " evictions, %" PRIu64
-              " uncacheable, %" PRIu64 " read errors",
-              p->cache.hits, p->cache.misses, p->cache.evictions, p->uncacheable,
-              p->read_errors);
+    enrich_log_cache(host, ctx, &p->cache, p->uncacheable, p->read_errors);
     return 0;
 }
 

@@ -7,18 +7,16 @@
  * into a buffer allocated once; per process it reads /proc/PID/stat and
  * /proc/PID/status. A process that exits during the scan is skipped.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ophost/ophost.h>
 
-#define PF_KTHREAD 0x00200000u /* linux/sched.h: "I am a kernel thread" */
+#include "procfs.h"
+#include "schema.h"
 
 /* Processes per batch: a whole round on any ordinary machine. */
 #define PROCESSES_PER_BATCH 65536
@@ -43,23 +41,9 @@ struct snapshot {
 
 /* What one process's /proc/PID/stat and status say. */
 struct proc_info {
-    const char *comm;
-    size_t comm_len;
-    char state;
-    uint32_t ppid;
-    uint32_t flags;
-    uint32_t threads;
-    uint64_t start_ticks;
-    uint64_t rss_pages;
+    struct procfs_stat stat;
     uint32_t uid;
 };
-
-static int add_field(struct snapshot *s, const char *name, uint32_t type, ophost_field *ret) {
-    int r = host->field_add(s->ctx, s->ds, name, type, ret);
-    if (r < 0)
-        return host->error(s->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
-    return 0;
-}
 
 static int snapshot_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct snapshot *s = calloc(1, sizeof(*s));
@@ -69,27 +53,24 @@ static int snapshot_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
         return -ENOMEM;
     s->ctx = ctx;
     s->proc_fd = -1;
-    if ((r = host->param_bool(ctx, "kernel-threads", &s->kernel_threads)) < 0)
-        goto fail;
-    if ((r = host->datasource_add(ctx, "processes", &s->ds)) < 0) {
-        r = host->error(ctx, r, "cannot add data source 'processes': %s", strerror(-r));
-        goto fail;
-    }
+    const struct schema_field fields[] = {
+        { "pid", OPHOST_FIELD_U32, &s->f_pid },
+        { "ppid", OPHOST_FIELD_U32, &s->f_ppid },
+        { "uid", OPHOST_FIELD_U32, &s->f_uid },
+        { "comm", OPHOST_FIELD_STRING, &s->f_comm },
+        { "state", OPHOST_FIELD_STRING, &s->f_state },
+        { "threads", OPHOST_FIELD_U32, &s->f_threads },
+        { "rss", OPHOST_FIELD_U64, &s->f_rss },
+        { "start_time", OPHOST_FIELD_TIMESTAMP, &s->f_start_time },
+        { 0 }
+    };
+
     /* One round is one batch, so sort and limiter see all of it (a
      * "top 10" over every process, not per 256). More processes than this
      * arrive in several batches. */
-    if ((r = host->datasource_set_capacity(ctx, s->ds, PROCESSES_PER_BATCH)) < 0) {
-        r = host->error(ctx, r, "cannot size the batch: %s", strerror(-r));
-        goto fail;
-    }
-    if ((r = add_field(s, "pid", OPHOST_FIELD_U32, &s->f_pid)) < 0 ||
-        (r = add_field(s, "ppid", OPHOST_FIELD_U32, &s->f_ppid)) < 0 ||
-        (r = add_field(s, "uid", OPHOST_FIELD_U32, &s->f_uid)) < 0 ||
-        (r = add_field(s, "comm", OPHOST_FIELD_STRING, &s->f_comm)) < 0 ||
-        (r = add_field(s, "state", OPHOST_FIELD_STRING, &s->f_state)) < 0 ||
-        (r = add_field(s, "threads", OPHOST_FIELD_U32, &s->f_threads)) < 0 ||
-        (r = add_field(s, "rss", OPHOST_FIELD_U64, &s->f_rss)) < 0 ||
-        (r = add_field(s, "start_time", OPHOST_FIELD_TIMESTAMP, &s->f_start_time)) < 0)
+    if ((r = host->param_bool(ctx, "kernel-threads", &s->kernel_threads)) < 0 ||
+        (r = schema_add_datasource(host, ctx, "processes", PROCESSES_PER_BATCH, &s->ds)) < 0 ||
+        (r = schema_add_fields(host, ctx, s->ds, fields)) < 0)
         goto fail;
     *ret = s;
     return 0;
@@ -98,77 +79,18 @@ fail:
     return r;
 }
 
-/* Reads a whole small file under /proc into buf (NUL-terminated); the
- * length, or a negative errno (-ENOENT/-ESRCH: the process is gone). */
-static ssize_t read_proc_file(int proc_fd, const char *name, char *buf, size_t size) {
-    ssize_t n;
-    int fd = openat(proc_fd, name, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, size - 1);
-    if (n < 0)
-        n = -errno;
-    close(fd);
-    if (n >= 0)
-        buf[n] = '\0';
-    return n;
-}
-
 static int snapshot_pre_start(struct ophost_ctx *ctx, void *data) {
     struct snapshot *s = data;
-    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 
-    s->tick_hz = hz > 0 ? (uint64_t) hz : 100;
-    s->page_size = page > 0 ? (uint64_t) page : 4096;
-    s->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    s->tick_hz = procfs_tick_hz();
+    s->page_size = procfs_page_size();
+    s->proc_fd = procfs_open();
     if (s->proc_fd < 0)
         return host->error(ctx, -errno, "cannot open /proc: %s (is procfs mounted?)",
                            strerror(errno));
-    /* The boot time on the realtime clock, to the nanosecond, the same way
-     * the procinfo enricher computes it (btime in /proc/stat is whole
-     * seconds, so start times would disagree by up to a second). */
-    {
-        struct timespec rt, bt;
-        clock_gettime(CLOCK_REALTIME, &rt);
-        clock_gettime(CLOCK_BOOTTIME, &bt);
-        s->boot_nsec = ((uint64_t) rt.tv_sec * 1000000000u + (uint64_t) rt.tv_nsec) -
-                       ((uint64_t) bt.tv_sec * 1000000000u + (uint64_t) bt.tv_nsec);
-    }
+    /* The same way the procinfo enricher computes it. */
+    s->boot_nsec = procfs_boot_realtime_ns();
     return 0;
-}
-
-/* Parses /proc/PID/stat text. The comm may contain spaces and ')', so it
- * runs from the first '(' to the last ')'. */
-static bool parse_stat(char *text, size_t len, struct proc_info *p) {
-    char *open = memchr(text, '(', len), *close = NULL, *cur;
-    uint64_t v[25] = { 0 };
-
-    for (char *c = text + len; c > text; c--)
-        if (c[-1] == ')') {
-            close = c - 1;
-            break;
-        }
-    if (!open || !close || close < open || close + 4 > text + len)
-        return false;
-    p->comm = open + 1;
-    p->comm_len = (size_t) (close - open - 1);
-    p->state = close[2];
-    cur = close + 3;
-    /* Fields 4..24 (1-based as in proc(5)); negative ones are not used. */
-    for (int i = 4; i <= 24; i++) {
-        char *end;
-        v[i] = strtoull(cur, &end, 10);
-        if (end == cur)
-            return false;
-        cur = end;
-    }
-    p->ppid = (uint32_t) v[4];
-    p->flags = (uint32_t) v[9];
-    p->threads = (uint32_t) v[20];
-    p->start_ticks = v[22];
-    p->rss_pages = v[24];
-    return true;
 }
 
 /* The effective uid from /proc/PID/status ("Uid: real effective saved fs"). */
@@ -184,90 +106,59 @@ static bool parse_uid(const char *text, uint32_t *ret) {
 
 /* Reads one process; false if it is gone (or unreadable) and is skipped. */
 static bool read_process(struct snapshot *s, uint32_t pid, struct proc_info *p) {
-    char name[64];
     ssize_t n;
 
-    snprintf(name, sizeof(name), "%u/stat", pid);
-    n = read_proc_file(s->proc_fd, name, s->stat, sizeof(s->stat));
-    if (n <= 0 || !parse_stat(s->stat, (size_t) n, p))
+    if (procfs_stat_read(s->proc_fd, pid, s->stat, sizeof(s->stat), PROCFS_STAT_RSS,
+                         PROCFS_STAT_RSS, &p->stat) < 0)
         return false;
-    snprintf(name, sizeof(name), "%u/status", pid);
-    n = read_proc_file(s->proc_fd, name, s->status, sizeof(s->status));
+    n = procfs_pid_read_str(s->proc_fd, pid, "status", s->status, sizeof(s->status));
     return n > 0 && parse_uid(s->status, &p->uid);
-}
-
-/* The pid a /proc entry name stands for; false for other entries. */
-static bool parse_pid(const char *name, uint32_t *ret) {
-    uint64_t v = 0;
-
-    if (!*name)
-        return false;
-    for (; *name; name++) {
-        if (*name < '0' || *name > '9')
-            return false;
-        v = v * 10 + (uint64_t) (*name - '0');
-        if (v > UINT32_MAX)
-            return false;
-    }
-    if (v == 0)
-        return false;
-    *ret = (uint32_t) v;
-    return true;
 }
 
 /* Appends the process to b, emitting b first when it is full. */
 static int add_event(struct snapshot *s, struct ophost_batch *b, uint32_t pid,
                      const struct proc_info *p) {
-    struct ophost_event *e = ophost_batch_append(b);
+    const struct procfs_stat *st = &p->stat;
+    struct ophost_event *e;
+    int r;
 
-    if (!e) {
-        int r = host->emit(s->ctx, b);
-        if (r < 0)
-            return r;
-        e = ophost_batch_append(b);
-        if (!e)
-            return -ENOBUFS;
-    }
+    if ((r = schema_batch_append(host, s->ctx, b, &e)) < 0)
+        return r;
     ophost_event_set_u32(e, s->f_pid, pid);
-    ophost_event_set_u32(e, s->f_ppid, p->ppid);
+    ophost_event_set_u32(e, s->f_ppid, (uint32_t) st->field[PROCFS_STAT_PPID]);
     ophost_event_set_u32(e, s->f_uid, p->uid);
-    (void) ophost_event_set_bytes(b, e, s->f_comm, p->comm, p->comm_len);
-    (void) ophost_event_set_bytes(b, e, s->f_state, &p->state, 1);
-    ophost_event_set_u32(e, s->f_threads, p->threads);
-    ophost_event_set_u64(e, s->f_rss, p->rss_pages * s->page_size);
+    (void) ophost_event_set_bytes(b, e, s->f_comm, st->comm, st->comm_len);
+    (void) ophost_event_set_bytes(b, e, s->f_state, &st->state, 1);
+    ophost_event_set_u32(e, s->f_threads, (uint32_t) st->field[PROCFS_STAT_NUM_THREADS]);
+    ophost_event_set_u64(e, s->f_rss, st->field[PROCFS_STAT_RSS] * s->page_size);
     ophost_event_set_u64(e, s->f_start_time,
-                         s->boot_nsec + p->start_ticks / s->tick_hz * 1000000000u +
-                             p->start_ticks % s->tick_hz * 1000000000u / s->tick_hz);
+                         s->boot_nsec +
+                             procfs_ticks_to_ns(st->field[PROCFS_STAT_STARTTIME], s->tick_hz));
     s->emitted++;
     return 0;
 }
 
 static int scan(struct snapshot *s) {
     struct ophost_batch *b = host->batch(s->ctx, s->ds);
+    struct procfs_pids it;
+    struct proc_info p;
+    uint32_t pid = 0;
+    int r;
 
     if (!b)
         return host->error(s->ctx, -EINVAL, "no batch for data source 'processes'");
-    if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
-        return host->error(s->ctx, -errno, "cannot rewind /proc: %s", strerror(errno));
-    for (;;) {
-        ssize_t n = getdents64(s->proc_fd, s->dents, sizeof(s->dents));
-        if (n < 0)
-            return host->error(s->ctx, -errno, "cannot list /proc: %s", strerror(errno));
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            struct dirent64 *d = (struct dirent64 *) (void *) (s->dents + off);
-            struct proc_info p;
-            uint32_t pid;
-            off += d->d_reclen;
-            if (!parse_pid(d->d_name, &pid) || !read_process(s, pid, &p))
-                continue;
-            if (!s->kernel_threads && (p.flags & PF_KTHREAD))
-                continue;
-            if (add_event(s, b, pid, &p) < 0)
-                return 1; /* the session is failing and says why */
-        }
+    if ((r = procfs_pids_start(&it, s->proc_fd, s->dents, sizeof(s->dents))) < 0)
+        return host->error(s->ctx, r, "cannot rewind /proc: %s", strerror(-r));
+    while ((r = procfs_pids_next(&it, &pid)) > 0) {
+        if (!read_process(s, pid, &p))
+            continue;
+        if (!s->kernel_threads && (p.stat.field[PROCFS_STAT_FLAGS] & PROCFS_PF_KTHREAD))
+            continue;
+        if (add_event(s, b, pid, &p) < 0)
+            return 1; /* the session is failing and says why */
     }
+    if (r < 0)
+        return host->error(s->ctx, r, "cannot list /proc: %s", strerror(-r));
     if (b->n > 0 && host->emit(s->ctx, b) < 0)
         return 1;
     return 0;

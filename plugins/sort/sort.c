@@ -134,49 +134,12 @@ static void merge_sort(const struct sort *s, const struct ophost_batch *b, uint3
 
 /* ------------------------------------------------------------- params */
 
-static size_t distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b), row[65];
-
-    if (la > 64 || lb > 64)
-        return (size_t) -1;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[lb];
-}
-
 static int unknown_field(struct sort *s, const char *name) {
-    size_t n = host->field_count(s->ctx, s->ds), len = strlen(name);
-    size_t limit = len / 3 > 2 ? len / 3 : 2, best_d = (size_t) -1;
-    const char *best = NULL;
+    const char *hint = host->field_closest(s->ctx, s->ds, name);
 
-    for (size_t i = 0; i < n; i++) {
-        const char *cand;
-        ophost_field unused;
-        size_t d;
-        if (host->field_at(s->ctx, s->ds, i, &cand, &unused) < 0)
-            continue;
-        d = distance(name, cand);
-        if (d < best_d) {
-            best_d = d;
-            best = cand;
-        }
-    }
-    if (best && best_d <= limit && best_d < len)
+    if (hint)
         return host->error(s->ctx, -ENOENT, "sort: param 'by': unknown field '%s' (did you mean '%s'?)",
-                           name, best);
+                           name, hint);
     return host->error(s->ctx, -ENOENT, "sort: param 'by': unknown field '%s'", name);
 }
 

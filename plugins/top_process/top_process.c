@@ -18,16 +18,16 @@
  * live processes (they only grow, to the peak process count); nothing is
  * allocated per process on the steady path.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ophost/ophost.h>
+
+#include "procfs.h"
+#include "schema.h"
 
 #define MIN_TABLE 64
 
@@ -65,23 +65,6 @@ struct top {
     char stat[1024];
 };
 
-/* What one /proc/PID/stat line says. */
-struct proc_stat {
-    const char *comm;
-    size_t comm_len;
-    uint32_t threads;
-    uint64_t cpu_ticks; /* utime + stime */
-    uint64_t start_ticks;
-    uint64_t rss_pages;
-};
-
-static int add_field(struct top *t, const char *name, uint32_t type, ophost_field *ret) {
-    int r = host->field_add(t->ctx, t->ds, name, type, ret);
-    if (r < 0)
-        return host->error(t->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
-    return 0;
-}
-
 static int top_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct top *t = calloc(1, sizeof(*t));
     int r;
@@ -90,24 +73,21 @@ static int top_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
         return -ENOMEM;
     t->ctx = ctx;
     t->proc_fd = -1;
-    if ((r = host->param_duration(ctx, "interval", &t->interval_nsec)) < 0)
-        goto fail;
-    if ((r = host->datasource_add(ctx, "processes", &t->ds)) < 0) {
-        r = host->error(ctx, r, "cannot add data source 'processes': %s", strerror(-r));
-        goto fail;
-    }
+    const struct schema_field fields[] = {
+        { "pid", OPHOST_FIELD_U32, &t->f_pid },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
+        { "cpu", OPHOST_FIELD_U32, &t->f_cpu },
+        { "rss", OPHOST_FIELD_U64, &t->f_rss },
+        { "threads", OPHOST_FIELD_U32, &t->f_threads },
+        { 0 }
+    };
+
     /* One round is one batch, so sort and limiter see all of it (a
      * "top 10" over every process, not per 256). More processes than this
      * arrive in several batches. */
-    if ((r = host->datasource_set_capacity(ctx, t->ds, PROCESSES_PER_BATCH)) < 0) {
-        r = host->error(ctx, r, "cannot size the batch: %s", strerror(-r));
-        goto fail;
-    }
-    if ((r = add_field(t, "pid", OPHOST_FIELD_U32, &t->f_pid)) < 0 ||
-        (r = add_field(t, "comm", OPHOST_FIELD_STRING, &t->f_comm)) < 0 ||
-        (r = add_field(t, "cpu", OPHOST_FIELD_U32, &t->f_cpu)) < 0 ||
-        (r = add_field(t, "rss", OPHOST_FIELD_U64, &t->f_rss)) < 0 ||
-        (r = add_field(t, "threads", OPHOST_FIELD_U32, &t->f_threads)) < 0)
+    if ((r = host->param_duration(ctx, "interval", &t->interval_nsec)) < 0 ||
+        (r = schema_add_datasource(host, ctx, "processes", PROCESSES_PER_BATCH, &t->ds)) < 0 ||
+        (r = schema_add_fields(host, ctx, t->ds, fields)) < 0)
         goto fail;
     *ret = t;
     return 0;
@@ -178,88 +158,16 @@ static int table_make_room(struct table *tb) {
 
 static int top_pre_start(struct ophost_ctx *ctx, void *data) {
     struct top *t = data;
-    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 
-    t->tick_hz = hz > 0 ? (uint64_t) hz : 100;
-    t->page_size = page > 0 ? (uint64_t) page : 4096;
-    t->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    t->tick_hz = procfs_tick_hz();
+    t->page_size = procfs_page_size();
+    t->proc_fd = procfs_open();
     if (t->proc_fd < 0)
         return host->error(ctx, -errno, "cannot open /proc: %s (is procfs mounted?)",
                            strerror(errno));
     if (table_reset(&t->tables[0], MIN_TABLE) < 0 || table_reset(&t->tables[1], MIN_TABLE) < 0)
         return -ENOMEM;
     return 0;
-}
-
-static uint64_t boottime_nsec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-/* Parses /proc/PID/stat; the comm runs from the first '(' to the last ')'. */
-static bool parse_stat(char *text, size_t len, struct proc_stat *p) {
-    char *open = memchr(text, '(', len), *close = NULL, *cur;
-    uint64_t v[25] = { 0 };
-
-    for (char *c = text + len; c > text; c--)
-        if (c[-1] == ')') {
-            close = c - 1;
-            break;
-        }
-    if (!open || !close || close < open || close + 4 > text + len)
-        return false;
-    p->comm = open + 1;
-    p->comm_len = (size_t) (close - open - 1);
-    cur = close + 3; /* past ") S" */
-    for (int i = 4; i <= 24; i++) {
-        char *end;
-        v[i] = strtoull(cur, &end, 10);
-        if (end == cur)
-            return false;
-        cur = end;
-    }
-    p->cpu_ticks = v[14] + v[15];
-    p->threads = (uint32_t) v[20];
-    p->start_ticks = v[22];
-    p->rss_pages = v[24];
-    return true;
-}
-
-static bool read_stat(struct top *t, uint32_t pid, struct proc_stat *p) {
-    char name[64];
-    ssize_t n;
-    int fd;
-
-    snprintf(name, sizeof(name), "%u/stat", pid);
-    fd = openat(t->proc_fd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false; /* gone */
-    n = read(fd, t->stat, sizeof(t->stat) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    t->stat[n] = '\0';
-    return parse_stat(t->stat, (size_t) n, p);
-}
-
-/* The pid a /proc entry name stands for; false for other entries. */
-static bool parse_pid(const char *name, uint32_t *ret) {
-    uint64_t v = 0;
-
-    if (!*name)
-        return false;
-    for (; *name; name++) {
-        if (*name < '0' || *name > '9')
-            return false;
-        v = v * 10 + (uint64_t) (*name - '0');
-        if (v > UINT32_MAX)
-            return false;
-    }
-    if (v == 0)
-        return false;
-    *ret = (uint32_t) v;
-    return true;
 }
 
 /* CPU over the interval in hundredths of a percent of one CPU. */
@@ -272,8 +180,7 @@ static uint32_t cpu_of(const struct top *t, const struct sample *prev, const str
         ticks = now->cpu_ticks >= prev->cpu_ticks ? now->cpu_ticks - prev->cpu_ticks : 0;
     } else {
         /* New since the previous round: all its CPU time is in this one. */
-        uint64_t started = now->start_ticks / t->tick_hz * 1000000000u +
-                           now->start_ticks % t->tick_hz * 1000000000u / t->tick_hz;
+        uint64_t started = procfs_ticks_to_ns(now->start_ticks, t->tick_hz);
         if (started > since)
             since = started;
     }
@@ -287,22 +194,17 @@ static uint32_t cpu_of(const struct top *t, const struct sample *prev, const str
 
 /* Appends one process to b, emitting b first when it is full. */
 static int add_event(struct top *t, struct ophost_batch *b, uint32_t pid,
-                     const struct proc_stat *p, uint32_t cpu) {
-    struct ophost_event *e = ophost_batch_append(b);
+                     const struct procfs_stat *p, uint32_t cpu) {
+    struct ophost_event *e;
+    int r;
 
-    if (!e) {
-        int r = host->emit(t->ctx, b);
-        if (r < 0)
-            return r;
-        e = ophost_batch_append(b);
-        if (!e)
-            return -ENOBUFS;
-    }
+    if ((r = schema_batch_append(host, t->ctx, b, &e)) < 0)
+        return r;
     ophost_event_set_u32(e, t->f_pid, pid);
     (void) ophost_event_set_bytes(b, e, t->f_comm, p->comm, p->comm_len);
     ophost_event_set_u32(e, t->f_cpu, cpu);
-    ophost_event_set_u64(e, t->f_rss, p->rss_pages * t->page_size);
-    ophost_event_set_u32(e, t->f_threads, p->threads);
+    ophost_event_set_u64(e, t->f_rss, p->field[PROCFS_STAT_RSS] * t->page_size);
+    ophost_event_set_u32(e, t->f_threads, (uint32_t) p->field[PROCFS_STAT_NUM_THREADS]);
     return 0;
 }
 
@@ -312,35 +214,30 @@ static int add_event(struct top *t, struct ophost_batch *b, uint32_t pid,
 static int round_run(struct top *t, struct ophost_batch *b) {
     const struct table *prev = &t->tables[t->cur ^ 1];
     struct table *cur = &t->tables[t->cur];
-    uint64_t now = boottime_nsec();
-    int r;
+    uint64_t now = procfs_clock_ns(CLOCK_BOOTTIME);
+    struct procfs_pids it;
+    struct procfs_stat p;
+    struct sample s;
+    int r, more;
 
     if ((r = table_reset(cur, prev->cap)) < 0)
         return host->error(t->ctx, r, "cannot allocate the process table: %s", strerror(-r));
-    if (lseek(t->proc_fd, 0, SEEK_SET) < 0)
-        return host->error(t->ctx, -errno, "cannot rewind /proc: %s", strerror(errno));
-    for (;;) {
-        ssize_t n = getdents64(t->proc_fd, t->dents, sizeof(t->dents));
-        if (n < 0)
-            return host->error(t->ctx, -errno, "cannot list /proc: %s", strerror(errno));
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            struct dirent64 *d = (struct dirent64 *) (void *) (t->dents + off);
-            struct proc_stat p;
-            struct sample s;
-            off += d->d_reclen;
-            if (!parse_pid(d->d_name, &s.pid) || !read_stat(t, s.pid, &p))
-                continue;
-            s.start_ticks = p.start_ticks;
-            s.cpu_ticks = p.cpu_ticks;
-            if ((r = table_make_room(cur)) < 0)
-                return host->error(t->ctx, r, "cannot grow the process table: %s", strerror(-r));
-            table_put(cur, &s);
-            if (b && add_event(t, b, s.pid, &p, cpu_of(t, table_find(prev, s.pid), &s, now)) < 0)
-                return 1;
-        }
+    if ((r = procfs_pids_start(&it, t->proc_fd, t->dents, sizeof(t->dents))) < 0)
+        return host->error(t->ctx, r, "cannot rewind /proc: %s", strerror(-r));
+    while ((more = procfs_pids_next(&it, &s.pid)) > 0) {
+        if (procfs_stat_read(t->proc_fd, s.pid, t->stat, sizeof(t->stat), PROCFS_STAT_RSS,
+                             PROCFS_STAT_RSS, &p) < 0)
+            continue; /* gone */
+        s.start_ticks = p.field[PROCFS_STAT_STARTTIME];
+        s.cpu_ticks = p.field[PROCFS_STAT_UTIME] + p.field[PROCFS_STAT_STIME];
+        if ((r = table_make_room(cur)) < 0)
+            return host->error(t->ctx, r, "cannot grow the process table: %s", strerror(-r));
+        table_put(cur, &s);
+        if (b && add_event(t, b, s.pid, &p, cpu_of(t, table_find(prev, s.pid), &s, now)) < 0)
+            return 1;
     }
+    if (more < 0)
+        return host->error(t->ctx, more, "cannot list /proc: %s", strerror(-more));
     if (b && b->n > 0 && host->emit(t->ctx, b) < 0)
         return 1;
     t->cur ^= 1;

@@ -25,6 +25,9 @@
 
 #include <ophost/ophost.h>
 
+#include "procfs.h"
+#include "schema.h"
+
 /* How many read(2)s one wake-up does at most before it lets the loop run
  * other sources (a stop request, timers); epoll is level-triggered, so the
  * rest is read on the next iteration. */
@@ -54,13 +57,6 @@ struct trace_open {
     char target[PATH_MAX];
 };
 
-static int add_field(struct trace_open *t, const char *name, uint32_t type, ophost_field *ret) {
-    int r = host->field_add(t->ctx, t->ds, name, type, ret);
-    if (r < 0)
-        return host->error(t->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
-    return 0;
-}
-
 /* Reads params and declares the schema; acquires nothing (ophostd --check
  * runs this as a dry run). */
 static int trace_open_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
@@ -70,6 +66,16 @@ static int trace_open_instantiate(struct ophost_ctx *ctx, void *op_data, void **
 
     if (!t)
         return -ENOMEM;
+    const struct schema_field fields[] = {
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
+        { "path", OPHOST_FIELD_STRING, &t->f_path },
+        { "flags", OPHOST_FIELD_U32, &t->f_flags },
+        { "exec", OPHOST_FIELD_BOOL, &t->f_exec },
+        { 0 }
+    };
+
     t->ctx = ctx;
     t->fan_fd = -1;
     t->proc_fd = -1;
@@ -83,16 +89,8 @@ static int trace_open_instantiate(struct ophost_ctx *ctx, void *op_data, void **
     }
     t->filesystem = strcmp(mark, "filesystem") == 0;
     t->prefix_len = strlen(t->prefix);
-    if ((r = host->datasource_add(ctx, "opens", &t->ds)) < 0) {
-        r = host->error(ctx, r, "cannot add data source 'opens': %s", strerror(-r));
-        goto fail;
-    }
-    if ((r = add_field(t, "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp)) < 0 ||
-        (r = add_field(t, "pid", OPHOST_FIELD_U32, &t->f_pid)) < 0 ||
-        (r = add_field(t, "comm", OPHOST_FIELD_STRING, &t->f_comm)) < 0 ||
-        (r = add_field(t, "path", OPHOST_FIELD_STRING, &t->f_path)) < 0 ||
-        (r = add_field(t, "flags", OPHOST_FIELD_U32, &t->f_flags)) < 0 ||
-        (r = add_field(t, "exec", OPHOST_FIELD_BOOL, &t->f_exec)) < 0)
+    if ((r = schema_add_datasource(host, ctx, "opens", 0, &t->ds)) < 0 ||
+        (r = schema_add_fields(host, ctx, t->ds, fields)) < 0)
         goto fail;
     *ret = t;
     return 0;
@@ -108,7 +106,7 @@ static int trace_open_pre_start(struct ophost_ctx *ctx, void *data) {
     int e;
 
     t->self = getpid();
-    t->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    t->proc_fd = procfs_open();
     if (t->proc_fd < 0)
         return host->error(ctx, -errno, "cannot open /proc: %s", strerror(errno));
 
@@ -148,16 +146,8 @@ static int trace_open_pre_start(struct ophost_ctx *ctx, void *data) {
 /* The command name of pid into buf (at most 15 characters, no newline);
  * false if the process is gone. */
 static bool read_comm(struct trace_open *t, uint32_t pid, char *buf, size_t size, size_t *ret_len) {
-    char name[32];
-    ssize_t n;
-    int fd;
+    ssize_t n = procfs_pid_read(t->proc_fd, pid, "comm", buf, size);
 
-    snprintf(name, sizeof(name), "%u/comm", pid);
-    fd = openat(t->proc_fd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, size);
-    close(fd);
     if (n <= 0)
         return false;
     if (buf[n - 1] == '\n')
@@ -175,19 +165,13 @@ static bool under_prefix(const struct trace_open *t, const char *path, size_t le
 static int add_event(struct trace_open *t, struct ophost_batch *b,
                      const struct fanotify_event_metadata *m, const char *path, size_t path_len,
                      uint64_t now) {
-    struct ophost_event *e = ophost_batch_append(b);
+    struct ophost_event *e;
     char comm[64];
     size_t comm_len;
-    int flags;
+    int flags, r;
 
-    if (!e) {
-        int r = host->emit(t->ctx, b);
-        if (r < 0)
-            return r;
-        e = ophost_batch_append(b);
-        if (!e)
-            return -ENOBUFS;
-    }
+    if ((r = schema_batch_append(host, t->ctx, b, &e)) < 0)
+        return r;
     ophost_event_set_u64(e, t->f_timestamp, now);
     ophost_event_set_u32(e, t->f_pid, (uint32_t) m->pid);
     if (read_comm(t, (uint32_t) m->pid, comm, sizeof(comm), &comm_len))

@@ -22,6 +22,8 @@
 #include "cgroup-container.h"
 #include "enrich-cache.h"
 #include "enrich-proc.h"
+#include "procfs.h"
+#include "schema.h"
 
 #define STR_ROOM 512            /* unit + slice + id per cache entry */
 #define CGROUP_BUF 16384
@@ -76,16 +78,6 @@ static int unit_destroy(struct ophost_ctx *ctx, void *data) {
     return 0;
 }
 
-static int add_field(struct unit *u, const char *name, ophost_field *ret) {
-    int r = host->field_add(u->ctx, u->ds, name, OPHOST_FIELD_STRING, ret);
-    if (r == -EEXIST)
-        return host->error(u->ctx, r, "field '%s' already exists in data source '%s'", name,
-                           host->datasource_name(u->ctx, u->ds));
-    if (r < 0)
-        return host->error(u->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
-    return 0;
-}
-
 static int unit_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct unit *u = calloc(1, sizeof(*u));
     const char *pid_name, *ds_name;
@@ -94,32 +86,21 @@ static int unit_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
 
     if (!u)
         return -ENOMEM;
+    const struct schema_field fields[] = {
+        { "unit", OPHOST_FIELD_STRING, &u->unit },
+        { "slice", OPHOST_FIELD_STRING, &u->slice },
+        { "container.id", OPHOST_FIELD_STRING, &u->id },
+        { "container.runtime", OPHOST_FIELD_STRING, &u->runtime },
+        { 0 }
+    };
+
     u->ctx = ctx;
     if ((r = host->param_string(ctx, "pid-field", &pid_name)) < 0 ||
         (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
-        (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0)
-        goto fail;
-    r = host->datasource_find(ctx, ds_name[0] ? ds_name : NULL, &u->ds);
-    if (r < 0) {
-        r = ds_name[0] ? host->error(ctx, r, "param 'datasource': no data source '%s'", ds_name)
-                       : host->error(ctx, r, "the session has no data source");
-        goto fail;
-    }
-    r = host->field_find(ctx, u->ds, pid_name, &u->pid);
-    if (r < 0) {
-        r = host->error(ctx, -ENOENT, "param 'pid-field': data source '%s' has no field '%s'",
-                        host->datasource_name(ctx, u->ds), pid_name);
-        goto fail;
-    }
-    if (!enrich_is_integer_type(u->pid.type)) {
-        r = host->error(ctx, -EINVAL,
-                        "param 'pid-field': field '%s' is of type %s, not an integer type",
-                        pid_name, enrich_type_name(u->pid.type));
-        goto fail;
-    }
-    if ((r = add_field(u, "unit", &u->unit)) < 0 || (r = add_field(u, "slice", &u->slice)) < 0 ||
-        (r = add_field(u, "container.id", &u->id)) < 0 ||
-        (r = add_field(u, "container.runtime", &u->runtime)) < 0)
+        (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
+        (r = enrich_find_datasource(host, ctx, ds_name, &u->ds)) < 0 ||
+        (r = enrich_find_id_field(host, ctx, u->ds, "pid-field", pid_name, &u->pid)) < 0 ||
+        (r = schema_add_fields(host, ctx, u->ds, fields)) < 0)
         goto fail;
     r = -ENOMEM;
     if (enrich_cache_init(&u->cache, (uint32_t) cache_size) < 0)
@@ -139,7 +120,6 @@ fail:
 static void read_process(struct unit *u, uint32_t pid, struct info *in) {
     const char *cg;
     size_t cg_len;
-    char path[32];
     ssize_t n;
 
     free_sd(u);
@@ -153,8 +133,7 @@ static void read_process(struct unit *u, uint32_t pid, struct info *in) {
         in->slice = u->sd_slice;
         in->slice_len = strlen(u->sd_slice);
     }
-    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cgroup", pid);
-    n = enrich_read_file(path, u->cgroup_buf, CGROUP_BUF);
+    n = procfs_pid_read(AT_FDCWD, pid, "cgroup", u->cgroup_buf, CGROUP_BUF);
     if (n > 0 && enrich_cgroup_pick(u->cgroup_buf, (size_t) n, &cg, &cg_len)) {
         int rt = cgroup_container_parse(cg, cg_len, u->id_buf, sizeof(u->id_buf), &in->id_len);
         if (rt != CONTAINER_NONE) {
@@ -189,24 +168,18 @@ static void entry_load(const struct unit *u, uint32_t slot, struct info *in) {
 
 /* Fills *in for pid; false when the process is gone (or unreadable). */
 static bool lookup(struct unit *u, uint64_t pid, bool negative, struct info *in) {
-    struct enrich_stat st = { 0 };
+    struct procfs_stat st = { 0 };
     uint32_t slot;
-    int r;
 
     *in = (struct info){ 0 };
     if (negative || pid == 0 || pid > INT32_MAX)
         return false;
-    r = enrich_stat_read((uint32_t) pid, u->stat_buf, sizeof(u->stat_buf), &st);
-    if (r < 0) {
-        if (r != -ENOENT && u->read_errors++ == 0)
-            host->log(u->ctx, OPHOST_LOG_WARNING,
-                      "cannot read /proc/%" PRIu64 "/stat: %s, leaving the fields unset "
-                      "(further errors are counted)", pid, strerror(-r));
+    if (enrich_stat_read(host, u->ctx, pid, u->stat_buf, sizeof(u->stat_buf), &st,
+                         &u->read_errors) < 0)
         return false;
-    }
     if (st.state == 'Z' || st.state == 'X')
         return false;
-    slot = enrich_cache_find(&u->cache, pid, st.starttime);
+    slot = enrich_cache_find(&u->cache, pid, st.field[PROCFS_STAT_STARTTIME]);
     if (slot != ENRICH_CACHE_NONE) {
         entry_load(u, slot, in);
         return true;
@@ -216,7 +189,7 @@ static bool lookup(struct unit *u, uint64_t pid, bool negative, struct info *in)
         u->uncacheable++;
         return true;
     }
-    slot = enrich_cache_insert(&u->cache, pid, st.starttime);
+    slot = enrich_cache_insert(&u->cache, pid, st.field[PROCFS_STAT_STARTTIME]);
     if (slot != ENRICH_CACHE_NONE) {
         entry_store(u, slot, in);
         entry_load(u, slot, in);
@@ -264,11 +237,7 @@ static int unit_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
 static int unit_stop(struct ophost_ctx *ctx, void *data) {
     struct unit *u = data;
 
-    host->log(ctx, OPHOST_LOG_DEBUG,
-              "cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " evictions, %" PRIu64
-              " uncacheable, %" PRIu64 " read errors",
-              u->cache.hits, u->cache.misses, u->cache.evictions, u->uncacheable,
-              u->read_errors);
+    enrich_log_cache(host, ctx, &u->cache, u->uncacheable, u->read_errors);
     return 0;
 }
 

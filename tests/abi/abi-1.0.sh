@@ -6,56 +6,17 @@
 # alias), schema, variables, timer, emit, batch_keep, done and the print
 # sink's view of every field. A failure here means old plugins broke.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-if [ $# -ne 3 ]; then
-    echo "usage: abi-1.0.sh OPHOSTD PLUGIN_DIR ABI10_SO" >&2
-    exit 2
-fi
+usage 3 "abi-1.0.sh OPHOSTD PLUGIN_DIR ABI10_SO" "$@"
 ophostd=$1
 src_plugins=$2
 abi10=$3
 
 unset JOURNAL_STREAM OPHOST_PLUGIN_DIR
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ophost-abi10.XXXXXX")
-daemon_pid=
-n_ok=0
+make_tmp ophost-abi10
 log=$tmp/ophostd.log
-
-cleanup() {
-    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-        kill -KILL "$daemon_pid" 2>/dev/null || true
-        wait "$daemon_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*"
-    if [ -f "$log" ]; then
-        echo "---- daemon log ----"
-        cat "$log"
-        echo "---- end of daemon log ----"
-    fi
-    exit 1
-}
-ok() {
-    n_ok=$((n_ok + 1))
-    echo "ok $n_ok - $*"
-}
-wait_for() {
-    local tries=$(($1 * 10))
-    shift
-    while [ "$tries" -gt 0 ]; do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-        tries=$((tries - 1))
-    done
-    "$@"
-}
-log_has() { grep -q -F -- "$1" "$log" 2>/dev/null; }
 
 plugins=$tmp/plugins
 install -m 0755 -d "$plugins" "$tmp/pipelines.d"
@@ -85,8 +46,7 @@ out=$("$ophostd" "${common[@]}" --check 2>&1) || fail "--check exited $?: $out"
     fail "--check printed: $out"
 ok "the ABI 1.0 plugin passes --check-plugin and --check (abi10-gadget -> abi10-enricher -> print)"
 
-"$ophostd" "${common[@]}" 2>"$log" >/dev/null &
-daemon_pid=$!
+start_daemon "$log" "${common[@]}"
 wait_for 10 log_has "info: session abi: completed, 5 events" || fail "session abi did not complete"
 cat >"$tmp/want" <<'EOF'
 seq=1 small=1 delta=99 odd=true name="old-1" seq_x=7 note="v1" session="abi"
@@ -99,12 +59,7 @@ log_has "abi10-enricher: 8 fields, factor 7" || fail "the enricher's start did n
 log_has "abi10-gadget: stopped after 5 events" || fail "the gadget's stop did not log"
 ok "the session runs to completion: 4 exact lines (seq 2 dropped), 5 events, start/stop logged"
 
-status=0
-kill -TERM "$daemon_pid"
-wait_for 5 eval '! kill -0 "$daemon_pid" 2>/dev/null' || fail "the daemon did not exit on SIGTERM"
-wait "$daemon_pid" || status=$?
-daemon_pid=
-[ "$status" -eq 0 ] || fail "the daemon exited with status $status"
+stop_daemon
 ok "SIGTERM: the daemon exits 0"
 
 echo "$n_ok passed, 0 failed"

@@ -7,19 +7,42 @@
  *
  * A plugin exports exactly one symbol, OPHOST_PLUGIN_ENTRY_SYMBOL, a function
  * that receives the host function table and returns a constant descriptor of
- * the plugin and the operators it provides:
+ * the plugin and the operators it provides. A minimal enricher (the complete,
+ * compilable version is plugins/example/example.c in the ophost sources):
  *
  *     static const struct ophost_host *host;
+ *     struct upper { ophost_field comm, comm_upper; };
  *
  *     static int upper_instantiate(struct ophost_ctx *ctx, void *op_data,
- *                                  void **ret_data) { ... resolve fields ... }
+ *                                  void **ret_data) {
+ *         struct ophost_datasource *ds;
+ *         struct upper *u = calloc(1, sizeof(*u));
+ *         ... host->datasource_find(ctx, NULL, &ds);
+ *         ... host->field_find(ctx, ds, "comm", &u->comm);
+ *         ... host->field_add(ctx, ds, "comm_upper", OPHOST_FIELD_STRING,
+ *                             &u->comm_upper);
+ *         *ret_data = u;
+ *         return 0;
+ *     }
  *     static int upper_process(struct ophost_ctx *ctx, void *data,
- *                              struct ophost_batch *b) { ... }
+ *                              struct ophost_batch *b) {
+ *         for (uint32_t i = 0; i < b->n; i++) {
+ *             struct ophost_event *e = ophost_batch_event(b, i);
+ *             ... ophost_event_get_string(b, e, u->comm, &len), upper-case
+ *             ... it into a buffer, ophost_event_set_bytes(b, e, u->comm_upper, ...)
+ *         }
+ *         return 0;
+ *     }
+ *     static int upper_destroy(struct ophost_ctx *ctx, void *data) {
+ *         free(data);
+ *         return 0;
+ *     }
  *
  *     static const struct ophost_operator upper = {
  *         .struct_size = sizeof(struct ophost_operator),
  *         .name = "upper", .description = "Adds comm in upper case",
  *         .instantiate = upper_instantiate, .process = upper_process,
+ *         .destroy = upper_destroy,
  *     };
  *     static const struct ophost_operator *const operators[] = { &upper, NULL };
  *     static const struct ophost_plugin plugin = {
@@ -30,25 +53,55 @@
  *     OPHOST_EXPORT const struct ophost_plugin *
  *     ophost_plugin_entry(const struct ophost_host *h) { host = h; return &plugin; }
  *
+ * Build it with the installed pkg-config file (ophost.pc), and install it
+ * into the plugin directory under a temporary name, then rename it:
+ *
+ *     cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags ophost) \
+ *        -o upper.so upper.c
+ *     ophostd --check-plugin ./upper.so
+ *     dir=$(pkg-config --variable=plugindir ophost)
+ *     install -m 0644 upper.so "$dir/.upper.so.tmp" && mv "$dir/.upper.so.tmp" "$dir/upper.so"
+ *
  * Lifecycle. Per daemon, once per operator: init (with the operator's global
- * params) ... close (at shutdown). Per session, each "do" is undone if and only
- * if it succeeded, in reverse operator order:
+ * params), on the first use of the operator (a session, a reload or
+ * `ophostd --check` that plans a session using it) ... close (at shutdown,
+ * or when its plugin is removed and no session uses it any more). Per
+ * session, each "do" is undone if and only if it succeeded, in reverse
+ * operator order:
  *
- *     instantiate  -> destroy      (build the schema: add and find fields)
- *     pre_start    -> post_stop    (acquire resources)
- *     start        -> stop         (begin producing / consuming)
+ *     instantiate  -> destroy      (read params, build the schema: add and find fields)
+ *     pre_start    -> post_stop    (acquire resources: files, sockets, BPF objects)
+ *     start        -> stop         (begin producing / consuming: fds and timers)
  *
- * Between start and stop the gadget emits batches of events and every other
- * operator's process() is called with each batch, in the session's order.
- * All per-session callbacks run on that session's own thread; an operator's
- * instance state therefore needs no locks. init, close and can_operate_on run
- * on the daemon's main thread.
+ * The session's order is: the gadget first, then dependencies before their
+ * dependents, then lower priority first, then name. Between start and stop
+ * the gadget emits batches of events and every other operator's process()
+ * is called with each batch, in that order. All per-session callbacks run on
+ * that session's own thread, one at a time; an operator's instance state
+ * therefore needs no locks, and a callback that blocks stalls the whole
+ * session. init, close and can_operate_on run on the daemon's main thread
+ * and must return quickly: while they run the daemon serves nobody else.
+ * `ophostd --check` runs instantiate and then destroy (never pre_start) on
+ * a throwaway session on the main thread to validate the schema, and the
+ * daemon may do the same to validate a reload: instantiate must not
+ * acquire resources or have effects outside its instance data.
  *
  * Errors: callbacks return 0 on success or a negative errno. To explain a
  * failure, call host->error(ctx, -EXXX, "...") and return its result; the
- * host copies the text. Strings a plugin hands the host stay owned by the
- * plugin; the host never frees plugin memory and the plugin never frees host
- * memory.
+ * host copies the text. A failing do callback fails the session (the
+ * message names the operator and the phase); a failing undo callback is
+ * logged and the other undos still run. Strings a plugin hands the host
+ * (names, descriptions, params) stay owned by the plugin and must stay
+ * valid while the plugin is loaded; the host never frees plugin memory and
+ * the plugin never frees host memory.
+ *
+ * Threads: host functions other than log() must be called on the thread
+ * running the callback that received ctx (for an instance context: the
+ * session thread), from a callback or from a loop callback of that session.
+ * A plugin may start its own threads in pre_start (and join them by
+ * post_stop), but those may only call host->log; to hand events to the
+ * session, wake the session thread through a pipe or eventfd watched with
+ * host->io_add.
  *
  * Compatibility: the host refuses a plugin whose abi_major differs from its
  * own or whose abi_minor is newer. Structures are only ever extended at their
@@ -93,8 +146,11 @@ extern "C" {
 #define OPHOST_OPT_OUT 1
 
 /* Opaque handles owned by the host. An ophost_ctx is either an operator's
- * global context (init, close, can_operate_on) or one operator instance in
- * one session (every other callback). */
+ * global context (init, close, can_operate_on), valid from init until close
+ * returns, or one operator instance in one session (every other callback),
+ * valid from instantiate until destroy returns; a plugin may keep the
+ * pointer for that long. An ophost_datasource is valid for the session that
+ * created it; an ophost_source until source_free or the instance's stop. */
 struct ophost_ctx;
 struct ophost_datasource;
 struct ophost_source;
@@ -114,22 +170,32 @@ enum ophost_param_type {
 #define OPHOST_PARAM_HAS_MAX (1u << 2)   /* max applies (int, uint, duration in ns) */
 
 /* One parameter of an operator. Arrays of these end with an entry whose key
- * is NULL. Values always arrive as text and are checked against this
- * descriptor before any callback sees them. */
+ * is NULL. Values always arrive as text (from the daemon config for global
+ * params, from the pipeline file for instance params) and are checked
+ * against this descriptor before any callback sees them: a bad value fails
+ * the session plan with a message naming the file, line, param and reason,
+ * and the callbacks never run. The loader refuses the plugin when a
+ * descriptor is invalid (bad key, unknown type, a default that does not
+ * parse or breaks min/max/allowed). */
 struct ophost_param {
-    const char *key;                 /* [a-z0-9_-]+ */
-    const char *description;
+    const char *key;                 /* [a-z0-9_-]+, unique among the operator's params */
+    const char *description;         /* one line for --list-operators; may be NULL */
     uint32_t type;                   /* enum ophost_param_type */
     uint32_t flags;                  /* OPHOST_PARAM_* */
     const char *default_value;       /* text; NULL = no default */
-    const char *const *allowed;      /* NULL-terminated allowed values; NULL = any */
+    const char *const *allowed;      /* NULL-terminated allowed values (compared as
+                                        text); NULL = any */
     const char *const *aliases;      /* NULL-terminated other keys accepted; NULL = none */
-    int64_t min;                     /* with OPHOST_PARAM_HAS_MIN (uint: cast) */
-    int64_t max;                     /* with OPHOST_PARAM_HAS_MAX (uint: cast) */
+    int64_t min;                     /* with OPHOST_PARAM_HAS_MIN (uint: cast;
+                                        duration: nanoseconds), inclusive */
+    int64_t max;                     /* with OPHOST_PARAM_HAS_MAX, same units, inclusive */
 };
 
 /* ------------------------------------------------------------ event data */
 
+/* The type of a field, and its size in a record: 1, 2, 4, 8 bytes for the
+ * integers, 1 for bool, 8 for a timestamp, 8 (struct ophost_strref) for
+ * string and bytes. Fields are naturally aligned in records. */
 enum ophost_field_type {
     OPHOST_FIELD_U8 = 1,
     OPHOST_FIELD_U16 = 2,
@@ -144,8 +210,10 @@ enum ophost_field_type {
 };
 
 /* A resolved field: where it lives in an event record. Handles are resolved
- * once (instantiate) and then used by value on the hot path; they stay valid
- * for the whole session. */
+ * once (instantiate or pre_start) and then used by value on the hot path;
+ * they stay valid for the whole session, and only for it (keep them in the
+ * instance data, never in op_data: another session has another layout).
+ * Check type after field_find: the accessors do not. */
 typedef struct ophost_field {
     uint32_t offset;   /* byte offset in the record */
     uint16_t type;     /* enum ophost_field_type */
@@ -160,15 +228,20 @@ struct ophost_strref {
     uint32_t len;
 };
 
-/* An event is a fixed-layout record of its data source. */
+/* An event is a fixed-layout record of its data source; a pointer to one is
+ * valid only during the callback that got it (the batch is reused). */
 struct ophost_event;
 
 /*
  * A batch of events of one data source. The host owns it and hands it to
- * each operator's process() in turn. Records are never moved: the live
- * events are the n record indices in sel[], so dropping events means
- * compacting sel[] (see ophost_batch_keep). All fields are read-only for
- * plugins except through the inline helpers below.
+ * each operator's process() in turn; it is valid only during that call (or,
+ * for the gadget, from host->batch to host->emit): never keep the pointer.
+ * Records are never moved: the live events are the n record indices in
+ * sel[], so dropping events means compacting sel[] (see ophost_batch_keep).
+ * process() may set fields of live events, drop events (lower n, compact
+ * sel) and reorder sel[0..n); it must not raise n (the session then fails
+ * with EPROTO). Only the gadget appends. All members are read-only for
+ * plugins except through the inline helpers below and as just described.
  */
 struct ophost_batch {
     uint32_t struct_size;
@@ -192,8 +265,9 @@ static inline struct ophost_event *ophost_batch_event(const struct ophost_batch 
     return (struct ophost_event *) (void *) (b->records + (size_t) b->sel[i] * b->record_size);
 }
 
-/* Appends a zeroed event (gadgets only); NULL when the batch is full, then
- * emit it and append again. */
+/* Appends a zeroed event (every field unset/0) and returns it (gadgets
+ * only, between host->batch and host->emit); NULL when the batch is full:
+ * then emit it (which empties it) and append again. */
 static inline struct ophost_event *ophost_batch_append(struct ophost_batch *b) {
     uint8_t *rec;
     if (b->n_records >= b->capacity)
@@ -204,8 +278,9 @@ static inline struct ophost_event *ophost_batch_append(struct ophost_batch *b) {
     return (struct ophost_event *) (void *) rec;
 }
 
-/* Filters: call with keep[i] for every live event i to drop the others
- * without copying any record. */
+/* Filters: call with keep[i] for every live event i (keep has at least b->n
+ * entries, owned by the caller) to drop the others without copying any
+ * record; the order of the kept events is unchanged. */
 static inline void ophost_batch_keep(struct ophost_batch *b, const bool *keep) {
     uint32_t i, out = 0;
     for (i = 0; i < b->n; i++)
@@ -215,12 +290,13 @@ static inline void ophost_batch_keep(struct ophost_batch *b, const bool *keep) {
 }
 
 #define OPHOST__FIELD_PTR(e, f) ((uint8_t *) (void *) (e) + (f).offset)
+#define OPHOST__FIELD_CPTR(e, f) ((const uint8_t *) (const void *) (e) + (f).offset)
 
 #define OPHOST__ACCESSORS(suffix, ctype)                                                 \
     static inline ctype ophost_event_get_##suffix(const struct ophost_event *e,         \
                                                   ophost_field f) {                     \
         ctype v;                                                                        \
-        memcpy(&v, OPHOST__FIELD_PTR(e, f), sizeof(v));                                 \
+        memcpy(&v, OPHOST__FIELD_CPTR(e, f), sizeof(v));                                \
         return v;                                                                       \
     }                                                                                   \
     static inline void ophost_event_set_##suffix(struct ophost_event *e, ophost_field f, \
@@ -229,7 +305,8 @@ static inline void ophost_batch_keep(struct ophost_batch *b, const bool *keep) {
     }
 
 /* Typed accessors by offset; the caller uses the accessor of the field's type
- * (timestamps use u64, bool fields use bool). */
+ * (timestamps use u64, bool fields use bool); nothing is checked, a wrong
+ * accessor reads or overwrites neighbouring bytes of the record. */
 OPHOST__ACCESSORS(u8, uint8_t)
 OPHOST__ACCESSORS(u16, uint16_t)
 OPHOST__ACCESSORS(u32, uint32_t)
@@ -238,14 +315,18 @@ OPHOST__ACCESSORS(s32, int32_t)
 OPHOST__ACCESSORS(s64, int64_t)
 
 static inline bool ophost_event_get_bool(const struct ophost_event *e, ophost_field f) {
-    return *OPHOST__FIELD_PTR(e, f) != 0;
+    return *OPHOST__FIELD_CPTR(e, f) != 0;
 }
 static inline void ophost_event_set_bool(struct ophost_event *e, ophost_field f, bool v) {
     *OPHOST__FIELD_PTR(e, f) = v ? 1 : 0;
 }
 
 /* Sets a string or bytes field of an event of batch b to a copy of
- * data[0..len). Returns 0 or -ENOMEM (the field is then left unset). */
+ * data[0..len) (data may not point into b->strings: copy it first). Returns
+ * 0, or -ENOMEM and leaves the field as it was. It may move b->strings, so
+ * every pointer from ophost_event_get_string on this batch is invalid
+ * afterwards. Setting a field again appends a new copy; the old bytes stay
+ * unused until the batch is reset. */
 static inline int ophost_event_set_bytes(struct ophost_batch *b, struct ophost_event *e,
                                          ophost_field f, const void *data, size_t len) {
     struct ophost_strref r;
@@ -271,14 +352,16 @@ static inline int ophost_event_set_string(struct ophost_batch *b, struct ophost_
     return ophost_event_set_bytes(b, e, f, s, strlen(s));
 }
 
-/* Returns the NUL-terminated text of a string field (NULL when not set) and
- * stores its length in *ret_len if ret_len is not NULL. The pointer is valid
- * until the batch is handed on. */
+/* Returns the NUL-terminated text of a string (or bytes) field, NULL when not
+ * set, and stores its length in *ret_len if ret_len is not NULL (not written
+ * when NULL is returned). The pointer is valid until the batch is handed on
+ * or the next ophost_event_set_bytes/set_string on this batch, whichever
+ * comes first. */
 static inline const char *ophost_event_get_string(const struct ophost_batch *b,
                                                   const struct ophost_event *e,
                                                   ophost_field f, size_t *ret_len) {
     struct ophost_strref r;
-    memcpy(&r, OPHOST__FIELD_PTR(e, f), sizeof(r));
+    memcpy(&r, OPHOST__FIELD_CPTR(e, f), sizeof(r));
     if (r.off == 0)
         return NULL;
     if (ret_len)
@@ -288,51 +371,78 @@ static inline const char *ophost_event_get_string(const struct ophost_batch *b,
 
 /* ------------------------------------------------------------- the host */
 
-/* Loop callbacks run on the session thread. Returning a negative errno fails
+/* Loop callbacks run on the session thread, between the instance's start
+ * and stop, never concurrently with another callback of the session. ctx is
+ * the instance that added the source; revents are EPOLLIN, EPOLLOUT,
+ * EPOLLERR, EPOLLHUP (same values as POLLIN...). A callback may emit, add
+ * sources and free any source, its own included (then it must not touch
+ * it again). Returning 0 keeps the source; returning a negative errno fails
  * the session (with the reason given through host->error, if any). */
 typedef int (*ophost_io_fn)(struct ophost_ctx *ctx, int fd, uint32_t revents, void *userdata);
 typedef int (*ophost_timer_fn)(struct ophost_ctx *ctx, void *userdata);
 
 /*
- * Services of the host, passed to the plugin's entry function. Every function
- * validates its arguments and returns -EINVAL (or NULL) on misuse instead of
- * crashing. Members are only ever appended (check abi_minor/struct_size).
+ * Services of the host, passed to the plugin's entry function; the table is
+ * constant and stays valid while the plugin is loaded (keep the pointer in a
+ * static). Every function validates its arguments and returns -EINVAL (or
+ * NULL, 0) on misuse, including an operator context where an instance
+ * context is needed, instead of crashing. None of them blocks, except emit,
+ * which runs the batch through the session's operators. Members are only
+ * ever appended: before using one added after 1.0, check host->abi_minor.
  */
 struct ophost_host {
     uint32_t struct_size;
     uint16_t abi_major;
     uint16_t abi_minor;
 
-    /* Logs a line prefixed with the session and operator of ctx. Any thread. */
+    /* Logs a line prefixed with the session and operator of ctx (ctx may be
+     * NULL: no prefix). priority is OPHOST_LOG_*; more urgent values are
+     * logged as OPHOST_LOG_ERR. Any thread; never blocks for long. */
     void (*log)(struct ophost_ctx *ctx, int priority, const char *fmt, ...) OPHOST_PRINTF(3, 4);
-    /* Records why the current callback fails (the host copies the text) and
-     * returns err, a negative errno: `return host->error(ctx, -EINVAL, ...);` */
+    /* Records why the current callback fails (the host copies the text; a
+     * later call in the same callback replaces it) and returns err as a
+     * negative errno (a positive err is negated, 0 becomes -EIO):
+     * `return host->error(ctx, -EINVAL, ...);`. Callback's thread. */
     int (*error)(struct ophost_ctx *ctx, int err, const char *fmt, ...) OPHOST_PRINTF(3, 4);
 
     /* Param values: the global params for an operator context, the instance
      * params for an instance context. Values are validated; a default is
      * returned when the param was not given. -ENOENT: no such key;
-     * -EINVAL: the key has another type; -ENODATA: no value and no default.
-     * Strings stay valid as long as ctx. */
+     * -EINVAL: the key has another type; -ENODATA: no value and no default
+     * (never for a MANDATORY param: a session lacking it does not start).
+     * Global keys are not visible through an instance context and vice
+     * versa. *ret is written only on success. Strings stay valid as long
+     * as ctx. Callback's thread, any callback. */
     int (*param_string)(struct ophost_ctx *ctx, const char *key, const char **ret);
     int (*param_bool)(struct ophost_ctx *ctx, const char *key, bool *ret);
     int (*param_int)(struct ophost_ctx *ctx, const char *key, int64_t *ret);
     int (*param_uint)(struct ophost_ctx *ctx, const char *key, uint64_t *ret);
     int (*param_duration)(struct ophost_ctx *ctx, const char *key, uint64_t *ret_nsec);
 
-    /* The session's name and gadget (instance contexts), NULL otherwise. */
+    /* The session's name and gadget (instance contexts), NULL otherwise.
+     * Valid as long as ctx. */
     const char *(*session_name)(struct ophost_ctx *ctx);
     const char *(*gadget_name)(struct ophost_ctx *ctx);
 
-    /* A per-session variable store shared by the session's operators; the
-     * host does not own or free the values. var_get returns NULL when unset. */
+    /* A per-session variable store shared by the session's operators (e.g. a
+     * gadget publishes a handle that enrichers use). The host copies name
+     * and does not own or free the values; whoever sets a value clears it
+     * (var_set(ctx, name, NULL)) in the undo that matches where it was set.
+     * var_set: 0, -EINVAL, -ENOMEM. var_get returns NULL when unset. Instance
+     * contexts, session thread, from instantiate to destroy. */
     int (*var_set)(struct ophost_ctx *ctx, const char *name, void *value);
     void *(*var_get)(struct ophost_ctx *ctx, const char *name);
 
     /* Schema, during instantiate and pre_start only (-EBUSY later).
+     * Names of data sources and fields: 1 to 64 of [A-Za-z0-9_.-].
      * datasource_add: gadgets declare their data sources (-EEXIST if taken).
      * datasource_find: NULL name = the session's first data source; -ENOENT.
-     * field_add: -EEXIST if the name exists. field_find: -ENOENT. */
+     * field_add: -EEXIST if the name exists. field_find: -ENOENT; it also
+     * works later, and sees the fields added so far: in instantiate those
+     * of the operators before this one in the session's order (declare a
+     * dependency on the operator that adds a field you need), in pre_start
+     * every field added in instantiate. *ret is written only on success and
+     * stays valid for the session. Instance contexts, session thread. */
     int (*datasource_add)(struct ophost_ctx *ctx, const char *name,
                           struct ophost_datasource **ret);
     int (*datasource_find)(struct ophost_ctx *ctx, const char *name,
@@ -350,23 +460,34 @@ struct ophost_host {
                     const char **ret_name, ophost_field *ret);
     const char *(*datasource_name)(struct ophost_ctx *ctx, struct ophost_datasource *ds);
 
-    /* The session loop (session thread; from start on). io_add watches fd for
-     * the poll(2) events given; timer_add fires first after first_usec and
-     * then every interval_usec (0 = once), CLOCK_MONOTONIC. The returned
-     * source is freed with source_free; the host frees what is left when the
-     * instance stops. */
+    /* The session loop (session thread; from start on, -EBUSY before).
+     * io_add watches fd for the EPOLLIN/EPOLLOUT events given (level
+     * triggered); the fd stays the plugin's: close it after freeing the
+     * source. timer_add fires first after first_usec and then every
+     * interval_usec (0 = once), CLOCK_MONOTONIC, without drift. Both return
+     * 0 or a negative errno (-EINVAL, -EBUSY, -ENOMEM, ...); ret may be NULL. The returned source is
+     * freed with source_free (NULL is a no-op), at the latest in the
+     * instance's stop: the host frees what is left right after stop
+     * returns, so a source pointer must not be used after that. */
     int (*io_add)(struct ophost_ctx *ctx, int fd, uint32_t events, ophost_io_fn cb,
                   void *userdata, struct ophost_source **ret);
     int (*timer_add)(struct ophost_ctx *ctx, uint64_t first_usec, uint64_t interval_usec,
                      ophost_timer_fn cb, void *userdata, struct ophost_source **ret);
     void (*source_free)(struct ophost_source *source);
 
-    /* Data (gadgets, session thread, while running). batch returns the empty
-     * batch to fill for ds. emit runs the batch through the session's
-     * operators and resets it; it returns 0, or a negative errno when the
-     * session is failing (stop emitting then). lost counts events the gadget
-     * could not deliver (ring buffer full, ENOBUFS). done ends the session
-     * after the current callback: error 0 = completed, else failed. */
+    /* Data (gadgets, session thread, while running). batch returns the batch
+     * to fill for ds (the same one each time, empty after each emit; NULL
+     * before start or on misuse). emit runs the batch synchronously through
+     * the process() of every later operator of the session and resets it;
+     * call it from a loop callback (io/timer), not from start (later
+     * operators have not started yet). It returns 0, or a negative errno
+     * when the session is failing or stopping (-ECANCELED, -ESHUTDOWN): stop
+     * emitting then; the session's failure is already recorded. lost counts
+     * events the gadget could not deliver (ring buffer full, ENOBUFS); they
+     * are shown in the session's stats. done ends the session after the
+     * current callback returns (the loop exits, then stop, post_stop and
+     * destroy run): error 0 = completed, else failed with that errno; only
+     * the first call counts. Any operator may call done (e.g. a limiter). */
     struct ophost_batch *(*batch)(struct ophost_ctx *ctx, struct ophost_datasource *ds);
     int (*emit)(struct ophost_ctx *ctx, struct ophost_batch *batch);
     void (*lost)(struct ophost_ctx *ctx, uint64_t n);
@@ -375,11 +496,14 @@ struct ophost_host {
     /* Schema, during instantiate and pre_start only (-EBUSY later): how many
      * events one batch of ds holds (default 256, at most 1048576; -ERANGE).
      * Gadgets whose batch is a unit, such as a snapshot that sorters and
-     * limiters must see whole, raise it. */
+     * limiters must see whole, raise it. Returns 0 or a negative errno.
+     * Instance contexts, session thread; meant for the gadget that added ds. */
     int (*datasource_set_capacity)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                                    uint32_t capacity);
     /* The field of ds whose name is closest to name (a likely typo), or NULL:
-     * for "unknown field 'usr' (did you mean 'uid'?)" messages. */
+     * for "unknown field 'usr' (did you mean 'uid'?)" messages. The name
+     * stays valid for the session. Instance contexts, session thread; it
+     * allocates: not for process(). */
     const char *(*field_closest)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                                  const char *name);
 };
@@ -388,60 +512,99 @@ struct ophost_host {
 
 #define OPHOST_OPERATOR_GADGET (1u << 0) /* a source: declares data sources, emits */
 
-/* Conventional priorities (lower runs earlier among operators free to go). */
+/* Conventional priorities (lower runs earlier among operators free to go;
+ * dependencies always come first). The default, 0, is an enricher's. */
 #define OPHOST_PRIORITY_EARLY_FILTER (-1000) /* filters on gadget fields */
 #define OPHOST_PRIORITY_ENRICHER 0
 #define OPHOST_PRIORITY_TRANSFORM 1000 /* filters, sorters, limiters, formatters */
 #define OPHOST_PRIORITY_SINK 10000
 
 /*
- * One operator. Every callback is optional. `data` is what instantiate
- * stored in *ret_data; `op_data` what init stored in *ret_op_data.
+ * One operator. Every callback is optional (a missing one counts as
+ * succeeding). `data` is what instantiate stored in *ret_data (NULL if it
+ * stored nothing); `op_data` what init stored in *ret_op_data. Every
+ * callback returns 0 or a negative errno, explained with host->error.
  */
 struct ophost_operator {
     uint32_t struct_size;                  /* sizeof(struct ophost_operator) */
     const char *name;                      /* [a-z0-9_-]+, unique in the daemon */
-    const char *description;
+    const char *description;               /* one line, for --list-operators */
     uint32_t flags;                        /* OPHOST_OPERATOR_* */
-    int32_t priority;
-    const char *const *dependencies;       /* NULL-terminated operator names; NULL = none */
+    int32_t priority;                      /* OPHOST_PRIORITY_* or between */
+    /* NULL-terminated operator names; NULL = none. A session that uses this
+     * operator also runs these, before it (it can field_find their fields
+     * in instantiate); a missing one keeps the session from starting. */
+    const char *const *dependencies;
     const struct ophost_param *global_params;   /* key == NULL terminated; NULL = none */
     const struct ophost_param *instance_params; /* key == NULL terminated; NULL = none */
 
-    /* Main thread, once per daemon before first use. */
+    /* Main thread, once per daemon, on first use (see Lifecycle), with the
+     * global params in ctx. State shared by all sessions goes in
+     * *ret_op_data; it is read by instances on their session threads at
+     * the same time, so it is read-only after init, or locked. A failure
+     * is remembered: every session needing the operator fails with the
+     * message, until the plugin is loaded again. */
     int (*init)(struct ophost_ctx *ctx, void **ret_op_data);
-    /* Main thread, at shutdown or unload, if init succeeded. */
+    /* Main thread, if init succeeded, after the last session using the
+     * operator ended: at shutdown, or when the plugin is removed or
+     * replaced. Frees op_data. */
     int (*close)(struct ophost_ctx *ctx, void *op_data);
-    /* Main thread: whether the operator applies to sessions of this gadget.
-     * NULL = all gadgets. */
+    /* Main thread, after init, whenever a session using the operator is
+     * planned (start, reload, --check): whether the operator applies to
+     * sessions of this gadget; false makes the plan fail naming both.
+     * Not asked of the gadget itself. NULL = all gadgets. */
     bool (*can_operate_on)(struct ophost_ctx *ctx, void *op_data, const char *gadget);
 
-    /* Session thread. instantiate may return OPHOST_OPT_OUT. */
+    /* Session thread (or, for instantiate and destroy, a throwaway check on
+     * the main thread; see Lifecycle). instantiate reads the instance
+     * params, allocates the instance data into *ret_data and builds the
+     * schema; it may return OPHOST_OPT_OUT (then it must have freed what it
+     * allocated: no other callback of this instance runs; a gadget cannot
+     * opt out). */
     int (*instantiate)(struct ophost_ctx *ctx, void *op_data, void **ret_data);
+    /* Acquires resources (open files, load programs); the schema is still
+     * open: fields of every operator can be found, and added. */
     int (*pre_start)(struct ophost_ctx *ctx, void *data);
+    /* The schema is frozen (field_at lists every field); adds fds and
+     * timers. The gadget starts first, so it must not emit from start. */
     int (*start)(struct ophost_ctx *ctx, void *data);
+    /* Undoes start: frees the sources (the host frees any left right after
+     * stop returns). No process() call and no loop callback follows. */
     int (*stop)(struct ophost_ctx *ctx, void *data);
+    /* Undoes pre_start: releases resources. */
     int (*post_stop)(struct ophost_ctx *ctx, void *data);
+    /* Undoes instantiate: frees data. ctx and field handles die after it. */
     int (*destroy)(struct ophost_ctx *ctx, void *data);
-    /* Called with every batch of the session between start and stop. A
-     * negative return fails the session; the batch is not handed on. */
+    /* Called with every batch of every data source of the session (check
+     * batch->ds) between start and stop, on the session thread, in the
+     * session's order; never for the session's gadget, and never with an
+     * empty batch. See struct ophost_batch for what it may change. Must not
+     * block or allocate per event. A negative return fails the session; the
+     * batch is not handed on. */
     int (*process)(struct ophost_ctx *ctx, void *data, struct ophost_batch *batch);
 };
 
-/* What the entry function returns. */
+/* What the entry function returns. Operator names are unique across all
+ * loaded plugins: a plugin providing a name another plugin already
+ * provides is refused as a whole. */
 struct ophost_plugin {
     uint16_t abi_major;                    /* OPHOST_ABI_MAJOR */
     uint16_t abi_minor;                    /* OPHOST_ABI_MINOR */
     uint32_t struct_size;                  /* sizeof(struct ophost_plugin) */
-    const char *name;
-    const char *version;
-    const char *description;
-    const struct ophost_operator *const *operators; /* NULL-terminated */
+    const char *name;                      /* [a-z0-9_-]+, shown in logs */
+    const char *version;                   /* free text, e.g. "1.2" */
+    const char *description;               /* one line; may be NULL */
+    const struct ophost_operator *const *operators; /* NULL-terminated, at least one */
 };
 
-/* The entry function. Called once per load on the main thread; it must not
- * fail, block or start threads; it returns a descriptor that stays valid
- * until the plugin is unloaded (usually a static const). */
+/* The entry function. Called once per load on the main thread, also by
+ * `ophostd --check`, `--list-operators` and `--check-plugin`: it must not
+ * block, start threads or have side effects; keep host and return a
+ * descriptor that stays valid until the plugin is unloaded (usually a
+ * static const). Returning NULL refuses the load (e.g. when
+ * host->abi_minor lacks a function the plugin needs). A file replaced in
+ * the plugin directory is loaded as a new, independent copy while the old
+ * one still serves running sessions: statics are per copy. */
 typedef const struct ophost_plugin *(*ophost_plugin_entry_fn)(const struct ophost_host *host);
 
 /* What every plugin defines (with OPHOST_EXPORT); declared here so the

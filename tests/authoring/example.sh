@@ -6,11 +6,10 @@
 # pkg-config names while ophostd runs on it, and check that a waiting pipeline
 # starts and prints the field the plugin adds: comm_upper="COMM-1".
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-if [ $# -ne 3 ]; then
-    echo "usage: example.sh OPHOSTD BUILDDIR SRCDIR" >&2
-    exit 2
-fi
+usage 3 "example.sh OPHOSTD BUILDDIR SRCDIR" "$@"
 ophostd=$1
 builddir=$2
 srcdir=$3
@@ -20,50 +19,8 @@ unset JOURNAL_STREAM OPHOST_PLUGIN_DIR PKG_CONFIG_SYSROOT_DIR
 # Directories meson creates must pass the loader's "not group-writable" check.
 umask 022
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ophost-authoring.XXXXXX")
-daemon_pid=
-n_ok=0
+make_tmp ophost-authoring
 log=$tmp/ophostd.log
-
-cleanup() {
-    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-        kill -KILL "$daemon_pid" 2>/dev/null || true
-        wait "$daemon_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*"
-    if [ -f "$log" ]; then
-        echo "---- daemon log ----"
-        cat "$log"
-        echo "---- end of daemon log ----"
-    fi
-    exit 1
-}
-
-ok() {
-    n_ok=$((n_ok + 1))
-    echo "ok $n_ok - $*"
-}
-
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; false on timeout.
-wait_for() {
-    local tries=$(($1 * 10))
-    shift
-    while [ "$tries" -gt 0 ]; do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-        tries=$((tries - 1))
-    done
-    "$@"
-}
-log_has() { grep -q -F -- "$1" "$log" 2>/dev/null; }
-has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 
 # ---- 1. meson install puts the header and ophost.pc in place ------------------
 dest=$tmp/dest
@@ -138,8 +95,7 @@ upper:
       path: $tmp/upper.log
 EOF
 common=(-c "$tmp/ophostd.yaml" -p "$plugindir" -d "$pipelines")
-"$ophostd" "${common[@]}" 2>"$log" >/dev/null &
-daemon_pid=$!
+start_daemon "$log" "${common[@]}"
 wait_for 10 log_has "info: ready: 1 sessions configured" || fail "the daemon did not get ready"
 log_has "session 'upper': unknown operator 'comm_upper', waiting for a plugin that provides it" ||
     fail "the session does not wait for comm_upper"
@@ -166,12 +122,7 @@ grep -q -F "    plugin example 1.0 ($plugindir/example.so), priority 0" "$tmp/li
     fail "--list-operators lacks the plugin line of comm_upper: $(cat "$tmp/list.out")"
 ok "ophostd --list-operators lists comm_upper from plugin example 1.0"
 
-status=0
-kill -TERM "$daemon_pid"
-wait_for 5 eval '! kill -0 "$daemon_pid" 2>/dev/null' || fail "the daemon did not exit on SIGTERM"
-wait "$daemon_pid" || status=$?
-daemon_pid=
-[ "$status" -eq 0 ] || fail "the daemon exited with status $status"
+stop_daemon
 ok "SIGTERM: the daemon exits 0"
 
 echo "$n_ok passed, 0 failed"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/snapshot_process.so", NULL };
 
@@ -80,11 +81,6 @@ static void spawn(struct child *c, enum kind kind, const char *comm) {
     }
 }
 
-static void reap(struct child *c) {
-    kill(c->pid, SIGKILL);
-    ck_assert_int_eq(waitpid(c->pid, NULL, 0), c->pid);
-}
-
 /* The one line of out that starts with "pid=PID "; fails on 0 or 2+. */
 static char *line_of(const char *out, pid_t pid) {
     char needle[32];
@@ -104,18 +100,12 @@ static char *line_of(const char *out, pid_t pid) {
     return strndup(found, (size_t) (strchr(found, '\n') - found));
 }
 
-static uint64_t now_nsec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 START_TEST(test_children) {
     struct harness *h = harness_new(plugins);
     struct child c[5];
     enum kind kinds[] = { SLEEPER, THREADED, STOPPED, ZOMBIE, OTHER_UID };
     size_t n = getuid() == 0 ? 5 : 4; /* only root can make a child of another uid */
-    uint64_t t0 = now_nsec(), t1;
+    uint64_t t0 = tu_nsec(CLOCK_REALTIME), t1;
     char *err = NULL;
 
     for (size_t i = 0; i < n; i++) {
@@ -123,7 +113,7 @@ START_TEST(test_children) {
         snprintf(comm, sizeof(comm), "ophsnap-%zu", i);
         spawn(&c[i], kinds[i], comm);
     }
-    t1 = now_nsec();
+    t1 = tu_nsec(CLOCK_REALTIME);
     ck_assert_int_eq(harness_run(h, "snap: {gadget: snapshot_process}\n", NULL, NULL, &err), 0);
     for (size_t i = 0; i < n; i++) {
         static const char *const states[] = { "S", "S", "T", "Z", "S" };
@@ -150,7 +140,7 @@ START_TEST(test_children) {
     /* Every event reached the sink; the session completed on its own. */
     ck_assert_int_gt(harness_events_in(h, "capture"), (int64_t) n);
     for (size_t i = 0; i < n; i++)
-        reap(&c[i]);
+        tu_reap(c[i].pid);
     harness_free(h);
 }
 END_TEST
@@ -180,7 +170,7 @@ START_TEST(test_many) {
         snprintf(want, sizeof(want), " comm=\"%s\" state=\"S\" ", c[i].comm);
         ck_assert_msg(strstr(line, want), "got '%s', want '%s'", line, want);
         free(line);
-        reap(&c[i]);
+        tu_reap(c[i].pid);
     }
     free(c);
     harness_free(h);
@@ -222,7 +212,7 @@ START_TEST(test_kernel_threads) {
     ck_assert_ptr_null(strstr(harness_output(h), "pid=2 "));
     ck_assert_ptr_null(strstr(harness_output(h), " ppid=2 "));
     free(line_of(harness_output(h), c.pid));
-    reap(&c);
+    tu_reap(c.pid);
     harness_free(h);
 }
 END_TEST
@@ -247,20 +237,11 @@ START_TEST(test_bad_param) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("snapshot-process");
-    TCase *tc = tcase_create("snapshot-process");
-    SRunner *sr;
-    int failed;
-
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_children);
-    tcase_add_test(tc, test_many);
-    tcase_add_test(tc, test_kernel_threads);
-    tcase_add_test(tc, test_bad_param);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("snapshot-process", 120, (const TTest *const[]){
+        test_children,
+        test_many,
+        test_kernel_threads,
+        test_bad_param,
+        NULL,
+    });
 }

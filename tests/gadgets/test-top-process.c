@@ -16,14 +16,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/top_process.so", NULL };
-
-static uint64_t mono_nsec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 /* The state letter of pid from /proc/PID/stat, '?' if unreadable. */
 static char state_of(pid_t pid) {
@@ -86,8 +81,8 @@ static pid_t spawn(const char *comm, unsigned busy_ms, int *ret_go) {
             _exit(1);
         if (busy_ms && read(go[0], &byte, 1) != 1)
             _exit(1);
-        end = mono_nsec() + (uint64_t) busy_ms * 1000000u;
-        while (busy_ms && mono_nsec() < end)
+        end = tu_nsec(CLOCK_MONOTONIC) + (uint64_t) busy_ms * 1000000u;
+        while (busy_ms && tu_nsec(CLOCK_MONOTONIC) < end)
             spin++;
         if (busy_ms)
             raise(SIGKILL); /* not _exit: valgrind would leak-check the child */
@@ -108,11 +103,6 @@ static pid_t spawn(const char *comm, unsigned busy_ms, int *ret_go) {
         ck_assert_int_eq(state_of(pid), 'S');
     }
     return pid;
-}
-
-static void reap(pid_t pid) {
-    kill(pid, SIGKILL);
-    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
 }
 
 /* Calls fn for every line of out that starts with "pid=PID "; returns the
@@ -219,8 +209,8 @@ START_TEST(test_busy_and_idle) {
 
     ck_assert_uint_ge(each_line(out, mark, NULL, NULL, &first_mark), 1);
     ck_assert_uint_eq(each_line(out + first_mark, busy, NULL, NULL, NULL), 0);
-    reap(idle);
-    reap(mark);
+    tu_reap(idle);
+    tu_reap(mark);
     harness_free(h);
 }
 END_TEST
@@ -252,7 +242,7 @@ START_TEST(test_many) {
     }
     ck_assert_int_eq(harness_stop(h, NULL), 0);
     for (size_t i = 0; i < N; i++)
-        reap(pids[i]);
+        tu_reap(pids[i]);
     free(pids);
     harness_free(h);
 }
@@ -277,19 +267,10 @@ START_TEST(test_bad_interval) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("top-process");
-    TCase *tc = tcase_create("top-process");
-    SRunner *sr;
-    int failed;
-
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_busy_and_idle);
-    tcase_add_test(tc, test_many);
-    tcase_add_test(tc, test_bad_interval);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("top-process", 120, (const TTest *const[]){
+        test_busy_and_idle,
+        test_many,
+        test_bad_interval,
+        NULL,
+    });
 }

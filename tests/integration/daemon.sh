@@ -5,11 +5,10 @@
 # sessions), plugin hot-plug, a session that completes, restart with backoff
 # and a clean stop on SIGTERM. Every poll is bounded; a run takes ~4 s.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-if [ $# -ne 2 ]; then
-    echo "usage: daemon.sh OPHOSTD PLUGIN_DIR" >&2
-    exit 2
-fi
+usage 2 "daemon.sh OPHOSTD PLUGIN_DIR" "$@"
 ophostd=$1
 src_plugins=$2
 for so in synthetic null print; do
@@ -22,53 +21,7 @@ done
 # Log lines go to our files, never to the journal.
 unset JOURNAL_STREAM OPHOST_PLUGIN_DIR
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ophost-integ.XXXXXX")
-pids=()
-cur_log=
-n_ok=0
-
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then
-            kill -KILL "$p" 2>/dev/null || true
-            wait "$p" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*"
-    if [ -n "$cur_log" ] && [ -f "$cur_log" ]; then
-        echo "---- daemon log $cur_log ----"
-        cat "$cur_log"
-        echo "---- end of daemon log ----"
-    fi
-    exit 1
-}
-
-ok() {
-    n_ok=$((n_ok + 1))
-    echo "ok $n_ok - $*"
-}
-
-# lines FILE: the number of lines of FILE, 0 if it does not exist.
-lines() {
-    if [ -f "$1" ]; then
-        wc -l <"$1" | tr -d ' '
-    else
-        echo 0
-    fi
-}
-
-# count FIXED-STRING FILE: lines of FILE containing the string.
-count() {
-    local n
-    n=$(grep -c -F -- "$1" "$2" 2>/dev/null) || true
-    echo "${n:-0}"
-}
+make_tmp ophost-integ
 
 # count_seq1 FILE: how many times a print sink started writing to FILE.
 count_seq1() {
@@ -77,28 +30,11 @@ count_seq1() {
     echo "${n:-0}"
 }
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; false on timeout.
-wait_for() {
-    local tries=$(($1 * 10))
-    shift
-    while [ "$tries" -gt 0 ]; do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-        tries=$((tries - 1))
-    done
-    "$@"
-}
-
-has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
-log_has() { grep -q -F -- "$1" "$2" 2>/dev/null; }
 log_count_above() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 # reloaded_or_dead PID PATTERN N: the log has more than N PATTERN lines, or
 # the daemon is gone (so a crash fails at once, not after a timeout).
 reloaded_or_dead() { is_dead "$1" || log_count_above "$2" "$cur_log" "$3"; }
 seq1_is() { [ "$(count_seq1 "$1")" -eq "$2" ]; }
-is_dead() { ! kill -0 "$1" 2>/dev/null; }
 
 # expect_log FIXED-STRING: the current daemon log has it (within 5 s).
 expect_log() {
@@ -121,15 +57,6 @@ assert_stalled() {
     [ "$n" -eq "$m" ] || fail "$2: $1 still grows ($n -> $m lines)"
 }
 
-# start_daemon LOG ARGS...: runs ophostd in the background; sets $daemon_pid.
-start_daemon() {
-    cur_log=$1
-    shift
-    "$ophostd" "$@" 2>"$cur_log" >/dev/null &
-    daemon_pid=$!
-    pids+=("$daemon_pid")
-}
-
 # hup PATTERN: sends SIGHUP and waits until the log has one more PATTERN line
 # ("reloaded:" or "reload failed").
 hup() {
@@ -143,15 +70,6 @@ hup() {
         wait "$daemon_pid" || status=$?
         fail "the daemon died during the reload (exit status $status)"
     fi
-}
-
-# stop_daemon: SIGTERM, then the daemon must exit 0 within 5 s.
-stop_daemon() {
-    local status=0
-    kill -TERM "$daemon_pid"
-    wait_for 5 is_dead "$daemon_pid" || fail "the daemon did not exit within 5 s of SIGTERM"
-    wait "$daemon_pid" || status=$?
-    [ "$status" -eq 0 ] || fail "the daemon exited with status $status after SIGTERM"
 }
 
 # A private copy of the plugins: the loader refuses group/world-writable

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/limiter.so", TEST_PLUGIN_DIR "/sort.so",
                                        TEST_PLUGIN_DIR "/filter.so", NULL };
@@ -132,20 +133,12 @@ START_TEST(test_bad_max) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("limiter");
-    TCase *tc = tcase_create("limiter");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_default_max);
-    tcase_add_test(tc, test_per_batch);
-    tcase_add_test(tc, test_large_max);
-    tcase_add_test(tc, test_after_filter_and_sort);
-    tcase_add_test(tc, test_bad_max);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("limiter", 0, (const TTest *const[]){
+        test_default_max,
+        test_per_batch,
+        test_large_max,
+        test_after_filter_and_sort,
+        test_bad_max,
+        NULL,
+    });
 }

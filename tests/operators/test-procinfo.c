@@ -16,18 +16,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 #define PLUGIN TEST_PLUGIN_DIR "/procinfo.so"
 #define NO_SUCH_PID 2147483646u /* above PID_MAX_LIMIT (4M) */
 #define ARGV0 "ophost-test-\xc3\xa9" /* ends in a two-byte UTF-8 character */
 
 static const char *const plugins[] = { PLUGIN, NULL };
-
-static uint64_t realtime_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 static char *read_text(const char *path, size_t *ret_len) {
     static char buf[65536];
@@ -122,11 +117,6 @@ static pid_t spawn_sleep(void) {
     return pid;
 }
 
-static void reap(pid_t pid) {
-    kill(pid, SIGKILL);
-    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-}
-
 /* Replaces every "proc.start_time=N" of out with "proc.start_time=T" and
  * returns the values in ret[]; returns the masked copy (caller frees). */
 static char *mask_start(const char *out, uint64_t *ret, size_t max, size_t *ret_n) {
@@ -169,14 +159,14 @@ static void feed_pids(struct harness_feed *f, void *userdata) {
 
 START_TEST(test_live) {
     struct harness *h = harness_new(plugins);
-    uint64_t before = realtime_ns(), after, starts[8];
+    uint64_t before = tu_nsec(CLOCK_REALTIME), after, starts[8];
     pid_t child = spawn_sleep(), zombie;
     uint64_t pids[8];
     size_t n_starts;
     char *masked, *expected;
     char path[64];
 
-    after = realtime_ns();
+    after = tu_nsec(CLOCK_REALTIME);
     /* A zombie: exited, not reaped. */
     zombie = fork();
     ck_assert_int_ge(zombie, 0);
@@ -229,12 +219,12 @@ START_TEST(test_live) {
     ck_assert_uint_le(starts[1], after + 20000000u);
     ck_assert_uint_eq(starts[2], starts[1]);
     ck_assert_uint_ge(starts[3], after - 20000000u);
-    ck_assert_uint_le(starts[3], realtime_ns());
+    ck_assert_uint_le(starts[3], tu_nsec(CLOCK_REALTIME));
     ck_assert_uint_eq(starts[4], 0);
     ck_assert_uint_eq(starts[5], 0);
     free(masked);
     free(expected);
-    reap(child);
+    tu_reap(child);
     ck_assert_int_eq(waitpid(zombie, NULL, 0), zombie);
     harness_free(h);
 }
@@ -268,7 +258,7 @@ START_TEST(test_cmdline_truncation) {
         p = strstr(out, want);
         ck_assert_msg(p != NULL, "max-cmdline %s: want %s in %s", cases[i].max, want, out);
     }
-    reap(child);
+    tu_reap(child);
     harness_free(h);
 }
 END_TEST
@@ -354,7 +344,7 @@ START_TEST(test_exec_refreshes) {
     free(masked);
     free(want);
     close(fds[1]);
-    reap(s.child);
+    tu_reap(s.child);
     harness_free(h);
 }
 END_TEST
@@ -406,8 +396,8 @@ START_TEST(test_small_caches) {
         }
     }
     free(first);
-    reap(a);
-    reap(b);
+    tu_reap(a);
+    tu_reap(b);
     harness_free(h);
 }
 END_TEST
@@ -445,10 +435,7 @@ START_TEST(test_signed_pid) {
 END_TEST
 
 START_TEST(test_errors) {
-    static const struct {
-        const char *yaml;
-        const char *error;
-    } cases[] = {
+    static const struct harness_error_case cases[] = {
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'seq:u64'}\n    procinfo: {}\n",
           "operator 'procinfo': instantiate failed: param 'pid-field': data source 'events' has no field 'pid'" },
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'tid:u32'}\n    procinfo: {pid-field: task}\n",
@@ -460,36 +447,20 @@ START_TEST(test_errors) {
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'pid:u32'}\n    procinfo: {datasource: other}\n",
           "operator 'procinfo': instantiate failed: param 'datasource': no data source 'other'" },
     };
-    struct harness *h = harness_new(plugins);
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *err = NULL;
-        ck_assert_int_lt(harness_run(h, cases[i].yaml, feed_pids, NULL, &err), 0);
-        ck_assert_ptr_nonnull(err);
-        ck_assert_str_eq(err, cases[i].error);
-        free(err);
-    }
-    harness_free(h);
+    harness_assert_errors(plugins, feed_pids, cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("procinfo");
-    TCase *tc = tcase_create("procinfo");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_live);
-    tcase_add_test(tc, test_cmdline_truncation);
-    tcase_add_test(tc, test_exec_refreshes);
-    tcase_add_test(tc, test_kernel_thread);
-    tcase_add_test(tc, test_small_caches);
-    tcase_add_test(tc, test_signed_pid);
-    tcase_add_test(tc, test_errors);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("procinfo", 0, (const TTest *const[]){
+        test_live,
+        test_cmdline_truncation,
+        test_exec_refreshes,
+        test_kernel_thread,
+        test_small_caches,
+        test_signed_pid,
+        test_errors,
+        NULL,
+    });
 }

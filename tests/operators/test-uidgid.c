@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 #define PLUGIN TEST_PLUGIN_DIR "/uidgid.so"
 #define UNKNOWN 4000000u
@@ -149,10 +150,7 @@ START_TEST(test_signed) {
 END_TEST
 
 START_TEST(test_errors) {
-    static const struct {
-        const char *yaml;
-        const char *error;
-    } cases[] = {
+    static const struct harness_error_case cases[] = {
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'seq:u64'}\n    uidgid: {}\n",
           "operator 'uidgid': instantiate failed: data source 'events' has neither field 'uid' (param 'uid-field') nor field 'gid' (param 'gid-field')" },
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'uid:string'}\n    uidgid: {}\n",
@@ -162,34 +160,18 @@ START_TEST(test_errors) {
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'uid:u32,user:string'}\n    uidgid: {}\n",
           "operator 'uidgid': instantiate failed: field 'user' already exists in data source 'events'" },
     };
-    struct harness *h = harness_new(plugins);
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *err = NULL;
-        ck_assert_int_lt(harness_run(h, cases[i].yaml, feed_ids, NULL, &err), 0);
-        ck_assert_ptr_nonnull(err);
-        ck_assert_str_eq(err, cases[i].error);
-        free(err);
-    }
-    harness_free(h);
+    harness_assert_errors(plugins, feed_ids, cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("uidgid");
-    TCase *tc = tcase_create("uidgid");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_names);
-    tcase_add_test(tc, test_only_uid);
-    tcase_add_test(tc, test_renamed_gid_only);
-    tcase_add_test(tc, test_signed);
-    tcase_add_test(tc, test_errors);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("uidgid", 0, (const TTest *const[]){
+        test_names,
+        test_only_uid,
+        test_renamed_gid_only,
+        test_signed,
+        test_errors,
+        NULL,
+    });
 }

@@ -17,6 +17,7 @@
 #include <systemd/sd-login.h>
 
 #include "harness.h"
+#include "testutil.h"
 #include "../../plugins/unit/cgroup-container.h"
 
 #define PLUGIN TEST_PLUGIN_DIR "/unit.so"
@@ -227,8 +228,7 @@ START_TEST(test_live_container) {
         ck_assert_msg(first != NULL, "got %s", out);
         ck_assert_ptr_nonnull(strstr(first + 1, want));
     }
-    kill(child, SIGKILL);
-    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    tu_reap(child);
     ck_assert_int_eq(rmdir(scope), 0);
     ck_assert_int_eq(rmdir(dir), 0);
     harness_free(h);
@@ -254,10 +254,7 @@ START_TEST(test_gone) {
 END_TEST
 
 START_TEST(test_errors) {
-    static const struct {
-        const char *yaml;
-        const char *error;
-    } cases[] = {
+    static const struct harness_error_case cases[] = {
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'seq:u64'}\n    unit: {}\n",
           "operator 'unit': instantiate failed: param 'pid-field': data source 'events' has no field 'pid'" },
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'pid:timestamp'}\n    unit: {}\n",
@@ -265,34 +262,18 @@ START_TEST(test_errors) {
         { "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'pid:u32,slice:string'}\n    unit: {}\n",
           "operator 'unit': instantiate failed: field 'slice' already exists in data source 'events'" },
     };
-    struct harness *h = harness_new(plugins);
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *err = NULL;
-        ck_assert_int_lt(harness_run(h, cases[i].yaml, feed_pids, NULL, &err), 0);
-        ck_assert_ptr_nonnull(err);
-        ck_assert_str_eq(err, cases[i].error);
-        free(err);
-    }
-    harness_free(h);
+    harness_assert_errors(plugins, feed_pids, cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("unit");
-    TCase *tc = tcase_create("unit");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_parser);
-    tcase_add_test(tc, test_self);
-    tcase_add_test(tc, test_live_container);
-    tcase_add_test(tc, test_gone);
-    tcase_add_test(tc, test_errors);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("unit", 0, (const TTest *const[]){
+        test_parser,
+        test_self,
+        test_live_container,
+        test_gone,
+        test_errors,
+        NULL,
+    });
 }

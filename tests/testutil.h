@@ -1,0 +1,52 @@
+/*
+ * testutil.h — small helpers shared by the Check tests: temporary
+ * directories with copies of built plugins, whole-file reads, child
+ * processes and a one-case suite runner. Every helper aborts the current
+ * test (ck_assert) on failure.
+ */
+#ifndef OPHOST_TESTS_TESTUTIL_H
+#define OPHOST_TESTS_TESTUTIL_H
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* "dir/name"; caller frees. */
+char *tu_path_in(const char *dir, const char *name);
+
+/* A new empty directory /tmp/ophost-test-NAME-XXXXXX, mode 0755; caller
+ * removes it with tu_remove_tree and frees it. */
+char *tu_make_dir(const char *name);
+
+/* Removes dir and everything below it. */
+void tu_remove_tree(const char *dir);
+
+/* Copies the file from to the new file to (which must not exist), mode 0644:
+ * the loader refuses group/world-writable plugins. */
+void tu_copy_file(const char *from, const char *to);
+
+/* The whole content of path, "" when it does not exist; caller frees. */
+char *tu_read_file(const char *path);
+
+/* The file at path holds exactly want. */
+#define tu_assert_file_eq(path, want)        \
+    do {                                     \
+        char *_t = tu_read_file(path);       \
+        ck_assert_str_eq(_t, want);          \
+        free(_t);                            \
+    } while (0)
+
+/* The clock in nanoseconds. */
+uint64_t tu_nsec(clockid_t clock);
+
+/* Kills pid with SIGKILL and reaps it. */
+void tu_reap(pid_t pid);
+
+/* Runs the NULL-terminated tests as one suite and one test case, both
+ * called name, with the given timeout in seconds (0: Check's default);
+ * returns the exit status for main. */
+int tu_run_tests(const char *name, double timeout, const TTest *const *tests);
+
+#endif
