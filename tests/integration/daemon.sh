@@ -101,7 +101,7 @@ plugins=$tmp/plugins
 pipelines=$tmp/pipelines.d
 config=$tmp/ophostd.yaml
 log=$tmp/ophostd.log
-copy_plugins "$plugins" synthetic null print
+copy_plugins "$plugins" synthetic null print filter
 install -m 0755 -d "$pipelines"
 # A config of our own, so an installed /etc/ophost/ophostd.yaml plays no part.
 printf 'log-level: info\ncontrol-socket: %s\n' "$tmp/ophostd.sock" >"$config"
@@ -264,6 +264,24 @@ for s in alpha beta; do
     seq1_is "$tmp/$s.log" 1 || fail "$s restarted on a rejected reload ($(count_seq1 "$tmp/$s.log") x seq=1)"
 done
 ok "SIGHUP with an unknown key: error names beta.yaml:2:3, alpha and beta keep running unrestarted"
+
+# A schema error only instantiate can see (a filter on a field nobody
+# provides) rejects the reload too: it is validated before the swap.
+cat >"$pipelines/beta.yaml" <<EOF
+beta:
+  gadget: synthetic
+  operators:
+    synthetic: {rate: 50, fields: "seq:u64,comm:string"}
+    filter: {expr: "sq==1"}
+    print: {path: $tmp/beta.log}
+EOF
+hup "reload failed"
+expect_log "$pipelines/beta.yaml:1:1: session 'beta': operator 'filter': instantiate failed: filter: unknown field 'sq' (did you mean 'seq'?)"
+for s in alpha beta; do
+    assert_grows "$tmp/$s.log" "after a rejected reload"
+    seq1_is "$tmp/$s.log" 1 || fail "$s restarted on a rejected reload ($(count_seq1 "$tmp/$s.log") x seq=1)"
+done
+ok "SIGHUP with a filter on an unknown field: rejected before the swap (beta.yaml:1:1), nothing restarted"
 
 # ---- 4. a reload restarts only the changed session ----------------------------
 session_file "$pipelines/beta.yaml" beta 40
