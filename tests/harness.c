@@ -29,6 +29,7 @@ struct harness {
     pthread_mutex_t lock; /* output */
     char *output;
     size_t len, cap;
+    char *values; /* harness_values */
     harness_feed_fn fn;
     void *userdata;
     struct instance_stats stats[64];
@@ -319,18 +320,96 @@ struct harness *harness_new(const char *const *plugin_paths) {
     return h;
 }
 
+static void assert_fails(struct harness *h, const char *yaml, harness_feed_fn fn, void *userdata,
+                         int r, const char *text, bool exact) {
+    char *err = NULL;
+    int got = harness_run(h, yaml, fn, userdata, &err);
+
+    if (r)
+        ck_assert_msg(got == r, "%s: result %d, expected %d (%s)", yaml, got, r,
+                      err ? err : "(null)");
+    else
+        ck_assert_msg(got < 0, "%s: accepted", yaml);
+    ck_assert_msg(err != NULL, "%s: no error message", yaml);
+    if (exact)
+        ck_assert_msg(strcmp(err, text) == 0, "%s:\n got  %s\n want %s", yaml, err, text);
+    else
+        ck_assert_msg(strstr(err, text) != NULL, "%s:\n error: %s\n expected in it: %s", yaml,
+                      err, text);
+    free(err);
+}
+
+void harness_assert_fails(struct harness *h, const char *yaml, harness_feed_fn fn, void *userdata,
+                          int r, const char *error) {
+    assert_fails(h, yaml, fn, userdata, r, error, true);
+}
+
+void harness_assert_fails_with(struct harness *h, const char *yaml, harness_feed_fn fn,
+                               void *userdata, int r, const char *part) {
+    assert_fails(h, yaml, fn, userdata, r, part, false);
+}
+
 void harness_assert_errors(const char *const *plugin_paths, harness_feed_fn fn,
                            const struct harness_error_case *cases, size_t n) {
     struct harness *h = harness_new(plugin_paths);
 
-    for (size_t i = 0; i < n; i++) {
-        char *err = NULL;
-        ck_assert_int_lt(harness_run(h, cases[i].yaml, fn, NULL, &err), 0);
-        ck_assert_ptr_nonnull(err);
-        ck_assert_str_eq(err, cases[i].error);
-        free(err);
-    }
+    for (size_t i = 0; i < n; i++)
+        harness_assert_fails(h, cases[i].yaml, fn, NULL, 0, cases[i].error);
     harness_free(h);
+}
+
+char *harness_feed_yaml(const char *fields, const char *ops) {
+    char *y = NULL;
+    ck_assert_int_ge(asprintf(&y, "t:\n  gadget: feed\n  operators:\n    feed: {fields: '%s'}\n%s",
+                              fields, ops),
+                     0);
+    return y;
+}
+
+int harness_run_feed(struct harness *h, const char *fields, const char *ops, harness_feed_fn fn,
+                     void *userdata, char **ret_error) {
+    char *y = harness_feed_yaml(fields, ops);
+    int r;
+
+    *ret_error = NULL;
+    r = harness_run(h, y, fn, userdata, ret_error);
+    free(y);
+    return r;
+}
+
+void harness_feed_seq(struct harness_feed *f, void *userdata) {
+    uint64_t n = *(const uint64_t *) userdata;
+    for (uint64_t i = 1; i <= n; i++)
+        harness_set_u64(f, harness_append(f), "seq", i);
+}
+
+const char *harness_values(struct harness *h, const char *field) {
+    const char *line = harness_output(h);
+    size_t flen = strlen(field);
+    FILE *m;
+    size_t size = 0;
+    bool first = true;
+
+    free(h->values);
+    h->values = NULL;
+    m = open_memstream(&h->values, &size);
+    ck_assert_ptr_nonnull(m);
+    while (*line) {
+        const char *end = strchrnul(line, '\n');
+        /* "name=value" items, separated by single spaces */
+        for (const char *p = line; p < end; p++) {
+            if ((p == line || p[-1] == ' ') && (size_t) (end - p) > flen &&
+                strncmp(p, field, flen) == 0 && p[flen] == '=') {
+                size_t n = strcspn(p + flen + 1, " \n");
+                fprintf(m, "%s%.*s", first ? "" : " ", (int) n, p + flen + 1);
+                first = false;
+                break;
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+    fclose(m);
+    return h->values;
 }
 
 void harness_free(struct harness *h) {
@@ -341,6 +420,7 @@ void harness_free(struct harness *h) {
     registry_free(h->reg);
     pthread_mutex_destroy(&h->lock);
     free(h->output);
+    free(h->values);
     free(h);
 }
 

@@ -43,6 +43,18 @@ void harness_free(struct harness *h);
 int harness_run(struct harness *h, const char *yaml, harness_feed_fn fn, void *userdata,
                 char **ret_error);
 
+/* The YAML of a session "t" whose feed gadget has the given fields
+ * ("name:type,..."), followed by ops (operator lines, each indented four
+ * spaces and ending in a newline; may be ""). Caller frees. */
+char *harness_feed_yaml(const char *fields, const char *ops);
+/* harness_run of harness_feed_yaml(fields, ops); *ret_error is set to NULL
+ * first. */
+int harness_run_feed(struct harness *h, const char *fields, const char *ops, harness_feed_fn fn,
+                     void *userdata, char **ret_error);
+
+/* A feed function: *(const uint64_t *) userdata events with "seq" = 1, 2, ... */
+void harness_feed_seq(struct harness_feed *f, void *userdata);
+
 /* For gadgets that run until stopped: start (returns once every start
  * succeeded, or with the failure), then stop. harness_stop returns like
  * harness_run. */
@@ -58,6 +70,10 @@ bool harness_wait_for(struct harness *h, const char *needle, unsigned timeout_ms
 /* Everything captured since the last run/start, one line per event. Valid
  * until the next run/start or harness_free. */
 const char *harness_output(struct harness *h);
+/* The values of field in the captured lines that have it, in order,
+ * separated by single spaces ("1 3 5"). Valid until the next call, run/start
+ * or harness_free. */
+const char *harness_values(struct harness *h, const char *field);
 /* The instance counters of the last session, by operator name; -1 if the
  * operator was not in it. */
 int64_t harness_events_in(struct harness *h, const char *operator_name);
@@ -68,6 +84,14 @@ struct harness_error_case {
     const char *yaml;
     const char *error;
 };
+
+/* Runs yaml (with fn and userdata, as harness_run) and asserts that it fails
+ * with result r (0: any failure) and a message that is exactly error
+ * (harness_assert_fails) or contains part (harness_assert_fails_with). */
+void harness_assert_fails(struct harness *h, const char *yaml, harness_feed_fn fn, void *userdata,
+                          int r, const char *error);
+void harness_assert_fails_with(struct harness *h, const char *yaml, harness_feed_fn fn,
+                               void *userdata, int r, const char *part);
 
 /* Runs each of the n cases through one harness with plugins (as for
  * harness_new) and feed function fn; asserts each fails with its message. */

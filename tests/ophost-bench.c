@@ -17,14 +17,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "config.h"
+#include "benchutil.h"
 #include "ctx.h"
 #include "loader.h"
-#include "log.h"
-#include "plan.h"
-#include "registry.h"
 #include "schema.h"
-#include "session.h"
 
 #ifndef BENCH_PLUGIN_DIR
 #define BENCH_PLUGIN_DIR "build/plugins/dir"
@@ -112,57 +108,17 @@ static struct plugin *bench_plugin(void) {
     return p;
 }
 
-static double now_sec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
+#define CLOCK CLOCK_MONOTONIC
 
 /* Runs synthetic -> pass-1..pass-n -> null for count events; seconds. */
 static double run_host(struct registry *reg, int n, unsigned long long count) {
-    struct config_param gparams[4] = {
-        { .key = "count" }, { .key = "rate", .value = "0" },
-        { .key = "fields", .value = "seq:u64,pid:u32" }, { .key = "batch", .value = "256" },
-    };
-    struct config_operator ops[MAX_OPS + 2];
-    struct config_session cs = { .name = "bench", .file = "(bench)", .gadget = "synthetic" };
-    struct errors errs = { 0 };
-    struct plan *plan = NULL;
-    struct session *s;
-    char countbuf[32];
-    double t0, t1;
-    int r;
+    struct config_operator ops[MAX_OPS + 1];
 
-    snprintf(countbuf, sizeof(countbuf), "%llu", count);
-    gparams[0].value = countbuf;
     memset(ops, 0, sizeof(ops));
-    ops[0] = (struct config_operator){ .name = "synthetic", .params = gparams, .n_params = 4 };
     for (int i = 0; i < n; i++)
-        ops[i + 1] = (struct config_operator){ .name = names[i] };
-    ops[n + 1] = (struct config_operator){ .name = "null" };
-    cs.operators = ops;
-    cs.n_operators = (size_t) n + 2;
-
-    r = plan_build(reg, &cs, &plan, &errs);
-    if (r < 0) {
-        for (size_t i = 0; errs.lines && errs.lines[i]; i++)
-            fprintf(stderr, "%s\n", errs.lines[i]);
-        exit(1);
-    }
-    s = session_new(plan);
-    t0 = now_sec();
-    if (!s || session_start(s) < 0 || session_join(s) < 0) {
-        fprintf(stderr, "session failed: %s\n", s ? session_error(s) : "out of memory");
-        exit(1);
-    }
-    t1 = now_sec();
-    if (session_events_emitted(s) != count) {
-        fprintf(stderr, "emitted %llu events, expected %llu\n",
-                (unsigned long long) session_events_emitted(s), count);
-        exit(1);
-    }
-    session_free(s);
-    return t1 - t0;
+        ops[i] = (struct config_operator){ .name = names[i] };
+    ops[n] = (struct config_operator){ .name = "null" };
+    return bench_run(reg, "seq:u64,pid:u32", ops, (size_t) n + 1, count, CLOCK);
 }
 
 /* The same process functions through function pointers, no host. */
@@ -186,44 +142,28 @@ static double run_hand(int n, unsigned long long count) {
     datasource_freeze(ds, SCHEMA_BATCH_CAPACITY);
     while (ophost_batch_append(&ds->batch))
         ;
-    t0 = now_sec();
+    t0 = bench_sec(CLOCK);
     for (unsigned long long done = 0; done < count; done += SCHEMA_BATCH_CAPACITY) {
         ds->batch.n = SCHEMA_BATCH_CAPACITY;
         for (int i = 0; i < n; i++)
             fn[i](NULL, &data[i], &ds->batch);
     }
-    t1 = now_sec();
+    t1 = bench_sec(CLOCK);
     datasource_free(ds);
     return t1 - t0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
 }
 
 #define RUNS 7
 
 int main(int argc, char **argv) {
-    char *dirs[] = { argc > 1 ? argv[1] : (char *) BENCH_PLUGIN_DIR, NULL };
-    unsigned long long count = argc > 2 ? strtoull(argv[2], NULL, 10) : 4000000ULL;
-    struct plugin **plugins = NULL, *bp;
-    struct errors refused = { 0 };
-    struct registry *reg = registry_new();
+    unsigned long long count = argc > 2 ? strtoull(argv[2], NULL, 10) : 8000000ULL;
+    struct registry *reg = bench_registry(argc > 1 ? argv[1] : BENCH_PLUGIN_DIR);
+    struct plugin *bp;
     char *err = NULL;
-    double base[RUNS];
+    double base[RUNS], base_t;
     const int ns[] = { 1, 4, 16 };
 
     host = host_table();
-    log_set_max_level(LOG_WARNING);
-    if (loader_scan(dirs, host, geteuid(), &plugins, &refused) < 0 || !plugins)
-        return fprintf(stderr, "no plugins in %s\n", dirs[0]), 1;
-    for (size_t i = 0; plugins[i]; i++) {
-        if (registry_add_plugin(reg, plugins[i], &err) < 0)
-            return fprintf(stderr, "%s\n", err), 1;
-        plugin_unref(plugins[i]);
-    }
-    free(plugins);
     bp = bench_plugin();
     if (registry_add_plugin(reg, bp, &err) < 0)
         return fprintf(stderr, "%s\n", err), 1;
@@ -233,9 +173,9 @@ int main(int argc, char **argv) {
            SCHEMA_BATCH_CAPACITY, RUNS);
     for (int k = 0; k < RUNS; k++)
         base[k] = run_host(reg, 0, count);
-    qsort(base, RUNS, sizeof(double), cmp_double);
+    base_t = bench_median(base, RUNS);
     printf("host, 0 operators (gadget + null sink): %.2f ns/event\n",
-           base[RUNS / 2] / (double) count * 1e9);
+           base_t / (double) count * 1e9);
 
     for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
         int n = ns[t];
@@ -243,13 +183,11 @@ int main(int argc, char **argv) {
         /* Pair each run with a fresh baseline run: the machine's speed
          * drifts, and the difference of neighbours is what we want. */
         for (int k = 0; k < RUNS; k++) {
-            h[k] = run_host(reg, n, count) - run_host(reg, 0, count) + base[RUNS / 2];
+            h[k] = run_host(reg, n, count) - run_host(reg, 0, count) + base_t;
             l[k] = run_hand(n, count);
         }
-        qsort(h, RUNS, sizeof(double), cmp_double);
-        qsort(l, RUNS, sizeof(double), cmp_double);
-        host_ns = (h[RUNS / 2] - base[RUNS / 2]) / ((double) count * n) * 1e9;
-        hand_ns = l[RUNS / 2] / ((double) count * n) * 1e9;
+        host_ns = (bench_median(h, RUNS) - base_t) / ((double) count * n) * 1e9;
+        hand_ns = bench_median(l, RUNS) / ((double) count * n) * 1e9;
         printf("N=%-2d host %.3f ns/event/operator, hand-written loop %.3f ns/event/operator, "
                "ratio %.2f\n", n, host_ns, hand_ns, host_ns / hand_ns);
     }

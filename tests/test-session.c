@@ -190,6 +190,18 @@ static void def_std(struct def *d, const char *name, const char *trace) {
     def_op(d, "rec-c", trace);
 }
 
+/* One param to set: op's key to value. A list of them ends at op NULL. */
+struct set {
+    const char *op, *key, *value;
+};
+
+#define MAX_SETS 3
+
+static void def_sets(struct def *d, const struct set *sets) {
+    for (size_t i = 0; i < MAX_SETS && sets[i].op; i++)
+        def_param(d, sets[i].op, sets[i].key, sets[i].value);
+}
+
 static struct plan *build_ok(struct def *d) {
     struct errors errs = { 0 };
     struct plan *plan = NULL;
@@ -350,21 +362,122 @@ static void assert_stats(struct session *s, size_t i, const char *name, uint64_t
 
 /* --------------------------------------------------------- lifecycle */
 
-START_TEST(test_success) {
-    struct def d;
-    struct session *s;
+/* Sessions of the four recorder operators with some params set, each run
+ * to its end: the exact trace, the error, the events emitted and, where
+ * given, the counters of every operator. */
+struct op_stats {
+    uint64_t in, out, batches;
+    bool opted_out;
+};
 
-    def_std(&d, "ok", trace1);
-    s = run(&d, 0);
-    assert_trace(trace1, UP EVENTS_3 DOWN);
-    ck_assert_str_eq(session_name(s), "ok");
-    ck_assert_uint_eq(session_events_emitted(s), 3);
+static const struct run_case {
+    const char *name;
+    struct set sets[MAX_SETS];
+    int want;              /* what session_join returns */
+    const char *trace;
+    const char *error;     /* session_error: NULL when want is 0 */
+    uint64_t emitted;
+    bool has_stats;
+    struct op_stats stats[4]; /* rec-gadget, rec-a, rec-b, rec-c */
+} run_cases[] = {
+    /* Every callback in order, then the undos in reverse. */
+    { "ok", { { NULL } }, 0, UP EVENTS_3 DOWN, NULL, 3,
+      true, { { 0, 0, 0, false }, { 3, 3, 2, false }, { 3, 3, 2, false }, { 3, 3, 2, false } } },
+    /* The same as one case of test_do_fails, spelt out. */
+    { "bad", { { "rec-b", "fail", "start" } }, -EIO,
+      ALL4("instantiate") ALL4("pre_start")
+      "rec-gadget start\n"
+      "rec-a start\n"
+      "rec-b start\n"
+      "rec-a stop\n"
+      "rec-gadget stop\n"
+      REV4("post_stop") REV4("destroy"),
+      "operator 'rec-b': start failed: recorder: start failed on purpose", 0, false, { { 0 } } },
+    /* The first batch stops at rec-b; the gadget is told and emits no more. */
+    { "proc", { { "rec-gadget", "count", "6" }, { "rec-b", "fail", "process" } }, -EIO,
+      UP
+      "rec-gadget process\n"
+      "rec-gadget emit n=2\n"
+      "rec-a process n=2\n"
+      "rec-b process n=2\n"
+      "rec-gadget emit failed\n"
+      DOWN,
+      "operator 'rec-b': process failed: recorder: process failed on purpose", 2,
+      true, { { 0, 0, 0, false }, { 2, 2, 1, false }, { 2, 0, 1, false }, { 0, 0, 0, false } } },
+    { "tick", { { "rec-gadget", "fail", "process" } }, -EIO, UP "rec-gadget process\n" DOWN,
+      "operator 'rec-gadget': timer callback failed: recorder: process failed on purpose", 0,
+      false, { { 0 } } },
+    { "epipe", { { "rec-gadget", "done-error", "32" /* EPIPE */ } }, -EPIPE, UP EVENTS_3 DOWN,
+      "operator 'rec-gadget': gadget ended with an error: Broken pipe", 3, false, { { 0 } } },
+    /* rec-b only instantiates; rec-c finds no field b. */
+    { "optout", { { "rec-b", "opt-out", "yes" } }, 0,
+      ALL4("instantiate")
+      "rec-gadget pre_start\nrec-a pre_start\nrec-c pre_start\n"
+      "rec-gadget start\nrec-a start\nrec-c start\n"
+      "rec-gadget process\n"
+      "rec-gadget emit n=2\n"
+      "rec-a process n=2\n"
+      "rec-c process n=2\n"
+      "rec-c event seq=1 name=ev-1 a=10 b=-\n"
+      "rec-c event seq=2 name=ev-2 a=20 b=-\n"
+      "rec-c batch n=2\n"
+      "rec-gadget emit n=1\n"
+      "rec-a process n=1\n"
+      "rec-c process n=1\n"
+      "rec-c event seq=3 name=ev-3 a=30 b=-\n"
+      "rec-c batch n=1\n"
+      "rec-gadget done\n"
+      "rec-c stop\nrec-a stop\nrec-gadget stop\n"
+      "rec-c post_stop\nrec-a post_stop\nrec-gadget post_stop\n"
+      "rec-c destroy\nrec-a destroy\nrec-gadget destroy\n",
+      NULL, 3,
+      true, { { 0, 0, 0, false }, { 3, 3, 2, false }, { 0, 0, 0, true }, { 3, 3, 2, false } } },
+    { "optout", { { "rec-gadget", "opt-out", "true" } }, -EINVAL, "rec-gadget instantiate\n",
+      "operator 'rec-gadget': gadget opted out of the session", 0, false, { { 0 } } },
+    /* The last batch (seq 5) is emptied by rec-b: rec-c never sees it. */
+    { "drop", { { "rec-gadget", "count", "5" }, { "rec-b", "drop-odd", "on" } }, 0,
+      UP
+      "rec-gadget process\n"
+      "rec-gadget emit n=2\n"
+      "rec-a process n=2\n"
+      "rec-b process n=2\n"
+      "rec-c process n=1\n"
+      "rec-c event seq=2 name=ev-2 a=20 b=b-2\n"
+      "rec-c batch n=1\n"
+      "rec-gadget emit n=2\n"
+      "rec-a process n=2\n"
+      "rec-b process n=2\n"
+      "rec-c process n=1\n"
+      "rec-c event seq=4 name=ev-4 a=40 b=b-4\n"
+      "rec-c batch n=1\n"
+      "rec-gadget emit n=1\n"
+      "rec-a process n=1\n"
+      "rec-b process n=1\n"
+      "rec-gadget done\n"
+      DOWN,
+      NULL, 5,
+      true, { { 0, 0, 0, false }, { 5, 5, 3, false }, { 5, 2, 3, false }, { 2, 2, 2, false } } },
+};
+
+START_TEST(test_run) {
+    const struct run_case *c = &run_cases[_i];
+    struct session *s;
+    struct def d;
+
+    def_std(&d, c->name, trace1);
+    def_sets(&d, c->sets);
+    s = run(&d, c->want);
+    assert_trace(trace1, c->trace);
+    ck_assert_pstr_eq(session_error(s), c->error);
+    ck_assert_str_eq(session_name(s), c->name);
+    ck_assert_uint_eq(session_events_emitted(s), c->emitted);
     ck_assert_uint_eq(session_events_lost(s), 0);
-    ck_assert_uint_eq(session_instance_stats(s, (struct instance_stats[8]){ 0 }, 8), 4);
-    assert_stats(s, 0, "rec-gadget", 0, 0, 0, false);
-    assert_stats(s, 1, "rec-a", 3, 3, 2, false);
-    assert_stats(s, 2, "rec-b", 3, 3, 2, false);
-    assert_stats(s, 3, "rec-c", 3, 3, 2, false);
+    if (c->has_stats) {
+        ck_assert_uint_eq(session_instance_stats(s, (struct instance_stats[MAX_OPS]){ 0 }, MAX_OPS), 4);
+        for (size_t i = 0; i < 4; i++)
+            assert_stats(s, i, op_names[i], c->stats[i].in, c->stats[i].out, c->stats[i].batches,
+                         c->stats[i].opted_out);
+    }
     session_free(s);
 }
 END_TEST
@@ -418,27 +531,6 @@ START_TEST(test_dependency_pulled_in) {
                          "rec-gadget destroy\n");
     assert_stats(s, 1, "mem-base", 0, 0, 0, false);
     assert_stats(s, 2, "mem-dep", 0, 0, 0, false);
-    session_free(s);
-}
-END_TEST
-
-START_TEST(test_start_fails_middle) {
-    /* The same as one case of test_do_fails, spelt out. */
-    struct session *s;
-    struct def d;
-
-    def_std(&d, "bad", trace1);
-    def_param(&d, "rec-b", "fail", "start");
-    s = run(&d, -EIO);
-    assert_trace(trace1, ALL4("instantiate") ALL4("pre_start")
-                         "rec-gadget start\n"
-                         "rec-a start\n"
-                         "rec-b start\n"
-                         "rec-a stop\n"
-                         "rec-gadget stop\n"
-                         REV4("post_stop") REV4("destroy"));
-    ck_assert_str_eq(session_error(s), "operator 'rec-b': start failed: recorder: start failed on purpose");
-    ck_assert_uint_eq(session_events_emitted(s), 0);
     session_free(s);
 }
 END_TEST
@@ -529,114 +621,22 @@ START_TEST(test_undo_fails) {
 }
 END_TEST
 
-START_TEST(test_process_fails) {
+/* Starts a session of the four recorder operators whose gadget emits
+ * nothing and never ends it (count=0), and waits until it runs. */
+static struct session *start_forever(struct def *d, const char *name, const char *trace) {
     struct session *s;
-    struct def d;
 
-    def_std(&d, "proc", trace1);
-    def_param(&d, "rec-gadget", "count", "6");
-    def_param(&d, "rec-b", "fail", "process");
-    s = run(&d, -EIO);
-    /* The first batch stops at rec-b; the gadget is told and emits no more. */
-    assert_trace(trace1, UP
-                         "rec-gadget process\n"
-                         "rec-gadget emit n=2\n"
-                         "rec-a process n=2\n"
-                         "rec-b process n=2\n"
-                         "rec-gadget emit failed\n"
-                         DOWN);
-    ck_assert_str_eq(session_error(s), "operator 'rec-b': process failed: recorder: process failed on purpose");
-    ck_assert_uint_eq(session_events_emitted(s), 2);
-    assert_stats(s, 1, "rec-a", 2, 2, 1, false);
-    assert_stats(s, 2, "rec-b", 2, 0, 1, false);
-    assert_stats(s, 3, "rec-c", 0, 0, 0, false);
-    session_free(s);
+    def_std(d, name, trace);
+    def_param(d, "rec-gadget", "count", "0");
+    s = start(d);
+    ck_assert_int_eq(session_wait_started(s), 0);
+    return s;
 }
-END_TEST
-
-START_TEST(test_gadget_timer_fails) {
-    struct session *s;
-    struct def d;
-
-    def_std(&d, "tick", trace1);
-    def_param(&d, "rec-gadget", "fail", "process");
-    s = run(&d, -EIO);
-    assert_trace(trace1, UP "rec-gadget process\n" DOWN);
-    ck_assert_str_eq(session_error(s), "operator 'rec-gadget': timer callback failed: recorder: process failed on purpose");
-    ck_assert_uint_eq(session_events_emitted(s), 0);
-    session_free(s);
-}
-END_TEST
-
-START_TEST(test_gadget_done_error) {
-    struct session *s;
-    struct def d;
-
-    def_std(&d, "epipe", trace1);
-    def_param(&d, "rec-gadget", "done-error", "32"); /* EPIPE */
-    s = run(&d, -EPIPE);
-    assert_trace(trace1, UP EVENTS_3 DOWN);
-    ck_assert_str_eq(session_error(s), "operator 'rec-gadget': gadget ended with an error: Broken pipe");
-    session_free(s);
-}
-END_TEST
-
-START_TEST(test_opt_out_middle) {
-    struct session *s;
-    struct def d;
-
-    def_std(&d, "optout", trace1);
-    def_param(&d, "rec-b", "opt-out", "yes");
-    s = run(&d, 0);
-    /* rec-b only instantiates; rec-c finds no field b. */
-    assert_trace(trace1, ALL4("instantiate")
-                         "rec-gadget pre_start\nrec-a pre_start\nrec-c pre_start\n"
-                         "rec-gadget start\nrec-a start\nrec-c start\n"
-                         "rec-gadget process\n"
-                         "rec-gadget emit n=2\n"
-                         "rec-a process n=2\n"
-                         "rec-c process n=2\n"
-                         "rec-c event seq=1 name=ev-1 a=10 b=-\n"
-                         "rec-c event seq=2 name=ev-2 a=20 b=-\n"
-                         "rec-c batch n=2\n"
-                         "rec-gadget emit n=1\n"
-                         "rec-a process n=1\n"
-                         "rec-c process n=1\n"
-                         "rec-c event seq=3 name=ev-3 a=30 b=-\n"
-                         "rec-c batch n=1\n"
-                         "rec-gadget done\n"
-                         "rec-c stop\nrec-a stop\nrec-gadget stop\n"
-                         "rec-c post_stop\nrec-a post_stop\nrec-gadget post_stop\n"
-                         "rec-c destroy\nrec-a destroy\nrec-gadget destroy\n");
-    assert_stats(s, 1, "rec-a", 3, 3, 2, false);
-    assert_stats(s, 2, "rec-b", 0, 0, 0, true);
-    assert_stats(s, 3, "rec-c", 3, 3, 2, false);
-    session_free(s);
-}
-END_TEST
-
-START_TEST(test_opt_out_gadget) {
-    struct session *s;
-    struct def d;
-
-    def_std(&d, "optout", trace1);
-    def_param(&d, "rec-gadget", "opt-out", "true");
-    s = run(&d, -EINVAL);
-    assert_trace(trace1, "rec-gadget instantiate\n");
-    ck_assert_str_eq(session_error(s), "operator 'rec-gadget': gadget opted out of the session");
-    session_free(s);
-}
-END_TEST
 
 START_TEST(test_stop_request) {
-    /* count=0: the gadget emits nothing and never ends the session. */
-    struct session *s;
     struct def d;
+    struct session *s = start_forever(&d, "forever", trace1);
 
-    def_std(&d, "forever", trace1);
-    def_param(&d, "rec-gadget", "count", "0");
-    s = start(&d);
-    ck_assert_int_eq(session_wait_started(s), 0);
     ck_assert_int_eq(session_get_state(s), SESSION_RUNNING);
     assert_trace(trace1, UP);
     session_request_stop(s);
@@ -652,14 +652,9 @@ END_TEST
 
 START_TEST(test_free_running) {
     /* session_free on a running session stops it with the full undo. */
-    struct session *s;
     struct def d;
 
-    def_std(&d, "forever", trace1);
-    def_param(&d, "rec-gadget", "count", "0");
-    s = start(&d);
-    ck_assert_int_eq(session_wait_started(s), 0);
-    session_free(s);
+    session_free(start_forever(&d, "forever", trace1));
     assert_trace(trace1, UP DOWN);
 }
 END_TEST
@@ -685,12 +680,9 @@ START_TEST(test_two_sessions) {
     struct def d1, d2;
     char *want;
 
-    def_std(&d1, "one", trace1);
-    def_param(&d1, "rec-gadget", "count", "0");
+    s1 = start_forever(&d1, "one", trace1);
     def_std(&d2, "two", trace2);
     def_param(&d2, "rec-c", "fail", "start");
-    s1 = start(&d1);
-    ck_assert_int_eq(session_wait_started(s1), 0);
     s2 = start(&d2);
     ck_assert_int_eq(session_join(s2), -EIO);
     ck_assert_int_eq(session_get_state(s2), SESSION_FAILED);
@@ -769,42 +761,6 @@ START_TEST(test_batches) {
 }
 END_TEST
 
-START_TEST(test_drop_odd) {
-    struct session *s;
-    struct def d;
-
-    def_std(&d, "drop", trace1);
-    def_param(&d, "rec-gadget", "count", "5");
-    def_param(&d, "rec-b", "drop-odd", "on");
-    s = run(&d, 0);
-    /* The last batch (seq 5) is emptied by rec-b: rec-c never sees it. */
-    assert_trace(trace1, UP
-                         "rec-gadget process\n"
-                         "rec-gadget emit n=2\n"
-                         "rec-a process n=2\n"
-                         "rec-b process n=2\n"
-                         "rec-c process n=1\n"
-                         "rec-c event seq=2 name=ev-2 a=20 b=b-2\n"
-                         "rec-c batch n=1\n"
-                         "rec-gadget emit n=2\n"
-                         "rec-a process n=2\n"
-                         "rec-b process n=2\n"
-                         "rec-c process n=1\n"
-                         "rec-c event seq=4 name=ev-4 a=40 b=b-4\n"
-                         "rec-c batch n=1\n"
-                         "rec-gadget emit n=1\n"
-                         "rec-a process n=1\n"
-                         "rec-b process n=1\n"
-                         "rec-gadget done\n"
-                         DOWN);
-    ck_assert_uint_eq(session_events_emitted(s), 5);
-    assert_stats(s, 1, "rec-a", 5, 5, 3, false);
-    assert_stats(s, 2, "rec-b", 5, 2, 3, false);
-    assert_stats(s, 3, "rec-c", 2, 2, 2, false);
-    session_free(s);
-}
-END_TEST
-
 START_TEST(test_full_batches) {
     /* 600 events in batches of at most 256 (the host's batch capacity):
      * the gadget fills each batch until append returns NULL. */
@@ -857,40 +813,37 @@ static void tap(struct session *s, const struct ophost_batch *b, void *userdata)
         snprintf(tap_log + at, sizeof(tap_log) - at, "\n");
 }
 
-START_TEST(test_tap) {
-    /* The tap sees what left the last operator; an emptied batch is not
-     * handed to it. */
-    struct session *s;
-    struct def d;
+/* Runs d with the tap to its end, which must be want; the tap saw tapped. */
+static void run_tapped(struct def *d, int want, const char *tapped) {
+    struct session *s = session_new(build_ok(d));
 
     tap_log[0] = '\0';
-    def_std(&d, "tap", trace1);
-    def_param(&d, "rec-gadget", "count", "5");
-    def_param(&d, "rec-b", "drop-odd", "yes");
-    s = session_new(build_ok(&d));
     ck_assert_ptr_nonnull(s);
     session_set_tap(s, tap, tap_log);
     ck_assert_int_eq(session_start(s), 0);
-    ck_assert_int_eq(session_join(s), 0);
-    ck_assert_str_eq(tap_log, "n=1: 2\nn=1: 4\n");
+    ck_assert_int_eq(session_join(s), want);
+    ck_assert_str_eq(tap_log, tapped);
     session_free(s);
+}
+
+START_TEST(test_tap) {
+    /* The tap sees what left the last operator; an emptied batch is not
+     * handed to it. */
+    struct def d;
+
+    def_std(&d, "tap", trace1);
+    def_param(&d, "rec-gadget", "count", "5");
+    def_param(&d, "rec-b", "drop-odd", "yes");
+    run_tapped(&d, 0, "n=1: 2\nn=1: 4\n");
 }
 END_TEST
 
 START_TEST(test_tap_not_after_failure) {
-    struct session *s;
     struct def d;
 
-    tap_log[0] = '\0';
     def_std(&d, "tap", trace1);
     def_param(&d, "rec-c", "fail", "process");
-    s = session_new(build_ok(&d));
-    ck_assert_ptr_nonnull(s);
-    session_set_tap(s, tap, tap_log);
-    ck_assert_int_eq(session_start(s), 0);
-    ck_assert_int_eq(session_join(s), -EIO);
-    ck_assert_str_eq(tap_log, "");
-    session_free(s);
+    run_tapped(&d, -EIO, "");
 }
 END_TEST
 
@@ -960,66 +913,84 @@ END_TEST
 
 /* ------------------------------------------------- session_check_plan */
 
+/* session_check_plan on the four recorder operators with some params set:
+ * its result and error, the exact trace; the plan stays the caller's. */
+static const struct check_case {
+    struct set sets[MAX_SETS];
+    int want;
+    const char *error;
+    const char *trace;
+} check_cases[] = {
+    { { { NULL } }, 0, NULL, ALL4("instantiate") REV4("destroy") },
+    { { { "rec-b", "fail", "instantiate" } }, -EIO,
+      "operator 'rec-b': instantiate failed: recorder: instantiate failed on purpose",
+      "rec-gadget instantiate\nrec-a instantiate\nrec-b instantiate\n"
+      "rec-a destroy\nrec-gadget destroy\n" },
+    { { { "rec-a", "opt-out", "yes" } }, 0, NULL,
+      ALL4("instantiate") "rec-c destroy\nrec-b destroy\nrec-gadget destroy\n" },
+};
+
 START_TEST(test_check_plan) {
+    const struct check_case *c = &check_cases[_i];
     struct plan *plan;
     struct def d;
     char *err = NULL;
 
     def_std(&d, "check", trace1);
+    def_sets(&d, c->sets);
     plan = build_ok(&d);
-    ck_assert_int_eq(session_check_plan(plan, &err), 0);
-    ck_assert_ptr_null(err);
-    assert_trace(trace1, ALL4("instantiate") REV4("destroy"));
+    ck_assert_int_eq(session_check_plan(plan, &err), c->want);
+    ck_assert_pstr_eq(err, c->error);
+    assert_trace(trace1, c->trace);
     /* The plan stays the caller's and can still run. */
     ck_assert_str_eq(plan->name, "check");
-    plan_free(plan);
-}
-END_TEST
-
-START_TEST(test_check_plan_fails) {
-    struct plan *plan;
-    struct def d;
-    char *err = NULL;
-
-    def_std(&d, "check", trace1);
-    def_param(&d, "rec-b", "fail", "instantiate");
-    plan = build_ok(&d);
-    ck_assert_int_eq(session_check_plan(plan, &err), -EIO);
-    ck_assert_str_eq(err, "operator 'rec-b': instantiate failed: recorder: instantiate failed on purpose");
-    assert_trace(trace1, "rec-gadget instantiate\nrec-a instantiate\nrec-b instantiate\n"
-                         "rec-a destroy\nrec-gadget destroy\n");
     free(err);
-    plan_free(plan);
-}
-END_TEST
-
-START_TEST(test_check_plan_opt_out) {
-    struct plan *plan;
-    struct def d;
-    char *err = NULL;
-
-    def_std(&d, "check", trace1);
-    def_param(&d, "rec-a", "opt-out", "yes");
-    plan = build_ok(&d);
-    ck_assert_int_eq(session_check_plan(plan, &err), 0);
-    ck_assert_ptr_null(err);
-    assert_trace(trace1, ALL4("instantiate") "rec-c destroy\nrec-b destroy\nrec-gadget destroy\n");
     plan_free(plan);
 }
 END_TEST
 
 /* ---------------------------------------------------------- plan errors */
 
-START_TEST(test_plan_unknown_operator) {
+/* The four recorder operators, one more operator and some params: plan_build
+ * fails with want and exactly these error lines. */
+static const struct plan_case {
+    const char *op; /* added after the four, or NULL */
+    struct set sets[MAX_SETS];
+    int want;
+    const char *error;
+} plan_cases[] = {
+    { "rec-cc", { { NULL } }, -ENOENT,
+      YAML ":50:5: session 's': unknown operator 'rec-cc' (did you mean 'rec-c'?)" },
+    { "zzzzzzzz", { { NULL } }, -ENOENT, YAML ":50:5: session 's': unknown operator 'zzzzzzzz'" },
+    { "mem-gadget", { { NULL } }, -EINVAL,
+      YAML ":50:5: session 's': operator 'mem-gadget' is a gadget; a session has one gadget ('rec-gadget')" },
+    { "cyc-x", { { NULL } }, -EINVAL, YAML ":1:1: session 's': dependency cycle: cyc-x -> cyc-y -> cyc-x" },
+    { "mem-needs", { { NULL } }, -ENOENT,
+      YAML ":1:1: session 's': operator 'mem-needs' depends on 'absent-op', which is not available" },
+    /* Every operator with bad params is reported, in plan order. */
+    { NULL,
+      { { "rec-a", "fail", "sometimes" }, { "rec-c", "trac", "x" }, { "rec-gadget", "per-batch", "0" } },
+      -EINVAL,
+      YAML ":12:7: session 's': operator 'rec-gadget': param 'per-batch': '0' is below the minimum 1\n"
+      YAML ":22:7: session 's': operator 'rec-a': param 'fail': 'sometimes' is not one of: "
+      "none, instantiate, pre_start, start, stop, post_stop, destroy, process\n"
+      YAML ":42:7: session 's': operator 'rec-c': unknown param 'trac' (did you mean 'trace'?)" },
+    { NULL, { { "rec-a", "fail", "sometimes" } }, -EINVAL,
+      YAML ":22:7: session 's': operator 'rec-a': param 'fail': 'sometimes' is not one of: "
+      "none, instantiate, pre_start, start, stop, post_stop, destroy, process" },
+    { NULL, { { "rec-c", "trac", "x" } }, -EINVAL,
+      YAML ":42:7: session 's': operator 'rec-c': unknown param 'trac' (did you mean 'trace'?)" },
+};
+
+START_TEST(test_plan_error) {
+    const struct plan_case *c = &plan_cases[_i];
     struct def d;
 
     def_std(&d, "s", trace1);
-    def_op(&d, "rec-cc", NULL);
-    assert_plan_error(&d, -ENOENT,
-                      YAML ":50:5: session 's': unknown operator 'rec-cc' (did you mean 'rec-c'?)");
-    def_std(&d, "s", trace1);
-    def_op(&d, "zzzzzzzz", NULL);
-    assert_plan_error(&d, -ENOENT, YAML ":50:5: session 's': unknown operator 'zzzzzzzz'");
+    if (c->op)
+        def_op(&d, c->op, NULL);
+    def_sets(&d, c->sets);
+    assert_plan_error(&d, c->want, c->error);
 }
 END_TEST
 
@@ -1040,16 +1011,6 @@ START_TEST(test_plan_not_a_gadget) {
     def_op(&d, "rec-a", trace1);
     def_op(&d, "rec-b", trace1);
     assert_plan_error(&d, -EINVAL, YAML ":2:11: session 's': operator 'rec-a' is not a gadget");
-}
-END_TEST
-
-START_TEST(test_plan_gadget_as_operator) {
-    struct def d;
-
-    def_std(&d, "s", trace1);
-    def_op(&d, "mem-gadget", NULL);
-    assert_plan_error(&d, -EINVAL,
-                      YAML ":50:5: session 's': operator 'mem-gadget' is a gadget; a session has one gadget ('rec-gadget')");
 }
 END_TEST
 
@@ -1074,68 +1035,18 @@ START_TEST(test_plan_missing_mandatory) {
 }
 END_TEST
 
-START_TEST(test_plan_bad_param) {
-    struct def d;
-
-    /* Every operator with bad params is reported, in plan order. */
-    def_std(&d, "s", trace1);
-    def_param(&d, "rec-a", "fail", "sometimes");
-    def_param(&d, "rec-c", "trac", "x");
-    def_param(&d, "rec-gadget", "per-batch", "0");
-    assert_plan_error(&d, -EINVAL,
-                      YAML ":12:7: session 's': operator 'rec-gadget': param 'per-batch': '0' is below the minimum 1\n"
-                      YAML ":22:7: session 's': operator 'rec-a': param 'fail': 'sometimes' is not one of: "
-                      "none, instantiate, pre_start, start, stop, post_stop, destroy, process\n"
-                      YAML ":42:7: session 's': operator 'rec-c': unknown param 'trac' (did you mean 'trace'?)");
-    def_std(&d, "s", trace1);
-    def_param(&d, "rec-a", "fail", "sometimes");
-    assert_plan_error(&d, -EINVAL,
-                      YAML ":22:7: session 's': operator 'rec-a': param 'fail': 'sometimes' is not one of: "
-                      "none, instantiate, pre_start, start, stop, post_stop, destroy, process");
-    def_std(&d, "s", trace1);
-    def_param(&d, "rec-c", "trac", "x");
-    assert_plan_error(&d, -EINVAL,
-                      YAML ":42:7: session 's': operator 'rec-c': unknown param 'trac' (did you mean 'trace'?)");
-}
-END_TEST
-
-START_TEST(test_plan_cycle) {
-    struct def d;
-
-    def_std(&d, "s", trace1);
-    def_op(&d, "cyc-x", NULL);
-    assert_plan_error(&d, -EINVAL, YAML ":1:1: session 's': dependency cycle: cyc-x -> cyc-y -> cyc-x");
-}
-END_TEST
-
-START_TEST(test_plan_missing_dependency) {
-    struct def d;
-
-    def_std(&d, "s", trace1);
-    def_op(&d, "mem-needs", NULL);
-    assert_plan_error(&d, -ENOENT,
-                      YAML ":1:1: session 's': operator 'mem-needs' depends on 'absent-op', which is not available");
-}
-END_TEST
-
 static Suite *session_suite(void) {
     Suite *s = suite_create("session");
     TCase *tc;
 
     tc = tcase_create("lifecycle");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_success);
+    tcase_add_loop_test(tc, test_run, 0, (int) ELEMENTSOF(run_cases));
     tcase_add_test(tc, test_plan_order);
     tcase_add_test(tc, test_dependency_pulled_in);
-    tcase_add_test(tc, test_start_fails_middle);
     tcase_add_test(tc, test_expected_failure_helper);
     tcase_add_loop_test(tc, test_do_fails, 0, (int) (ELEMENTSOF(do_fail_ops) * 3));
     tcase_add_loop_test(tc, test_undo_fails, 0, (int) (ELEMENTSOF(undo_fail_ops) * 3));
-    tcase_add_test(tc, test_process_fails);
-    tcase_add_test(tc, test_gadget_timer_fails);
-    tcase_add_test(tc, test_gadget_done_error);
-    tcase_add_test(tc, test_opt_out_middle);
-    tcase_add_test(tc, test_opt_out_gadget);
     tcase_add_test(tc, test_stop_request);
     tcase_add_test(tc, test_free_running);
     tcase_add_test(tc, test_wait_started_failure);
@@ -1146,7 +1057,6 @@ static Suite *session_suite(void) {
     tc = tcase_create("data");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_batches);
-    tcase_add_test(tc, test_drop_odd);
     tcase_add_test(tc, test_full_batches);
     tcase_add_test(tc, test_tap);
     tcase_add_test(tc, test_tap_not_after_failure);
@@ -1157,21 +1067,15 @@ static Suite *session_suite(void) {
 
     tc = tcase_create("check");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_check_plan);
-    tcase_add_test(tc, test_check_plan_fails);
-    tcase_add_test(tc, test_check_plan_opt_out);
+    tcase_add_loop_test(tc, test_check_plan, 0, (int) ELEMENTSOF(check_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("plan");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_plan_unknown_operator);
+    tcase_add_loop_test(tc, test_plan_error, 0, (int) ELEMENTSOF(plan_cases));
     tcase_add_test(tc, test_plan_unknown_gadget);
     tcase_add_test(tc, test_plan_not_a_gadget);
-    tcase_add_test(tc, test_plan_gadget_as_operator);
     tcase_add_test(tc, test_plan_missing_mandatory);
-    tcase_add_test(tc, test_plan_bad_param);
-    tcase_add_test(tc, test_plan_cycle);
-    tcase_add_test(tc, test_plan_missing_dependency);
     suite_add_tcase(s, tc);
     return s;
 }

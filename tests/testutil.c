@@ -51,21 +51,46 @@ void tu_copy_file(const char *from, const char *to) {
     close(out);
 }
 
-char *tu_read_file(const char *path) {
-    FILE *f = fopen(path, "re");
-    char *s = NULL;
-    size_t size = 0;
+static char *read_stream(FILE *f) {
+    char *s = NULL, buf[65536];
+    size_t size = 0, n;
     FILE *m;
-    int c;
 
     m = open_memstream(&s, &size);
     ck_assert_ptr_nonnull(m);
-    while (f && (c = fgetc(f)) != EOF)
-        fputc(c, m);
+    while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        fwrite(buf, 1, n, m);
     if (f)
         fclose(f);
     fclose(m);
     return s;
+}
+
+char *tu_read_file(const char *path) {
+    return read_stream(fopen(path, "re"));
+}
+
+char *tu_read_existing_file(const char *path) {
+    FILE *f = fopen(path, "re");
+    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
+    return read_stream(f);
+}
+
+int tu_redirect_fd(int fd, const char *path) {
+    int saved = dup(fd), file;
+
+    ck_assert_int_ge(saved, 0);
+    file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(file, 0);
+    fflush(stdout);
+    ck_assert_int_ge(dup2(file, fd), 0);
+    close(file);
+    return saved;
+}
+
+void tu_restore_fd(int fd, int saved) {
+    ck_assert_int_ge(dup2(saved, fd), 0);
+    close(saved);
 }
 
 uint64_t tu_nsec(clockid_t clock) {
@@ -80,6 +105,11 @@ void tu_reap(pid_t pid) {
 }
 
 int tu_run_tests(const char *name, double timeout, const TTest *const *tests) {
+    return tu_run_suite(name, timeout, NULL, NULL, tests);
+}
+
+int tu_run_suite(const char *name, double timeout, SFun setup, SFun teardown,
+                 const TTest *const *tests) {
     Suite *s = suite_create(name);
     TCase *tc = tcase_create(name);
     SRunner *sr;
@@ -87,6 +117,8 @@ int tu_run_tests(const char *name, double timeout, const TTest *const *tests) {
 
     if (timeout > 0)
         tcase_set_timeout(tc, timeout);
+    if (setup || teardown)
+        tcase_add_checked_fixture(tc, setup, teardown);
     for (size_t i = 0; tests[i]; i++)
         tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);

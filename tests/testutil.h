@@ -30,6 +30,9 @@ void tu_copy_file(const char *from, const char *to);
 /* The whole content of path, "" when it does not exist; caller frees. */
 char *tu_read_file(const char *path);
 
+/* The whole content of path, which must exist; caller frees. */
+char *tu_read_existing_file(const char *path);
+
 /* The file at path holds exactly want. */
 #define tu_assert_file_eq(path, want)        \
     do {                                     \
@@ -37,6 +40,12 @@ char *tu_read_file(const char *path);
         ck_assert_str_eq(_t, want);          \
         free(_t);                            \
     } while (0)
+
+/* Sends fd (e.g. STDOUT_FILENO) to path, created or truncated, mode 0600,
+ * stdout flushed first; returns a copy of the old fd for tu_restore_fd. */
+int tu_redirect_fd(int fd, const char *path);
+/* Points fd back where it pointed before tu_redirect_fd; closes saved. */
+void tu_restore_fd(int fd, int saved);
 
 /* The clock in nanoseconds. */
 uint64_t tu_nsec(clockid_t clock);
@@ -48,5 +57,10 @@ void tu_reap(pid_t pid);
  * called name, with the given timeout in seconds (0: Check's default);
  * returns the exit status for main. */
 int tu_run_tests(const char *name, double timeout, const TTest *const *tests);
+
+/* The same with a checked fixture: setup and teardown (either may be NULL)
+ * run around each test, in its process. */
+int tu_run_suite(const char *name, double timeout, SFun setup, SFun teardown,
+                 const TTest *const *tests);
 
 #endif

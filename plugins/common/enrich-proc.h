@@ -1,9 +1,11 @@
 /*
  * enrich-proc.h — helpers shared by the enricher plugins (procinfo, uidgid,
  * unit; everything is static, each plugin compiles its own copy): the
- * enriched data source and its id field, and the cgroup path of a process.
- * The /proc readers themselves are in procfs.h. Nothing here allocates:
- * callers pass their preallocated buffers.
+ * enriched data source and its id field, the common part of the enrichers
+ * keyed by an event's pid (procinfo, unit: their params, cache and the
+ * per-event /proc/PID/stat read) and the cgroup path of a process. The
+ * /proc readers themselves are in procfs.h. Only the instantiate helpers
+ * allocate; the rest works in the callers' preallocated buffers.
  */
 #ifndef OPHOST_PLUGINS_ENRICH_PROC_H
 #define OPHOST_PLUGINS_ENRICH_PROC_H
@@ -12,12 +14,14 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ophost/ophost.h>
 
 #include "enrich-cache.h"
 #include "procfs.h"
+#include "schema.h"
 
 /* Whether t is an integer field type a pid/uid/gid may have. */
 static inline bool enrich_is_integer_type(uint32_t t) {
@@ -103,6 +107,96 @@ static inline void enrich_log_cache(const struct ophost_host *host, struct ophos
               "cache: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " evictions, %" PRIu64
               " uncacheable, %" PRIu64 " read errors",
               cache->hits, cache->misses, cache->evictions, uncacheable, read_errors);
+}
+
+/* ------------------------------------------- enrichers keyed by a pid */
+
+/* The instance params every pid enricher declares first, read by
+ * enrich_pid_setup. */
+#define ENRICH_PID_PARAMS                                                                  \
+    { .key = "pid-field", .type = OPHOST_PARAM_STRING, .default_value = "pid",             \
+      .description = "integer field holding the pid of the event's process" },             \
+    { .key = "datasource", .type = OPHOST_PARAM_STRING, .default_value = "",               \
+      .description = "data source to enrich (empty = the session's first)" },              \
+    { .key = "cache-size", .type = OPHOST_PARAM_UINT, .default_value = "4096",             \
+      .flags = OPHOST_PARAM_HAS_MAX, .max = 1 << 20,                                       \
+      .description = "processes kept in the cache (0 = no cache)" }
+
+/* What every pid enricher instance holds: the data source it enriches, its
+ * pid field, the cache of processes keyed by (pid, start time), the buffer
+ * for /proc/PID/stat and the counters of its stop-time debug line. */
+struct enrich_pid {
+    struct ophost_ctx *ctx;
+    struct ophost_datasource *ds;
+    ophost_field pid;
+    struct enrich_cache cache;
+    char stat_buf[1024];
+    uint64_t uncacheable, read_errors;
+};
+
+/* The common part of instantiate, on a zeroed ep: reads ENRICH_PID_PARAMS,
+ * finds the data source and its pid field, adds fields (a list ended by
+ * { 0 }) to it and sets up the cache. Returns 0, what host->error returned,
+ * or -ENOMEM; either way enrich_cache_fini(&ep->cache) frees what it set up. */
+static inline int enrich_pid_setup(const struct ophost_host *host, struct ophost_ctx *ctx,
+                                   struct enrich_pid *ep, const struct schema_field *fields) {
+    const char *pid_name, *ds_name;
+    uint64_t cache_size;
+    int r;
+
+    ep->ctx = ctx;
+    if ((r = host->param_string(ctx, "pid-field", &pid_name)) < 0 ||
+        (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
+        (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
+        (r = enrich_find_datasource(host, ctx, ds_name, &ep->ds)) < 0 ||
+        (r = enrich_find_id_field(host, ctx, ep->ds, "pid-field", pid_name, &ep->pid)) < 0 ||
+        (r = schema_add_fields(host, ctx, ep->ds, fields)) < 0)
+        return r;
+    if (enrich_cache_init(&ep->cache, (uint32_t) cache_size) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* A zeroed array of one element of size bytes per cache slot (at least
+ * one), or NULL. calloc: pages of entries never used are never touched. */
+static inline void *enrich_pid_slots(const struct enrich_pid *ep, size_t size) {
+    return calloc(ep->cache.size ? ep->cache.size : 1, size);
+}
+
+/* Consecutive events of one pid share one lookup: the pid of the event
+ * before in the batch. */
+struct enrich_last {
+    uint64_t pid;
+    bool negative, valid;
+};
+
+/* Reads the pid of e into *last; returns whether it needs a lookup (it is
+ * not the pid of the event before). */
+static inline bool enrich_next_pid(const struct enrich_pid *ep, const struct ophost_event *e,
+                                   struct enrich_last *last) {
+    bool negative;
+    uint64_t pid = enrich_get_integer(e, ep->pid, &negative);
+    bool changed = !last->valid || pid != last->pid || negative != last->negative;
+
+    *last = (struct enrich_last){ .pid = pid, .negative = negative, .valid = true };
+    return changed;
+}
+
+/* The first step of a lookup: /proc/PID/stat of pid into *ret, through
+ * enrich_stat_read. Returns 0; -ENOENT when the process is gone or no
+ * process can have this pid (negative, 0, beyond the pid range); another
+ * negative errno when it could not be read. */
+static inline int enrich_pid_stat(const struct ophost_host *host, struct enrich_pid *ep,
+                                  uint64_t pid, bool negative, struct procfs_stat *ret) {
+    if (negative || pid == 0 || pid > INT32_MAX)
+        return -ENOENT;
+    return enrich_stat_read(host, ep->ctx, pid, ep->stat_buf, sizeof(ep->stat_buf), ret,
+                            &ep->read_errors);
+}
+
+/* Whether the process of st has exited and is not yet reaped. */
+static inline bool enrich_stat_exited(const struct procfs_stat *st) {
+    return st->state == 'Z' || st->state == 'X';
 }
 
 /*

@@ -62,28 +62,24 @@ struct entry {
 };
 
 struct procinfo {
-    struct ophost_ctx *ctx;
-    struct ophost_datasource *ds;
-    ophost_field pid, exe, cmdline, ppid, start_time, cgroup, gone;
+    struct enrich_pid ep;
+    ophost_field exe, cmdline, ppid, start_time, cgroup, gone;
     size_t max_cmdline;
     uint64_t boot_ns, ns_per_tick;
 
-    struct enrich_cache cache;
     struct entry *entries;
     char *arena;                  /* entries' strings: stride bytes each */
     size_t stride;
 
-    char stat_buf[1024];
     char exe_buf[PATH_MAX];
     char *cmdline_buf;            /* max_cmdline + 1 */
     char *cgroup_buf;             /* CGROUP_BUF */
-    uint64_t uncacheable, read_errors;
 };
 
 static int procinfo_destroy(struct ophost_ctx *ctx, void *data) {
     struct procinfo *p = data;
 
-    enrich_cache_fini(&p->cache);
+    enrich_cache_fini(&p->ep.cache);
     free(p->entries);
     free(p->arena);
     free(p->cmdline_buf);
@@ -118,8 +114,7 @@ static int procinfo_close(struct ophost_ctx *ctx, void *op_data) {
 static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     const struct procinfo_global *g = op_data;
     struct procinfo *p = calloc(1, sizeof(*p));
-    const char *pid_name, *ds_name;
-    uint64_t cache_size, max_cmdline;
+    uint64_t max_cmdline;
     long tck;
     int r;
 
@@ -135,26 +130,17 @@ static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
         { 0 }
     };
 
-    p->ctx = ctx;
-    if ((r = host->param_string(ctx, "pid-field", &pid_name)) < 0 ||
-        (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
-        (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
-        (r = host->param_uint(ctx, "max-cmdline", &max_cmdline)) < 0 ||
-        (r = enrich_find_datasource(host, ctx, ds_name, &p->ds)) < 0 ||
-        (r = enrich_find_id_field(host, ctx, p->ds, "pid-field", pid_name, &p->pid)) < 0 ||
-        (r = schema_add_fields(host, ctx, p->ds, fields)) < 0)
+    if ((r = host->param_uint(ctx, "max-cmdline", &max_cmdline)) < 0 ||
+        (r = enrich_pid_setup(host, ctx, &p->ep, fields)) < 0)
         goto fail;
 
     p->max_cmdline = (size_t) max_cmdline;
     p->stride = STR_ROOM + p->max_cmdline;
     r = -ENOMEM;
-    if (enrich_cache_init(&p->cache, (uint32_t) cache_size) < 0)
-        goto fail;
     p->cmdline_buf = malloc(p->max_cmdline + 1);
     p->cgroup_buf = malloc(CGROUP_BUF);
-    /* calloc: pages of entries never used are never touched. */
-    p->entries = calloc(cache_size ? cache_size : 1, sizeof(*p->entries));
-    p->arena = calloc(cache_size ? cache_size : 1, p->stride);
+    p->entries = enrich_pid_slots(&p->ep, sizeof(*p->entries));
+    p->arena = enrich_pid_slots(&p->ep, p->stride);
     if (!p->cmdline_buf || !p->cgroup_buf || !p->entries || !p->arena)
         goto fail;
 
@@ -280,12 +266,9 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
     int r;
 
     *in = (struct info){ .gone = true };
-    if (negative || pid == 0 || pid > INT32_MAX)
-        return; /* no process can have this pid */
-    r = enrich_stat_read(host, p->ctx, pid, p->stat_buf, sizeof(p->stat_buf), &st,
-                         &p->read_errors);
+    r = enrich_pid_stat(host, &p->ep, pid, negative, &st);
     if (r == -ENOENT)
-        return;
+        return; /* gone, or no process can have this pid */
     if (r < 0) {
         /* Not known to be gone (EMFILE, ...): nothing is claimed. */
         in->gone = false;
@@ -294,10 +277,10 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
     start = st.field[PROCFS_STAT_STARTTIME];
     in->ppid = (uint32_t) st.field[PROCFS_STAT_PPID];
     in->start_ticks = start;
-    if (st.state == 'Z' || st.state == 'X')
+    if (enrich_stat_exited(&st))
         return; /* exited, not yet reaped: gone, but its ppid and start are known */
 
-    slot = enrich_cache_find(&p->cache, pid, start);
+    slot = enrich_cache_find(&p->ep.cache, pid, start);
     if (slot != ENRICH_CACHE_NONE &&
         p->entries[slot].arg_start == st.field[PROCFS_STAT_ARG_START] &&
         p->entries[slot].arg_end == st.field[PROCFS_STAT_ARG_END]) {
@@ -312,11 +295,11 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
     }
     in->gone = false;
     if (in->mid_exec || in->exe_len + in->cgroup_len > STR_ROOM) {
-        p->uncacheable++;
+        p->ep.uncacheable++;
         return;
     }
     if (slot == ENRICH_CACHE_NONE)
-        slot = enrich_cache_insert(&p->cache, pid, start);
+        slot = enrich_cache_insert(&p->ep.cache, pid, start);
     if (slot != ENRICH_CACHE_NONE) {
         entry_store(p, slot, &st, in);
         entry_load(p, slot, in);
@@ -325,23 +308,17 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
 
 static int procinfo_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
     struct procinfo *p = data;
+    struct enrich_last last = { 0 };
     struct info in = { 0 };
-    uint64_t last_pid = 0;
-    bool last_neg = false, have_last = false;
 
-    if (b->ds != p->ds)
+    if (b->ds != p->ep.ds)
         return 0;
     for (uint32_t i = 0; i < b->n; i++) {
         struct ophost_event *e = ophost_batch_event(b, i);
-        bool neg;
-        uint64_t pid = enrich_get_integer(e, p->pid, &neg);
         int r = 0;
 
-        if (!have_last || pid != last_pid || neg != last_neg)
-            lookup(p, pid, neg, &in);
-        have_last = true;
-        last_pid = pid;
-        last_neg = neg;
+        if (enrich_next_pid(&p->ep, e, &last))
+            lookup(p, last.pid, last.negative, &in);
 
         ophost_event_set_bool(e, p->gone, in.gone);
         ophost_event_set_u32(e, p->ppid, in.ppid);
@@ -364,18 +341,12 @@ static int procinfo_process(struct ophost_ctx *ctx, void *data, struct ophost_ba
 static int procinfo_stop(struct ophost_ctx *ctx, void *data) {
     struct procinfo *p = data;
 
-    enrich_log_cache(host, ctx, &p->cache, p->uncacheable, p->read_errors);
+    enrich_log_cache(host, ctx, &p->ep.cache, p->ep.uncacheable, p->ep.read_errors);
     return 0;
 }
 
 static const struct ophost_param params[] = {
-    { .key = "pid-field", .type = OPHOST_PARAM_STRING, .default_value = "pid",
-      .description = "integer field holding the pid of the event's process" },
-    { .key = "datasource", .type = OPHOST_PARAM_STRING, .default_value = "",
-      .description = "data source to enrich (empty = the session's first)" },
-    { .key = "cache-size", .type = OPHOST_PARAM_UINT, .default_value = "4096",
-      .flags = OPHOST_PARAM_HAS_MAX, .max = 1 << 20,
-      .description = "processes kept in the cache (0 = no cache)" },
+    ENRICH_PID_PARAMS,
     { .key = "max-cmdline", .type = OPHOST_PARAM_UINT, .default_value = "256",
       .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 1, .max = 32768,
       .description = "bytes of proc.cmdline kept (longer command lines are cut)" },

@@ -45,19 +45,15 @@ struct entry {
 };
 
 struct unit {
-    struct ophost_ctx *ctx;
-    struct ophost_datasource *ds;
-    ophost_field pid, unit, slice, id, runtime;
+    struct enrich_pid ep;
+    ophost_field unit, slice, id, runtime;
 
-    struct enrich_cache cache;
     struct entry *entries;
     char *arena;                /* STR_ROOM bytes per entry */
 
-    char stat_buf[1024];
     char *cgroup_buf;
     char id_buf[ID_MAX];
     char *sd_unit, *sd_slice;   /* of the last miss, freed at the next */
-    uint64_t uncacheable, read_errors;
 };
 
 static void free_sd(struct unit *u) {
@@ -70,7 +66,7 @@ static int unit_destroy(struct ophost_ctx *ctx, void *data) {
     struct unit *u = data;
 
     free_sd(u);
-    enrich_cache_fini(&u->cache);
+    enrich_cache_fini(&u->ep.cache);
     free(u->entries);
     free(u->arena);
     free(u->cgroup_buf);
@@ -80,8 +76,6 @@ static int unit_destroy(struct ophost_ctx *ctx, void *data) {
 
 static int unit_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct unit *u = calloc(1, sizeof(*u));
-    const char *pid_name, *ds_name;
-    uint64_t cache_size;
     int r;
 
     if (!u)
@@ -94,19 +88,11 @@ static int unit_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
         { 0 }
     };
 
-    u->ctx = ctx;
-    if ((r = host->param_string(ctx, "pid-field", &pid_name)) < 0 ||
-        (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
-        (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
-        (r = enrich_find_datasource(host, ctx, ds_name, &u->ds)) < 0 ||
-        (r = enrich_find_id_field(host, ctx, u->ds, "pid-field", pid_name, &u->pid)) < 0 ||
-        (r = schema_add_fields(host, ctx, u->ds, fields)) < 0)
+    if ((r = enrich_pid_setup(host, ctx, &u->ep, fields)) < 0)
         goto fail;
     r = -ENOMEM;
-    if (enrich_cache_init(&u->cache, (uint32_t) cache_size) < 0)
-        goto fail;
-    u->entries = calloc(cache_size ? cache_size : 1, sizeof(*u->entries));
-    u->arena = calloc(cache_size ? cache_size : 1, STR_ROOM);
+    u->entries = enrich_pid_slots(&u->ep, sizeof(*u->entries));
+    u->arena = enrich_pid_slots(&u->ep, STR_ROOM);
     u->cgroup_buf = malloc(CGROUP_BUF);
     if (!u->entries || !u->arena || !u->cgroup_buf)
         goto fail;
@@ -172,24 +158,19 @@ static bool lookup(struct unit *u, uint64_t pid, bool negative, struct info *in)
     uint32_t slot;
 
     *in = (struct info){ 0 };
-    if (negative || pid == 0 || pid > INT32_MAX)
+    if (enrich_pid_stat(host, &u->ep, pid, negative, &st) < 0 || enrich_stat_exited(&st))
         return false;
-    if (enrich_stat_read(host, u->ctx, pid, u->stat_buf, sizeof(u->stat_buf), &st,
-                         &u->read_errors) < 0)
-        return false;
-    if (st.state == 'Z' || st.state == 'X')
-        return false;
-    slot = enrich_cache_find(&u->cache, pid, st.field[PROCFS_STAT_STARTTIME]);
+    slot = enrich_cache_find(&u->ep.cache, pid, st.field[PROCFS_STAT_STARTTIME]);
     if (slot != ENRICH_CACHE_NONE) {
         entry_load(u, slot, in);
         return true;
     }
     read_process(u, (uint32_t) pid, in);
     if (in->unit_len + in->slice_len + in->id_len > STR_ROOM) {
-        u->uncacheable++;
+        u->ep.uncacheable++;
         return true;
     }
-    slot = enrich_cache_insert(&u->cache, pid, st.field[PROCFS_STAT_STARTTIME]);
+    slot = enrich_cache_insert(&u->ep.cache, pid, st.field[PROCFS_STAT_STARTTIME]);
     if (slot != ENRICH_CACHE_NONE) {
         entry_store(u, slot, in);
         entry_load(u, slot, in);
@@ -199,23 +180,18 @@ static bool lookup(struct unit *u, uint64_t pid, bool negative, struct info *in)
 
 static int unit_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
     struct unit *u = data;
+    struct enrich_last last = { 0 };
     struct info in = { 0 };
-    uint64_t last_pid = 0;
-    bool last_neg = false, have_last = false, alive = false;
+    bool alive = false;
 
-    if (b->ds != u->ds)
+    if (b->ds != u->ep.ds)
         return 0;
     for (uint32_t i = 0; i < b->n; i++) {
         struct ophost_event *e = ophost_batch_event(b, i);
-        bool neg;
-        uint64_t pid = enrich_get_integer(e, u->pid, &neg);
         int r = 0;
 
-        if (!have_last || pid != last_pid || neg != last_neg)
-            alive = lookup(u, pid, neg, &in);
-        have_last = true;
-        last_pid = pid;
-        last_neg = neg;
+        if (enrich_next_pid(&u->ep, e, &last))
+            alive = lookup(u, last.pid, last.negative, &in);
         if (!alive)
             continue;
         if (in.has_unit)
@@ -237,18 +213,12 @@ static int unit_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
 static int unit_stop(struct ophost_ctx *ctx, void *data) {
     struct unit *u = data;
 
-    enrich_log_cache(host, ctx, &u->cache, u->uncacheable, u->read_errors);
+    enrich_log_cache(host, ctx, &u->ep.cache, u->ep.uncacheable, u->ep.read_errors);
     return 0;
 }
 
 static const struct ophost_param params[] = {
-    { .key = "pid-field", .type = OPHOST_PARAM_STRING, .default_value = "pid",
-      .description = "integer field holding the pid of the event's process" },
-    { .key = "datasource", .type = OPHOST_PARAM_STRING, .default_value = "",
-      .description = "data source to enrich (empty = the session's first)" },
-    { .key = "cache-size", .type = OPHOST_PARAM_UINT, .default_value = "4096",
-      .flags = OPHOST_PARAM_HAS_MAX, .max = 1 << 20,
-      .description = "processes kept in the cache (0 = no cache)" },
+    ENRICH_PID_PARAMS,
     { 0 }
 };
 

@@ -11,7 +11,7 @@
  * one json_object_object_add per field), json_object_to_json_string_ext
  * (plain), the lines gathered in a 256 KiB buffer and written to /dev/null.
  *
- * Times are CPU time of the process (see now_sec).
+ * Times are CPU time of the process (see CLOCK).
  *
  * Usage: bench-json [PLUGIN_DIR] [COUNT]
  */
@@ -25,13 +25,7 @@
 
 #include <json-c/json.h>
 
-#include "config.h"
-#include "ctx.h"
-#include "loader.h"
-#include "log.h"
-#include "plan.h"
-#include "registry.h"
-#include "session.h"
+#include "benchutil.h"
 
 #ifndef BENCH_PLUGIN_DIR
 #define BENCH_PLUGIN_DIR "build/plugins/dir"
@@ -44,56 +38,18 @@
 /* CPU time of the process: the session thread does the work while the main
  * thread waits in join, so this is the cost on one core, and it holds up on
  * a busy machine better than wall time. */
-static double now_sec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
+#define CLOCK CLOCK_PROCESS_CPUTIME_ID
 
 /* Runs synthetic -> sink for count events; seconds. */
 static double run_host(struct registry *reg, const char *sink, unsigned long long count) {
-    struct config_param gparams[4] = {
-        { .key = "count" }, { .key = "rate", .value = "0" },
-        { .key = "fields", .value = FIELDS }, { .key = "batch", .value = "256" },
-    };
     struct config_param sparams[1] = { { .key = "path", .value = "/dev/null" } };
-    struct config_operator ops[2];
-    struct config_session cs = { .name = "bench", .file = "(bench)", .gadget = "synthetic" };
-    struct errors errs = { 0 };
-    struct plan *plan = NULL;
-    struct session *s;
-    char countbuf[32];
-    double t0, t1;
+    struct config_operator op = { .name = (char *) sink };
 
-    snprintf(countbuf, sizeof(countbuf), "%llu", count);
-    gparams[0].value = countbuf;
-    ops[0] = (struct config_operator){ .name = "synthetic", .params = gparams, .n_params = 4 };
-    ops[1] = (struct config_operator){ .name = (char *) sink };
     if (strcmp(sink, "json") == 0) {
-        ops[1].params = sparams;
-        ops[1].n_params = 1;
+        op.params = sparams;
+        op.n_params = 1;
     }
-    cs.operators = ops;
-    cs.n_operators = 2;
-    if (plan_build(reg, &cs, &plan, &errs) < 0) {
-        for (size_t i = 0; errs.lines && errs.lines[i]; i++)
-            fprintf(stderr, "%s\n", errs.lines[i]);
-        exit(1);
-    }
-    s = session_new(plan);
-    t0 = now_sec();
-    if (!s || session_start(s) < 0 || session_join(s) < 0) {
-        fprintf(stderr, "session failed: %s\n", s ? session_error(s) : "out of memory");
-        exit(1);
-    }
-    t1 = now_sec();
-    if (session_events_emitted(s) != count) {
-        fprintf(stderr, "emitted %llu events, expected %llu\n",
-                (unsigned long long) session_events_emitted(s), count);
-        exit(1);
-    }
-    session_free(s);
-    return t1 - t0;
+    return bench_run(reg, FIELDS, &op, 1, count, CLOCK);
 }
 
 /* json-c making the same 10-field objects; seconds. */
@@ -109,7 +65,7 @@ static double run_json_c(unsigned long long count) {
         snprintf(comm[i], sizeof(comm[i]), "comm-%d", i);
         snprintf(file[i], sizeof(file[i]), "file-%d", i);
     }
-    t0 = now_sec();
+    t0 = bench_sec(CLOCK);
     for (unsigned long long seq = 1; seq <= count; seq++) {
         struct json_object *o = json_object_new_object();
         const char *s;
@@ -138,35 +94,15 @@ static double run_json_c(unsigned long long count) {
     }
     if (len && write(fd, buf, len) < 0)
         exit(1);
-    t1 = now_sec();
+    t1 = bench_sec(CLOCK);
     close(fd);
     return t1 - t0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
-    char *dirs[] = { argc > 1 ? argv[1] : (char *) BENCH_PLUGIN_DIR, NULL };
     unsigned long long count = argc > 2 ? strtoull(argv[2], NULL, 10) : 2000000ULL;
-    const struct ophost_host *host = host_table();
-    struct plugin **plugins = NULL;
-    struct errors refused = { 0 };
-    struct registry *reg = registry_new();
-    char *err = NULL;
-    double sink[RUNS], e2e[RUNS], jc[RUNS], sink_rate, jc_rate;
-
-    log_set_max_level(LOG_WARNING);
-    if (loader_scan(dirs, host, geteuid(), &plugins, &refused) < 0 || !plugins)
-        return fprintf(stderr, "no plugins in %s\n", dirs[0]), 1;
-    for (size_t i = 0; plugins[i]; i++) {
-        if (registry_add_plugin(reg, plugins[i], &err) < 0)
-            return fprintf(stderr, "%s\n", err), 1;
-        plugin_unref(plugins[i]);
-    }
-    free(plugins);
+    struct registry *reg = bench_registry(argc > 1 ? argv[1] : BENCH_PLUGIN_DIR);
+    double sink[RUNS], e2e[RUNS], jc[RUNS], sink_t, e2e_t, jc_t, sink_rate, jc_rate;
 
     printf("bench-json: %llu events of 10 fields per run, median of %d runs\n", count, RUNS);
     for (int k = 0; k < RUNS; k++) {
@@ -178,19 +114,18 @@ int main(int argc, char **argv) {
         e2e[k] = t_json;
         jc[k] = run_json_c(count);
     }
-    qsort(sink, RUNS, sizeof(double), cmp_double);
-    qsort(e2e, RUNS, sizeof(double), cmp_double);
-    qsort(jc, RUNS, sizeof(double), cmp_double);
-    sink_rate = (double) count / sink[RUNS / 2];
-    jc_rate = (double) count / jc[RUNS / 2];
+    sink_t = bench_median(sink, RUNS);
+    e2e_t = bench_median(e2e, RUNS);
+    jc_t = bench_median(jc, RUNS);
+    sink_rate = (double) count / sink_t;
+    jc_rate = (double) count / jc_t;
     printf("json sink alone: %.1f ns/event, %.2f M events/s (json session %.1f ns/event minus "
            "null session)\n",
-           sink[RUNS / 2] / (double) count * 1e9, sink_rate / 1e6,
-           e2e[RUNS / 2] / (double) count * 1e9);
+           sink_t / (double) count * 1e9, sink_rate / 1e6, e2e_t / (double) count * 1e9);
     printf("end to end (synthetic gadget -> json -> /dev/null): %.2f M events/s\n",
-           (double) count / e2e[RUNS / 2] / 1e6);
+           (double) count / e2e_t / 1e6);
     printf("json-c objects + json_object_to_json_string_ext: %.1f ns/event, %.2f M events/s\n",
-           jc[RUNS / 2] / (double) count * 1e9, jc_rate / 1e6);
+           jc_t / (double) count * 1e9, jc_rate / 1e6);
     printf("ratio json sink / json-c: %.1fx\n", sink_rate / jc_rate);
     registry_free(reg);
     return 0;

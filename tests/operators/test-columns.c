@@ -11,57 +11,35 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/columns.so", NULL };
 
-static char dir[64];
-static char out_path[128];
+static char *dir, *out_path;
 
 static void setup(void) {
-    snprintf(dir, sizeof(dir), "/tmp/test-columns-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(out_path, sizeof(out_path), "%s/table", dir);
+    dir = tu_make_dir("columns");
+    out_path = tu_path_in(dir, "table");
 }
 
 static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "re");
-    char *data = NULL;
-    size_t size = 0;
-
-    ck_assert_ptr_nonnull(f);
-    if (getdelim(&data, &size, '\0', f) < 0) {
-        free(data);
-        data = strdup("");
-    }
-    fclose(f);
-    return data;
+    tu_remove_tree(dir);
+    free(out_path);
+    free(dir);
 }
 
 /* Runs feed(fields) -> columns(params, path=out_path); returns the table. */
 static char *run_table(const char *fields, const char *params, harness_feed_fn fn) {
     struct harness *h = harness_new(plugins);
-    char *y = NULL, *err = NULL;
+    char ops[512], *err = NULL;
     int r;
 
-    ck_assert_int_ge(asprintf(&y,
-                              "t:\n"
-                              "  gadget: feed\n"
-                              "  operators:\n"
-                              "    feed: {fields: '%s'}\n"
-                              "    columns: {path: '%s'%s%s}\n",
-                              fields, out_path, params[0] ? ", " : "", params),
-                     0);
-    r = harness_run(h, y, fn, NULL, &err);
+    snprintf(ops, sizeof(ops), "    columns: {path: '%s'%s%s}\n", out_path,
+             params[0] ? ", " : "", params);
+    r = harness_run_feed(h, fields, ops, fn, NULL, &err);
     ck_assert_msg(r == 0, "session failed: %s", err ? err : "?");
-    free(y);
     harness_free(h);
-    return read_file(out_path);
+    return tu_read_existing_file(out_path);
 }
 
 static void feed_small(struct harness_feed *f, void *userdata) {
@@ -185,57 +163,37 @@ END_TEST
 
 START_TEST(test_unknown_field) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n"
-                                 "  gadget: feed\n"
-                                 "  operators:\n"
-                                 "    feed: {fields: 'pid:u32,comm:string'}\n"
-                                 "    columns: {fields: 'pid,cmd'}\n",
-                                 feed_five, NULL, &err),
-                     -EINVAL);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err, "param 'fields': no field 'cmd' in data source 'events' (it has: "
-                              "pid, comm)") != NULL,
-                  "error: %s", err);
-    free(err);
-    err = NULL;
-    ck_assert_int_eq(harness_run(h, "t:\n  gadget: feed\n  operators:\n    columns: {fields: 'seq,,x'}\n",
-                                 feed_five, NULL, &err),
-                     -EINVAL);
-    ck_assert_msg(strstr(err, "param 'fields': empty field name in 'seq,,x'") != NULL, "error: %s",
-                  err);
-    free(err);
-    err = NULL;
-    ck_assert_int_lt(harness_run(h, "t:\n  gadget: feed\n  operators:\n    columns: {max-width: 1}\n",
-                                 feed_five, NULL, &err),
-                     0);
-    ck_assert_msg(strstr(err, "max-width") != NULL, "error: %s", err);
-    free(err);
+    harness_assert_fails_with(h,
+                              "t:\n"
+                              "  gadget: feed\n"
+                              "  operators:\n"
+                              "    feed: {fields: 'pid:u32,comm:string'}\n"
+                              "    columns: {fields: 'pid,cmd'}\n",
+                              feed_five, NULL, -EINVAL,
+                              "param 'fields': no field 'cmd' in data source 'events' (it has: "
+                              "pid, comm)");
+    harness_assert_fails_with(h,
+                              "t:\n  gadget: feed\n  operators:\n    columns: {fields: 'seq,,x'}\n",
+                              feed_five, NULL, -EINVAL,
+                              "param 'fields': empty field name in 'seq,,x'");
+    harness_assert_fails_with(h,
+                              "t:\n  gadget: feed\n  operators:\n    columns: {max-width: 1}\n",
+                              feed_five, NULL, 0, "max-width");
     harness_free(h);
 }
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("columns");
-    TCase *tc = tcase_create("columns");
-    SRunner *sr;
-    int failed;
-
     setenv("TZ", "UTC", 1);
     tzset();
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_small_table);
-    tcase_add_test(tc, test_widen_cut_and_select);
-    tcase_add_test(tc, test_header_cut);
-    tcase_add_test(tc, test_header_every);
-    tcase_add_test(tc, test_no_events);
-    tcase_add_test(tc, test_unknown_field);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite("columns", 0, setup, teardown, (const TTest *const[]){
+        test_small_table,
+        test_widen_cut_and_select,
+        test_header_cut,
+        test_header_every,
+        test_no_events,
+        test_unknown_field,
+        NULL,
+    });
 }

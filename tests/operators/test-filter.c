@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 #define FIELDS "pid:u32,uid:u32,delta:s32,big:s64,u:u64,small:u8,flag:bool,comm:string," \
                "ts:timestamp,raw:bytes"
@@ -50,41 +51,31 @@ static void feed_five(struct harness_feed *f, void *userdata) {
     }
 }
 
-/* The pids of the captured events, "1 3 5". */
-static char *pids(struct harness *h) {
-    static char buf[256];
-    const char *p = harness_output(h);
-    size_t n = 0;
-
-    buf[0] = '\0';
-    while ((p = strstr(p, "pid=")) != NULL) {
-        unsigned pid;
-        ck_assert_int_eq(sscanf(p, "pid=%u", &pid), 1);
-        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s%u", n ? " " : "", pid);
-        p += 4;
-    }
-    return buf;
-}
-
-/* Runs the five events through `op: {expr: EXPR}`; returns the session's
- * result, the error text (or NULL) in *ret_error. */
-static int run_expr(struct harness *h, const char *op, const char *expr, char **ret_error) {
-    char yaml[1024];
-    char *quoted = NULL;
+/* The pipeline feed(FIELDS) -> `op: {expr: EXPR}`; caller frees. */
+static char *expr_yaml(const char *op, const char *expr) {
+    char ops[1024], *quoted = NULL, *yaml;
     size_t len = 0;
     FILE *f = open_memstream(&quoted, &len);
-    int r;
 
     /* YAML single-quoted: '' is a quote */
     for (const char *p = expr; *p; p++)
         fputs(*p == '\'' ? "''" : (char[2]){ *p, 0 }, f);
     fclose(f);
-    snprintf(yaml, sizeof(yaml),
-             "t:\n  gadget: feed\n  operators:\n    feed: {fields: '" FIELDS "'}\n"
-             "    %s: {expr: '%s'}\n", op, quoted);
+    snprintf(ops, sizeof(ops), "    %s: {expr: '%s'}\n", op, quoted);
     free(quoted);
+    yaml = harness_feed_yaml(FIELDS, ops);
+    return yaml;
+}
+
+/* Runs the five events through `op: {expr: EXPR}`; returns the session's
+ * result, the error text (or NULL) in *ret_error. */
+static int run_expr(struct harness *h, const char *op, const char *expr, char **ret_error) {
+    char *yaml = expr_yaml(op, expr);
+    int r;
+
     *ret_error = NULL;
     r = harness_run(h, yaml, feed_five, NULL, ret_error);
+    free(yaml);
     return r;
 }
 
@@ -185,8 +176,9 @@ START_TEST(test_cases) {
             char *err;
             int r = run_expr(h, late ? "filter-late" : "filter", cases[i].expr, &err);
             ck_assert_msg(r == 0, "%s: %s", cases[i].expr, err ? err : "?");
-            ck_assert_msg(strcmp(pids(h), cases[i].pids) == 0, "%s: got '%s', expected '%s'",
-                          cases[i].expr, pids(h), cases[i].pids);
+            ck_assert_msg(strcmp(harness_values(h, "pid"), cases[i].pids) == 0,
+                          "%s: got '%s', expected '%s'", cases[i].expr, harness_values(h, "pid"),
+                          cases[i].pids);
             ck_assert_int_eq(harness_events_in(h, late ? "filter-late" : "filter"), 5);
             free(err);
         }
@@ -234,10 +226,8 @@ START_TEST(test_empty) {
     struct harness *h = harness_new(plugins);
     char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n  gadget: feed\n  operators:\n"
-                                 "    feed: {fields: 'pid:u32'}\n    filter: {expr: 'pid==1'}\n",
-                                 NULL, NULL, &err),
+    ck_assert_int_eq(harness_run_feed(h, "pid:u32", "    filter: {expr: 'pid==1'}\n", NULL, NULL,
+                                      &err),
                      0);
     ck_assert_str_eq(harness_output(h), "");
     ck_assert_int_eq(harness_events_in(h, "filter"), 0);
@@ -305,16 +295,13 @@ START_TEST(test_errors) {
     struct harness *h = harness_new(plugins);
 
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
-        char *err, want[1024];
-        int r = run_expr(h, errors[i].op, errors[i].expr, &err);
+        char want[1024], *yaml = expr_yaml(errors[i].op, errors[i].expr);
         snprintf(want, sizeof(want), error_prefix, errors[i].op);
         strncat(want, errors[i].error, sizeof(want) - strlen(want) - 1);
-        ck_assert_msg(r < 0, "%s: accepted", errors[i].expr);
-        ck_assert_msg(err && strcmp(err, want) == 0, "%s:\n got  %s\n want %s", errors[i].expr,
-                      err ? err : "(null)", want);
-        ck_assert_int_eq(r, strstr(errors[i].error, "unknown field") ? -ENOENT : -EINVAL);
+        harness_assert_fails(h, yaml, feed_five, NULL,
+                             strstr(errors[i].error, "unknown field") ? -ENOENT : -EINVAL, want);
         ck_assert_str_eq(harness_output(h), "");
-        free(err);
+        free(yaml);
     }
     harness_free(h);
 }
@@ -334,11 +321,6 @@ START_TEST(test_missing_expr) {
 }
 END_TEST
 
-static void feed_600(struct harness_feed *f, void *userdata) {
-    for (uint64_t i = 1; i <= 600; i++)
-        harness_set_u64(f, harness_append(f), "seq", i);
-}
-
 /* 600 events = three batches (256 + 256 + 88). */
 START_TEST(test_batches) {
     struct harness *h = harness_new(plugins);
@@ -347,7 +329,7 @@ START_TEST(test_batches) {
     ck_assert_int_eq(harness_run(h,
                                  "t:\n  gadget: feed\n  operators:\n"
                                  "    filter: {expr: 'seq>=254,seq<=258|seq==512|seq>599'}\n",
-                                 feed_600, NULL, &err),
+                                 harness_feed_seq, &(uint64_t){ 600 }, &err),
                      0);
     ck_assert_str_eq(harness_output(h),
                      "seq=254\nseq=255\nseq=256\nseq=257\nseq=258\nseq=512\nseq=600\n");
@@ -356,11 +338,6 @@ START_TEST(test_batches) {
     harness_free(h);
 }
 END_TEST
-
-static void feed_six(struct harness_feed *f, void *userdata) {
-    for (uint64_t i = 1; i <= 6; i++)
-        harness_set_u64(f, harness_append(f), "seq", i);
-}
 
 /*
  * Order around an enricher: the test plugin's rec-a (priority
@@ -374,6 +351,7 @@ START_TEST(test_order_around_enricher) {
     };
     struct harness *h;
     char trace[] = "/tmp/test-filter-XXXXXX", yaml[1024], *err = NULL, text[4096];
+    uint64_t six = 6;
     int fd = mkstemp(trace);
     ssize_t n;
 
@@ -389,7 +367,7 @@ START_TEST(test_order_around_enricher) {
              "    filter-late: {expr: 'a>=20'}\n"
              "    rec-a: {trace: '%s'}\n"
              "    filter: {expr: 'seq<=3'}\n", trace);
-    ck_assert_int_eq(harness_run(h, yaml, feed_six, NULL, &err), 0);
+    ck_assert_int_eq(harness_run(h, yaml, harness_feed_seq, &six, &err), 0);
     /* the field order is the order of addition: seq (feed), then a (rec-a) */
     ck_assert_str_eq(harness_output(h), "seq=2 a=20\nseq=3 a=30\n");
     ck_assert_int_eq(harness_events_in(h, "filter"), 6);
@@ -405,7 +383,7 @@ START_TEST(test_order_around_enricher) {
              "t:\n  gadget: feed\n  operators:\n"
              "    rec-a: {trace: '%s'}\n"
              "    filter: {expr: 'a>=20'}\n", trace);
-    ck_assert_int_eq(harness_run(h, yaml, feed_six, NULL, &err), -ENOENT);
+    ck_assert_int_eq(harness_run(h, yaml, harness_feed_seq, &six, &err), -ENOENT);
     ck_assert_str_eq(err, "operator 'filter': instantiate failed: "
                           "filter: unknown field 'a' (it sees the gadget's fields: seq; use "
                           "filter-late for fields added by enrichers)");
@@ -417,23 +395,15 @@ START_TEST(test_order_around_enricher) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("filter");
-    TCase *tc = tcase_create("filter");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_cases);
-    tcase_add_test(tc, test_exact_output);
-    tcase_add_test(tc, test_all_dropped);
-    tcase_add_test(tc, test_empty);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_missing_expr);
-    tcase_add_test(tc, test_batches);
-    tcase_add_test(tc, test_order_around_enricher);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("filter", 0, (const TTest *const[]){
+        test_cases,
+        test_exact_output,
+        test_all_dropped,
+        test_empty,
+        test_errors,
+        test_missing_expr,
+        test_batches,
+        test_order_around_enricher,
+        NULL,
+    });
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/formatters.so", NULL };
 
@@ -31,15 +32,22 @@ static void feed_values(struct harness_feed *f, void *userdata) {
     }
 }
 
+/* feed(fields) -> `formatters: {PARAMS}`; caller frees. */
+static char *yaml_of(const char *fields, const char *params) {
+    char ops[1024];
+    snprintf(ops, sizeof(ops), "    formatters: {%s}\n", params);
+    return harness_feed_yaml(fields, ops);
+}
+
 static int run(struct harness *h, const char *fields, const char *params, struct values *v,
                char **ret_error) {
-    char yaml[1024];
+    char *yaml = yaml_of(fields, params);
+    int r;
 
-    snprintf(yaml, sizeof(yaml),
-             "t:\n  gadget: feed\n  operators:\n    feed: {fields: '%s'}\n    formatters: {%s}\n",
-             fields, params);
     *ret_error = NULL;
-    return harness_run(h, yaml, feed_values, v, ret_error);
+    r = harness_run(h, yaml, feed_values, v, ret_error);
+    free(yaml);
+    return r;
 }
 
 START_TEST(test_timestamps) {
@@ -194,12 +202,10 @@ START_TEST(test_all_at_once) {
     struct harness *h = harness_new(plugins);
     char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n  gadget: feed\n  operators:\n"
-                                 "    feed: {fields: 'ts:timestamp,sig:u8,ret:s32,lat:u32'}\n"
-                                 "    formatters: {errnos: ret, signals: sig, durations: ' lat ',"
-                                 " timestamps: ts, timestamp_precision: s}\n",
-                                 feed_mixed, NULL, &err),
+    ck_assert_int_eq(harness_run_feed(h, "ts:timestamp,sig:u8,ret:s32,lat:u32",
+                                      "    formatters: {errnos: ret, signals: sig, durations: ' lat ',"
+                                      " timestamps: ts, timestamp_precision: s}\n",
+                                      feed_mixed, NULL, &err),
                      0);
     ck_assert_ptr_nonnull(strstr(harness_output(h),
                                  "ts=0 sig=15 ret=0 lat=0 ts_str=\"1970-01-01T00:00:00Z\" "
@@ -246,44 +252,30 @@ static const struct {
 START_TEST(test_errors) {
     struct harness *h = harness_new(plugins);
     struct values v = { 0 };
+    char *yaml;
 
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
-        char *err;
-        int r = run(h, errors[i].fields, errors[i].params, &v, &err);
-        ck_assert_msg(r == errors[i].r, "%s: %d", errors[i].params, r);
-        ck_assert_ptr_nonnull(err);
-        ck_assert_str_eq(err, errors[i].error);
-        free(err);
+        yaml = yaml_of(errors[i].fields, errors[i].params);
+        harness_assert_fails(h, yaml, feed_values, &v, errors[i].r, errors[i].error);
+        free(yaml);
     }
     /* a precision that is not allowed is refused by the host's param check */
-    {
-        char *err;
-        ck_assert_int_eq(run(h, "ts:timestamp", "timestamp_precision: ps", &v, &err), -EINVAL);
-        ck_assert_ptr_nonnull(err);
-        ck_assert_msg(strstr(err, "timestamp_precision") != NULL, "%s", err);
-        free(err);
-    }
+    yaml = yaml_of("ts:timestamp", "timestamp_precision: ps");
+    harness_assert_fails_with(h, yaml, feed_values, &v, -EINVAL, "timestamp_precision");
+    free(yaml);
     harness_free(h);
 }
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("formatters");
-    TCase *tc = tcase_create("formatters");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_timestamps);
-    tcase_add_test(tc, test_default);
-    tcase_add_test(tc, test_durations);
-    tcase_add_test(tc, test_signals);
-    tcase_add_test(tc, test_errnos);
-    tcase_add_test(tc, test_all_at_once);
-    tcase_add_test(tc, test_errors);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("formatters", 0, (const TTest *const[]){
+        test_timestamps,
+        test_default,
+        test_durations,
+        test_signals,
+        test_errnos,
+        test_all_at_once,
+        test_errors,
+        NULL,
+    });
 }

@@ -23,6 +23,7 @@
 #include <systemd/sd-journal.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 #define SOCKET_PATH "/run/systemd/journal/socket"
 #define MAX_ITEMS 64
@@ -331,12 +332,9 @@ static bool fake_journal(char *reason, size_t size) {
 }
 
 int main(void) {
-    Suite *s = suite_create("journal");
-    TCase *tc = tcase_create("journal");
-    SRunner *sr;
     struct stat st;
     char reason[256];
-    int failed;
+    int r;
 
     snprintf(run_id, sizeof(run_id), "%ld-%ld", (long) getpid(), (long) time(NULL));
     if (stat(SOCKET_PATH, &st) < 0 || !S_ISSOCK(st.st_mode)) {
@@ -347,15 +345,13 @@ int main(void) {
         printf("journald is not running: reading the entries at our own %s in a private "
                "mount namespace\n", SOCKET_PATH);
     }
-    tcase_add_test(tc, test_fields);
-    tcase_add_test(tc, test_defaults_and_prefix);
-    tcase_add_test(tc, test_bad_params);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    r = tu_run_tests("journal", 0, (const TTest *const[]){
+        test_fields,
+        test_defaults_and_prefix,
+        test_bad_params,
+        NULL,
+    });
     if (fake_fd >= 0)
         close(fake_fd);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return r;
 }

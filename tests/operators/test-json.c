@@ -14,52 +14,27 @@
 #include <json-c/json.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/json.so", NULL };
 
-static char dir[64];
-static char out_path[128];
+static char *dir, *out_path;
 
 static void setup(void) {
-    snprintf(dir, sizeof(dir), "/tmp/test-json-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(out_path, sizeof(out_path), "%s/out.json", dir);
+    dir = tu_make_dir("json");
+    out_path = tu_path_in(dir, "out.json");
 }
 
 static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *read_file(const char *path, size_t *ret_len) {
-    FILE *f = fopen(path, "re");
-    char *data = NULL;
-    size_t size = 0, len;
-
-    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-    ck_assert_int_eq(getdelim(&data, &size, '\0', f) >= 0 || feof(f), 1);
-    fclose(f);
-    if (!data)
-        data = strdup("");
-    /* getdelim stops at a NUL; the sink never writes one. */
-    len = strlen(data);
-    if (ret_len)
-        *ret_len = len;
-    return data;
+    tu_remove_tree(dir);
+    free(out_path);
+    free(dir);
 }
 
 static char *yaml_with_path(const char *fields, const char *path) {
-    char *y = NULL;
-    ck_assert_int_ge(asprintf(&y,
-                              "t:\n"
-                              "  gadget: feed\n"
-                              "  operators:\n"
-                              "    feed: {fields: '%s'}\n"
-                              "    json: {path: '%s'}\n",
-                              fields, path),
-                     0);
-    return y;
+    char ops[256];
+    snprintf(ops, sizeof(ops), "    json: {path: '%s'}\n", path);
+    return harness_feed_yaml(fields, ops);
 }
 
 /* Runs feed -> json(path=out_path) and returns the file's content. */
@@ -71,7 +46,7 @@ static char *run_to_file(const char *fields, harness_feed_fn fn, void *userdata)
     ck_assert_msg(r == 0, "session failed: %s", err ? err : "?");
     free(y);
     harness_free(h);
-    return read_file(out_path, NULL);
+    return tu_read_existing_file(out_path);
 }
 
 /* ------------------------------------------------------------- types */
@@ -368,11 +343,10 @@ static void feed_big(struct harness_feed *f, void *userdata) {
 }
 
 START_TEST(test_big_events) {
-    size_t len;
     char *out, *p;
 
     free(run_to_file("n:u64,s:string", feed_big, NULL));
-    out = read_file(out_path, &len);
+    out = tu_read_existing_file(out_path);
     p = out;
     ck_assert(strncmp(p, "{\"n\":0,\"s\":\"\\\"\\\"", 16) == 0);
     p = strchr(p, '\n');
@@ -396,33 +370,24 @@ END_TEST
 
 /* ----------------------------------------------------------- stdout */
 
-static void feed_two(struct harness_feed *f, void *userdata) {
-    for (uint64_t i = 1; i <= 2; i++)
-        harness_set_u64(f, harness_append(f), "seq", i);
-}
+static uint64_t two = 2;
 
 START_TEST(test_stdout) {
     struct harness *h = harness_new(plugins);
-    char path[160], *out;
-    int saved = dup(STDOUT_FILENO), fd;
+    char *path = tu_path_in(dir, "stdout"), *out;
+    int saved = tu_redirect_fd(STDOUT_FILENO, path);
 
-    snprintf(path, sizeof(path), "%s/stdout", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ck_assert_int_ge(fd, 0);
-    fflush(stdout);
-    ck_assert_int_ge(dup2(fd, STDOUT_FILENO), 0);
-    ck_assert_int_eq(harness_run(h, "t:\n  gadget: feed\n  operators:\n    json: {}\n", feed_two,
-                                 NULL, NULL),
+    ck_assert_int_eq(harness_run(h, "t:\n  gadget: feed\n  operators:\n    json: {}\n",
+                                 harness_feed_seq, &two, NULL),
                      0);
-    ck_assert_int_ge(dup2(saved, STDOUT_FILENO), 0);
-    close(saved);
-    close(fd);
-    out = read_file(path, NULL);
+    tu_restore_fd(STDOUT_FILENO, saved);
+    out = tu_read_existing_file(path);
     ck_assert_str_eq(out, "{\"seq\":1}\n{\"seq\":2}\n");
     /* The sink passes the events on. */
     ck_assert_str_eq(harness_output(h), "seq=1\nseq=2\n");
     ck_assert_int_eq(harness_events_in(h, "json"), 2);
     free(out);
+    free(path);
     harness_free(h);
 }
 END_TEST
@@ -435,13 +400,13 @@ START_TEST(test_append) {
     fputs("old line\n", f);
     fclose(f);
     ck_assert_int_eq(chmod(out_path, 0600), 0);
-    out = run_to_file("seq:u64", feed_two, NULL);
+    out = run_to_file("seq:u64", harness_feed_seq, &two);
     ck_assert_str_eq(out, "old line\n{\"seq\":1}\n{\"seq\":2}\n");
     free(out);
     /* A new file is created 0640 (before the umask). */
     ck_assert_int_eq(unlink(out_path), 0);
     umask(022);
-    free(run_to_file("seq:u64", feed_two, NULL));
+    free(run_to_file("seq:u64", harness_feed_seq, &two));
     ck_assert_int_eq(stat(out_path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0640);
 }
@@ -488,7 +453,7 @@ START_TEST(test_reopen_after_rotation) {
     snprintf(rot.rotated, sizeof(rot.rotated), "%s.1", out_path);
     cur = run_to_file("seq:u64", feed_rotate, &rot);
     ck_assert(rot.switched);
-    old = read_file(rot.rotated, NULL);
+    old = tu_read_existing_file(rot.rotated);
     /* Every event exactly once, in order, across the two files; the first
      * one in the old file, the last two in the new one. */
     for (uint64_t i = 1; i <= rot.emitted; i++) {
@@ -521,19 +486,14 @@ static void feed_batches(struct harness_feed *f, void *userdata) {
 
 START_TEST(test_write_error) {
     struct harness *h = harness_new(plugins);
-    char path[160], *log, *y = yaml_with_path("seq:u64", "/dev/full"), *err = NULL;
-    int saved = dup(STDERR_FILENO), fd;
+    char *path = tu_path_in(dir, "stderr"), *log, *y = yaml_with_path("seq:u64", "/dev/full");
+    char *err = NULL;
+    int saved = tu_redirect_fd(STDERR_FILENO, path);
     const char *first;
 
-    snprintf(path, sizeof(path), "%s/stderr", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
     ck_assert_int_eq(harness_run(h, y, feed_batches, NULL, &err), 0);
-    ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
-    close(saved);
-    close(fd);
-    log = read_file(path, NULL);
+    tu_restore_fd(STDERR_FILENO, saved);
+    log = tu_read_existing_file(path);
     /* The session stayed up: every event went on to the end. */
     ck_assert_int_eq(harness_events_in(h, "json"), 6);
     ck_assert_int_eq(harness_events_in(h, "capture"), 6);
@@ -546,6 +506,7 @@ START_TEST(test_write_error) {
                   "log: %s", log);
     free(log);
     free(y);
+    free(path);
     harness_free(h);
 }
 END_TEST
@@ -554,7 +515,7 @@ START_TEST(test_bad_path) {
     struct harness *h = harness_new(plugins);
     char *y = yaml_with_path("seq:u64", "/nonexistent/dir/x.json"), *err = NULL;
 
-    ck_assert_int_eq(harness_run(h, y, feed_two, NULL, &err), -ENOENT);
+    ck_assert_int_eq(harness_run(h, y, harness_feed_seq, &two, &err), -ENOENT);
     ck_assert_ptr_nonnull(err);
     ck_assert_msg(strstr(err, "param 'path': cannot open '/nonexistent/dir/x.json': No such file "
                               "or directory") != NULL,
@@ -566,26 +527,17 @@ START_TEST(test_bad_path) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("json");
-    TCase *tc = tcase_create("json");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_types);
-    tcase_add_test(tc, test_numbers);
-    tcase_add_test(tc, test_escaping);
-    tcase_add_test(tc, test_fuzz_roundtrip);
-    tcase_add_test(tc, test_big_events);
-    tcase_add_test(tc, test_stdout);
-    tcase_add_test(tc, test_append);
-    tcase_add_test(tc, test_reopen_after_rotation);
-    tcase_add_test(tc, test_write_error);
-    tcase_add_test(tc, test_bad_path);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite("json", 0, setup, teardown, (const TTest *const[]){
+        test_types,
+        test_numbers,
+        test_escaping,
+        test_fuzz_roundtrip,
+        test_big_events,
+        test_stdout,
+        test_append,
+        test_reopen_after_rotation,
+        test_write_error,
+        test_bad_path,
+        NULL,
+    });
 }

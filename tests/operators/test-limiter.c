@@ -22,29 +22,10 @@ static void feed_n(struct harness_feed *f, void *userdata) {
     }
 }
 
+#define FIELDS "seq:u64,key:u32"
+
 static int run(struct harness *h, const char *ops, uint64_t n, char **ret_error) {
-    char yaml[1024];
-
-    snprintf(yaml, sizeof(yaml),
-             "t:\n  gadget: feed\n  operators:\n    feed: {fields: 'seq:u64,key:u32'}\n%s", ops);
-    *ret_error = NULL;
-    return harness_run(h, yaml, feed_n, &n, ret_error);
-}
-
-/* The seq values captured, "1 2 3". */
-static const char *seqs(struct harness *h) {
-    static char buf[8192];
-    const char *p = harness_output(h);
-    size_t n = 0;
-
-    buf[0] = '\0';
-    while ((p = strstr(p, "seq=")) != NULL) {
-        unsigned long long seq;
-        ck_assert_int_eq(sscanf(p, "seq=%llu", &seq), 1);
-        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s%llu", n ? " " : "", seq);
-        p += 4;
-    }
-    return buf;
+    return harness_run_feed(h, FIELDS, ops, feed_n, &n, ret_error);
 }
 
 START_TEST(test_default_max) {
@@ -52,7 +33,7 @@ START_TEST(test_default_max) {
     char *err;
 
     ck_assert_int_eq(run(h, "    limiter: {}\n", 15, &err), 0);
-    ck_assert_str_eq(seqs(h), "1 2 3 4 5 6 7 8 9 10");
+    ck_assert_str_eq(harness_values(h, "seq"), "1 2 3 4 5 6 7 8 9 10");
     ck_assert_int_eq(harness_events_in(h, "limiter"), 15);
     ck_assert_int_eq(harness_events_out(h, "limiter"), 10);
     ck_assert_str_eq(harness_output(h),
@@ -68,11 +49,11 @@ START_TEST(test_per_batch) {
     char *err;
 
     ck_assert_int_eq(run(h, "    limiter: {max: 3}\n", 600, &err), 0);
-    ck_assert_str_eq(seqs(h), "1 2 3 257 258 259 513 514 515");
+    ck_assert_str_eq(harness_values(h, "seq"), "1 2 3 257 258 259 513 514 515");
     ck_assert_int_eq(harness_events_in(h, "limiter"), 600);
     ck_assert_int_eq(harness_events_out(h, "limiter"), 9);
     ck_assert_int_eq(run(h, "    limiter: {max: 1}\n", 1, &err), 0);
-    ck_assert_str_eq(seqs(h), "1");
+    ck_assert_str_eq(harness_values(h, "seq"), "1");
     harness_free(h);
 }
 END_TEST
@@ -101,33 +82,28 @@ START_TEST(test_after_filter_and_sort) {
     char *err;
 
     ck_assert_int_eq(run(h, "    limiter: {max: 4}\n    filter: {expr: 'key>=5'}\n", 20, &err), 0);
-    ck_assert_str_eq(seqs(h), "2 4 5 7");
+    ck_assert_str_eq(harness_values(h, "seq"), "2 4 5 7");
     ck_assert_int_eq(harness_events_in(h, "limiter"), 11);
     /* keys of seq 1..20: 4 8 1 5 9 2 6 10 3 7 0 4 8 1 5 9 2 6 10 3 */
     ck_assert_int_eq(run(h, "    limiter: {max: 5}\n    sort: {by: '-key'}\n", 20, &err), 0);
-    ck_assert_str_eq(seqs(h), "8 19 5 16 2");
+    ck_assert_str_eq(harness_values(h, "seq"), "8 19 5 16 2");
     ck_assert_int_eq(run(h, "    limiter: {max: 5}\n    sort: {by: 'key,-seq'}\n", 20, &err), 0);
-    ck_assert_str_eq(seqs(h), "11 14 3 17 6");
+    ck_assert_str_eq(harness_values(h, "seq"), "11 14 3 17 6");
     harness_free(h);
 }
 END_TEST
 
 START_TEST(test_bad_max) {
+    static const char *const ops[] = { "    limiter: {max: 0}\n", "    limiter: {max: -1}\n",
+                                       "    limiter: {max: ten}\n" };
     struct harness *h = harness_new(plugins);
-    char *err;
+    uint64_t n = 3;
 
-    ck_assert_int_eq(run(h, "    limiter: {max: 0}\n", 3, &err), -EINVAL);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err, "'max'") != NULL, "%s", err);
-    free(err);
-    ck_assert_int_eq(run(h, "    limiter: {max: -1}\n", 3, &err), -EINVAL);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err, "'max'") != NULL, "%s", err);
-    free(err);
-    ck_assert_int_eq(run(h, "    limiter: {max: ten}\n", 3, &err), -EINVAL);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err, "'max'") != NULL, "%s", err);
-    free(err);
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        char *yaml = harness_feed_yaml(FIELDS, ops[i]);
+        harness_assert_fails_with(h, yaml, feed_n, &n, -EINVAL, "'max'");
+        free(yaml);
+    }
     harness_free(h);
 }
 END_TEST

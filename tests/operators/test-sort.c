@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/sort.so", TEST_PLUGIN_DIR "/limiter.so",
                                        NULL };
@@ -49,33 +50,8 @@ static void feed_eight(struct harness_feed *f, void *userdata) {
     }
 }
 
-/* The ids of the captured events in order, "3 1 7". */
-static const char *ids(struct harness *h) {
-    static char buf[4096];
-    const char *p = harness_output(h);
-    size_t n = 0;
-
-    buf[0] = '\0';
-    while ((p = strstr(p, "id=")) != NULL) {
-        unsigned id;
-        if (p > harness_output(h) && p[-1] != '\n') { /* "pid=" etc. */
-            p += 3;
-            continue;
-        }
-        ck_assert_int_eq(sscanf(p, "id=%u", &id), 1);
-        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s%u", n ? " " : "", id);
-        p += 3;
-    }
-    return buf;
-}
-
 static int run_by(struct harness *h, const char *ops, char **ret_error) {
-    char yaml[1024];
-
-    snprintf(yaml, sizeof(yaml),
-             "t:\n  gadget: feed\n  operators:\n    feed: {fields: '" FIELDS "'}\n%s", ops);
-    *ret_error = NULL;
-    return harness_run(h, yaml, feed_eight, NULL, ret_error);
+    return harness_run_feed(h, FIELDS, ops, feed_eight, NULL, ret_error);
 }
 
 static const struct {
@@ -119,8 +95,9 @@ START_TEST(test_cases) {
         snprintf(ops, sizeof(ops), "    sort: {by: '%s'}\n", cases[i].by);
         r = run_by(h, ops, &err);
         ck_assert_msg(r == 0, "%s: %s", cases[i].by, err ? err : "?");
-        ck_assert_msg(strcmp(ids(h), cases[i].ids) == 0, "by %s: got '%s', expected '%s'",
-                      cases[i].by, ids(h), cases[i].ids);
+        ck_assert_msg(strcmp(harness_values(h, "id"), cases[i].ids) == 0,
+                      "by %s: got '%s', expected '%s'", cases[i].by, harness_values(h, "id"),
+                      cases[i].ids);
         ck_assert_int_eq(harness_events_in(h, "sort"), 8);
         ck_assert_int_eq(harness_events_out(h, "sort"), 8);
         free(err);
@@ -150,12 +127,12 @@ START_TEST(test_limiter_after_sort) {
     char *err;
 
     ck_assert_int_eq(run_by(h, "    limiter: {max: 3}\n    sort: {by: 'pid'}\n", &err), 0);
-    ck_assert_str_eq(ids(h), "5 6 7");
+    ck_assert_str_eq(harness_values(h, "id"), "5 6 7");
     ck_assert_int_eq(harness_events_in(h, "sort"), 8);
     ck_assert_int_eq(harness_events_in(h, "limiter"), 8);
     ck_assert_int_eq(harness_events_out(h, "limiter"), 3);
     ck_assert_int_eq(run_by(h, "    limiter: {}\n    sort: {by: '-prio'}\n", &err), 0);
-    ck_assert_str_eq(ids(h), "7 2 5 4 1 8 3 6"); /* default max 10 keeps all 8 */
+    ck_assert_str_eq(harness_values(h, "id"), "7 2 5 4 1 8 3 6"); /* default max 10 keeps all 8 */
     harness_free(h);
 }
 END_TEST
@@ -184,23 +161,19 @@ static void expect_sorted(struct harness *h, bool desc) {
                     n += (size_t) snprintf(want + n, sizeof(want) - n, "%s%llu", n ? " " : "",
                                            (unsigned long long) i);
         }
-    ck_assert_str_eq(ids(h), want);
+    ck_assert_str_eq(harness_values(h, "id"), want);
 }
 
 START_TEST(test_full_batches) {
     struct harness *h = harness_new(plugins);
     char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n  gadget: feed\n  operators:\n"
-                                 "    feed: {fields: 'id:u32,cpu:u64'}\n    sort: {by: cpu}\n",
-                                 feed_300, NULL, &err),
+    ck_assert_int_eq(harness_run_feed(h, "id:u32,cpu:u64", "    sort: {by: cpu}\n", feed_300, NULL,
+                                      &err),
                      0);
     expect_sorted(h, false);
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n  gadget: feed\n  operators:\n"
-                                 "    feed: {fields: 'id:u32,cpu:u64'}\n    sort: {by: -cpu}\n",
-                                 feed_300, NULL, &err),
+    ck_assert_int_eq(harness_run_feed(h, "id:u32,cpu:u64", "    sort: {by: -cpu}\n", feed_300, NULL,
+                                      &err),
                      0);
     expect_sorted(h, true);
     ck_assert_int_eq(harness_events_in(h, "sort"), 300);
@@ -255,15 +228,12 @@ START_TEST(test_errors) {
     struct harness *h = harness_new(plugins);
 
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
-        char *err;
-        int r = run_by(h, errors[i].ops, &err);
-        ck_assert_msg(r == errors[i].r, "%s: %d", errors[i].ops, r);
-        ck_assert_ptr_nonnull(err);
+        char *yaml = harness_feed_yaml(FIELDS, errors[i].ops);
         if (errors[i].error)
-            ck_assert_str_eq(err, errors[i].error);
+            harness_assert_fails(h, yaml, feed_eight, NULL, errors[i].r, errors[i].error);
         else
-            ck_assert_msg(strstr(err, "'max'") != NULL, "%s", err);
-        free(err);
+            harness_assert_fails_with(h, yaml, feed_eight, NULL, errors[i].r, "'max'");
+        free(yaml);
     }
     harness_free(h);
 }
@@ -281,22 +251,14 @@ START_TEST(test_missing_by) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("sort");
-    TCase *tc = tcase_create("sort");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_cases);
-    tcase_add_test(tc, test_exact_output);
-    tcase_add_test(tc, test_limiter_after_sort);
-    tcase_add_test(tc, test_full_batches);
-    tcase_add_test(tc, test_single_and_empty);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_missing_by);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_tests("sort", 0, (const TTest *const[]){
+        test_cases,
+        test_exact_output,
+        test_limiter_after_sort,
+        test_full_batches,
+        test_single_and_empty,
+        test_errors,
+        test_missing_by,
+        NULL,
+    });
 }
