@@ -307,6 +307,24 @@ assert_grows "$tmp/alpha.log" "after beta's removal"
 seq1_is "$tmp/alpha.log" 1 || fail "alpha restarted when beta was removed"
 ok "removed beta stops (beta.log stalls), alpha keeps going"
 
+# ---- 6. reload requests during a reload are coalesced, never lost -------------
+# Three SIGHUPs back to back, the last after a new session file: while the
+# first reload runs the others wait in the signalfd (and merge); whatever
+# the timing, the configuration reached is that of the last request.
+before=$(count "info: reloaded:" "$log")
+kill -HUP "$daemon_pid"
+kill -HUP "$daemon_pid"
+session_file "$pipelines/gamma.yaml" gamma 50
+kill -HUP "$daemon_pid"
+wait_for 5 has_lines "$tmp/gamma.log" 1 || fail "gamma did not start after three quick SIGHUPs"
+expect_log "info: reloaded: 6 sessions configured"
+after=$(count "info: reloaded:" "$log")
+[ "$after" -gt "$before" ] && [ "$after" -le $((before + 3)) ] ||
+    fail "three SIGHUPs gave $((after - before)) reloads (expected 1 to 3)"
+is_dead "$daemon_pid" && fail "the daemon died during quick reloads"
+seq1_is "$tmp/alpha.log" 1 || fail "alpha restarted on unchanged reloads"
+ok "three quick SIGHUPs: $((after - before)) reload(s), the last file change (gamma) applied, alpha untouched"
+
 # ---- 7. SIGTERM -------------------------------------------------------------
 stop_daemon
 log_has "info: received Terminated, stopping" "$log" || fail "no 'stopping' line in the log"
