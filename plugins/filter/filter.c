@@ -13,8 +13,11 @@
  * instantiate, against the fields the data source has at that moment: an
  * unknown field or a value that does not fit the field's type is an error
  * there (so `ophostd --check` reports it). On the hot path each clause is one
- * type-specialised loop over the whole batch that narrows a mask; events that
- * match no group are dropped with ophost_batch_keep (no record is copied).
+ * type-specialised loop that narrows a list of candidate events: a group
+ * starts from the events no earlier group matched and each of its clauses
+ * only sees the events its previous clauses kept, so the work follows the
+ * events still undecided. Events that match no group are dropped by
+ * compacting sel[] in order (no record is copied).
  *
  * Two operators share this code: "filter" runs right after the gadget
  * (OPHOST_PRIORITY_EARLY_FILTER), so the events it drops cost no enrichment;
@@ -42,8 +45,11 @@ static const char *const type_text[] = { "?", "u8", "u16", "u32", "u64", "s32", 
                                          "bool", "timestamp", "string", "bytes" };
 
 struct clause;
-typedef void (*eval_fn)(const struct clause *c, const struct ophost_batch *b, bool *mask);
-
+/* Narrows a candidate list: reads the n positions (indices into sel[]) of
+ * idx, or 0..n-1 when idx is NULL, and writes those whose event matches to
+ * out, in the same (ascending) order; returns how many. out may be idx. */
+typedef uint32_t (*eval_fn)(const struct clause *c, const struct ophost_batch *b,
+                            const uint32_t *idx, uint32_t n, uint32_t *out);
 struct clause {
     eval_fn eval;
     ophost_field field;
@@ -68,27 +74,48 @@ struct filter {
     size_t n_clauses;
     size_t *group_end; /* clauses[group_end[g-1] .. group_end[g]) form group g */
     size_t n_groups;
-    bool *keep, *mask;
+    /* Work arrays of cap entries, sized at start: the candidates of the
+     * group being evaluated, the events no group has matched yet, and (with
+     * several groups) a mark per event that some group matched. */
+    uint32_t *cand, *undecided;
+    bool *keep;
     uint32_t cap;
 };
 
 /* ------------------------------------------------------------ evaluation */
 
-/* One loop per (integer type, operator): the mask of live event i stays
- * true only if its field compares true against the constant. The batch is
- * read through locals: stores to mask[] (bool) could alias *b otherwise and
- * force reloads every iteration. */
+/* One loop per (integer type, operator) and per shape of the candidates
+ * (all live events, or a list of positions): position i is written to out
+ * unconditionally and counted only if its field compares true against the
+ * constant, so there is no branch to mispredict. The batch is read through
+ * locals: stores to out[] could alias *b otherwise and force reloads every
+ * iteration. */
 #define EVAL_INT(suffix, ctype, vmember, opname, OP)                                     \
-    static void eval_##suffix##_##opname(const struct clause *c,                         \
-                                         const struct ophost_batch *b, bool *mask) {     \
+    static uint32_t eval_##suffix##_##opname(const struct clause *c,                     \
+                                             const struct ophost_batch *b,               \
+                                             const uint32_t *idx, uint32_t n,            \
+                                             uint32_t *out) {                            \
         const ctype v = (ctype) c->v.vmember;                                            \
-        const uint32_t *sel = b->sel, n = b->n, size = b->record_size;                   \
+        const uint32_t *sel = b->sel, size = b->record_size;                             \
         const uint8_t *base = b->records + c->field.offset;                              \
-        for (uint32_t i = 0; i < n; i++) {                                               \
-            ctype x;                                                                     \
-            memcpy(&x, base + (size_t) sel[i] * size, sizeof(x));                        \
-            mask[i] &= x OP v;                                                           \
+        uint32_t m = 0;                                                                  \
+        if (!idx) {                                                                      \
+            for (uint32_t i = 0; i < n; i++) {                                           \
+                ctype x;                                                                 \
+                memcpy(&x, base + (size_t) sel[i] * size, sizeof(x));                    \
+                out[m] = i;                                                              \
+                m += x OP v;                                                             \
+            }                                                                            \
+        } else {                                                                         \
+            for (uint32_t j = 0; j < n; j++) {                                           \
+                const uint32_t i = idx[j];                                               \
+                ctype x;                                                                 \
+                memcpy(&x, base + (size_t) sel[i] * size, sizeof(x));                    \
+                out[m] = i;                                                              \
+                m += x OP v;                                                             \
+            }                                                                            \
         }                                                                                \
+        return m;                                                                        \
     }
 #define EVAL_INT_ALL(suffix, ctype, vmember)       \
     EVAL_INT(suffix, ctype, vmember, eq, ==)       \
@@ -108,14 +135,33 @@ EVAL_INT_ALL(u64, uint64_t, u)
 EVAL_INT_ALL(s32, int32_t, s)
 EVAL_INT_ALL(s64, int64_t, s)
 
-static void eval_bool(const struct clause *c, const struct ophost_batch *b, bool *mask) {
+/* The other types test one event at a time, through test(c, b, i) for the
+ * event at position i; the loop is the same as above. The batch is copied
+ * to a local so that the stores to out[] do not force reloads of it. */
+#define EVAL_EACH(name, test)                                                            \
+    static uint32_t name(const struct clause *c, const struct ophost_batch *batch,       \
+                         const uint32_t *idx, uint32_t n, uint32_t *out) {               \
+        const struct ophost_batch local = *batch, *b = &local;                           \
+        uint32_t m = 0;                                                                  \
+        if (!idx) {                                                                      \
+            for (uint32_t i = 0; i < n; i++) {                                           \
+                out[m] = i;                                                              \
+                m += test(c, b, i);                                                      \
+            }                                                                            \
+        } else {                                                                         \
+            for (uint32_t j = 0; j < n; j++) {                                           \
+                out[m] = idx[j];                                                         \
+                m += test(c, b, idx[j]);                                                 \
+            }                                                                            \
+        }                                                                                \
+        return m;                                                                        \
+    }
+
+static inline bool test_bool(const struct clause *c, const struct ophost_batch *b, uint32_t i) {
     /* != was compiled as == with the value negated */
-    const uint32_t *sel = b->sel, n = b->n, size = b->record_size;
-    const uint8_t *base = b->records + c->field.offset;
-    const bool v = c->v.b;
-    for (uint32_t i = 0; i < n; i++)
-        mask[i] &= (base[(size_t) sel[i] * size] != 0) == v;
+    return (b->records[(size_t) b->sel[i] * b->record_size + c->field.offset] != 0) == c->v.b;
 }
+EVAL_EACH(eval_bool, test_bool)
 
 /* String and bytes fields: an unset value reads as empty. */
 static const char *get_data(const struct ophost_batch *b, uint32_t i, ophost_field f,
@@ -128,55 +174,51 @@ static const char *get_data(const struct ophost_batch *b, uint32_t i, ophost_fie
     return s;
 }
 
-static void eval_data(const struct clause *c, const struct ophost_batch *b, bool *mask) {
-    for (uint32_t i = 0; i < b->n; i++) {
-        size_t len;
-        const char *s;
-        int d;
-        if (!mask[i])
-            continue;
-        s = get_data(b, i, c->field, &len);
-        d = memcmp(s, c->data, len < c->len ? len : c->len);
-        if (d == 0)
-            d = len < c->len ? -1 : len > c->len;
-        mask[i] = c->result[d < 0 ? 0 : d > 0 ? 2 : 1];
-    }
+static inline bool test_data(const struct clause *c, const struct ophost_batch *b, uint32_t i) {
+    size_t len;
+    const char *s = get_data(b, i, c->field, &len);
+    int d = memcmp(s, c->data, len < c->len ? len : c->len);
+    if (d == 0)
+        d = len < c->len ? -1 : len > c->len;
+    return c->result[d < 0 ? 0 : d > 0 ? 2 : 1];
 }
+EVAL_EACH(eval_data, test_data)
 
 /* A regex that is a plain literal with optional ^ and $ anchors: matched
  * with memcmp/memmem instead of regexec (which allocates per call in glibc).
  * c->data/len hold the literal, c->v.u the anchors (1 = ^, 2 = $). */
-static void eval_literal(const struct clause *c, const struct ophost_batch *b, bool *mask) {
-    const bool start = c->v.u & 1, end = c->v.u & 2;
-    for (uint32_t i = 0; i < b->n; i++) {
+static uint32_t eval_literal(const struct clause *c, const struct ophost_batch *batch,
+                             const uint32_t *idx, uint32_t n, uint32_t *out) {
+    const struct ophost_batch local = *batch, *b = &local; /* not reloaded after stores */
+    const bool start = c->v.u & 1, end = c->v.u & 2, want = c->op == OP_MATCH;
+    const char *lit = c->data;
+    const size_t lit_len = c->len;
+    uint32_t m = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        const uint32_t i = idx ? idx[j] : j;
         size_t len;
-        const char *s;
-        bool m;
-        if (!mask[i])
-            continue;
-        s = get_data(b, i, c->field, &len);
+        const char *s = get_data(b, i, c->field, &len);
+        bool match;
         if (start && end)
-            m = len == c->len && memcmp(s, c->data, len) == 0;
+            match = len == lit_len && memcmp(s, lit, len) == 0;
         else if (start)
-            m = len >= c->len && memcmp(s, c->data, c->len) == 0;
+            match = len >= lit_len && memcmp(s, lit, lit_len) == 0;
         else if (end)
-            m = len >= c->len && memcmp(s + len - c->len, c->data, c->len) == 0;
+            match = len >= lit_len && memcmp(s + len - lit_len, lit, lit_len) == 0;
         else
-            m = memmem(s, len, c->data, c->len) != NULL;
-        mask[i] = m == (c->op == OP_MATCH);
+            match = memmem(s, len, lit, lit_len) != NULL;
+        out[m] = i;
+        m += match == want;
     }
+    return m;
 }
 
-static void eval_regex(const struct clause *c, const struct ophost_batch *b, bool *mask) {
-    for (uint32_t i = 0; i < b->n; i++) {
-        size_t len;
-        const char *s;
-        if (!mask[i])
-            continue;
-        s = get_data(b, i, c->field, &len);
-        mask[i] = (regexec(&c->re, s, 0, NULL, 0) == 0) == (c->op == OP_MATCH);
-    }
+static inline bool test_regex(const struct clause *c, const struct ophost_batch *b, uint32_t i) {
+    size_t len;
+    return (regexec(&c->re, get_data(b, i, c->field, &len), 0, NULL, 0) == 0) ==
+           (c->op == OP_MATCH);
 }
+EVAL_EACH(eval_regex, test_regex)
 
 /* ---------------------------------------------------------- compilation */
 
@@ -561,8 +603,9 @@ static void filter_free(struct filter *f) {
     }
     free(f->clauses);
     free(f->group_end);
+    free(f->cand);
+    free(f->undecided);
     free(f->keep);
-    free(f->mask);
     free(f);
 }
 
@@ -612,14 +655,19 @@ static int filter_late_instantiate(struct ophost_ctx *ctx, void *op_data, void *
 }
 
 static int grow(struct filter *f, uint32_t cap) {
-    bool *keep = realloc(f->keep, cap * sizeof(bool)), *mask;
+    uint32_t *cand = realloc(f->cand, cap * sizeof(uint32_t)), *undecided;
+    bool *keep;
+    if (!cand)
+        return -ENOMEM;
+    f->cand = cand;
+    undecided = realloc(f->undecided, cap * sizeof(uint32_t));
+    if (!undecided)
+        return -ENOMEM;
+    f->undecided = undecided;
+    keep = realloc(f->keep, cap * sizeof(bool));
     if (!keep)
         return -ENOMEM;
     f->keep = keep;
-    mask = realloc(f->mask, cap * sizeof(bool));
-    if (!mask)
-        return -ENOMEM;
-    f->mask = mask;
     f->cap = cap;
     return 0;
 }
@@ -631,10 +679,22 @@ static int filter_start(struct ophost_ctx *ctx, void *data) {
     return grow(f, b && b->capacity ? b->capacity : 256);
 }
 
+/* Evaluates group g over the n candidates of idx (NULL: all live events)
+ * into f->cand, each clause narrowing the list left by the previous one;
+ * returns how many match, their positions ascending in f->cand. */
+static uint32_t eval_group(const struct filter *f, size_t g, const struct ophost_batch *b,
+                           const uint32_t *idx, uint32_t n) {
+    const struct clause *c = f->clauses;
+    for (size_t k = g ? f->group_end[g - 1] : 0; k < f->group_end[g] && n > 0; k++) {
+        n = c[k].eval(&c[k], b, idx, n, f->cand);
+        idx = f->cand;
+    }
+    return n;
+}
+
 static int filter_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
     struct filter *f = data;
-    const struct clause *c = f->clauses;
-    uint32_t n = b->n;
+    uint32_t n = b->n, *sel = b->sel, m;
 
     if (b->ds != f->ds || n == 0)
         return 0;
@@ -644,21 +704,59 @@ static int filter_process(struct ophost_ctx *ctx, void *data, struct ophost_batc
         if (r < 0)
             return host->error(ctx, r, "%s: out of memory", f->name);
     }
-    /* The first group narrows keep[] directly; each further group narrows
-     * a mask of the events not kept yet and adds what is left to keep[]. */
-    memset(f->keep, 1, n * sizeof(bool));
-    for (size_t k = 0; k < f->group_end[0]; k++)
-        c[k].eval(&c[k], b, f->keep);
-    for (size_t g = 1; g < f->n_groups; g++) {
-        bool *keep = f->keep, *mask = f->mask;
-        for (uint32_t i = 0; i < n; i++)
-            mask[i] = !keep[i];
-        for (size_t k = f->group_end[g - 1]; k < f->group_end[g]; k++)
-            c[k].eval(&c[k], b, mask);
-        for (uint32_t i = 0; i < n; i++)
-            keep[i] |= mask[i];
+
+    if (f->n_groups == 1) {
+        /* The matches are the kept events, ascending, and cand[j] >= j:
+         * sel[] is compacted in place without overwriting an entry still
+         * to be read. */
+        m = eval_group(f, 0, b, NULL, n);
+        for (uint32_t j = 0; j < m; j++)
+            sel[j] = sel[f->cand[j]];
+        b->n = m;
+        return 0;
     }
-    ophost_batch_keep(b, f->keep);
+
+    /* Several groups: each one sees only the events no earlier group
+     * matched; what it matches is marked in keep[]. */
+    {
+        bool *keep = f->keep;
+        uint32_t *undecided = f->undecided, n_undecided = n, out = 0;
+        const uint32_t *list = NULL; /* of the undecided; NULL: all n live events */
+
+        memset(keep, 0, n * sizeof(bool));
+        for (size_t g = 0; g < f->n_groups && n_undecided > 0; g++) {
+            const uint32_t *cand = f->cand;
+            m = eval_group(f, g, b, list, n_undecided);
+            if (m == 0)
+                continue;
+            for (uint32_t j = 0; j < m; j++)
+                keep[cand[j]] = true;
+            if (g + 1 < f->n_groups) {
+                /* the events this group did not match, in order */
+                uint32_t left = 0;
+                if (!list) {
+                    for (uint32_t i = 0; i < n; i++) {
+                        undecided[left] = i;
+                        left += !keep[i];
+                    }
+                } else {
+                    for (uint32_t j = 0; j < n_undecided; j++) {
+                        const uint32_t i = undecided[j];
+                        undecided[left] = i;
+                        left += !keep[i];
+                    }
+                }
+                list = undecided;
+                n_undecided = left;
+            }
+        }
+        /* ophost_batch_keep(b, keep), without a branch per event */
+        for (uint32_t i = 0; i < n; i++) {
+            sel[out] = sel[i];
+            out += keep[i];
+        }
+        b->n = out;
+    }
     return 0;
 }
 

@@ -163,6 +163,11 @@ static const struct {
     { "comm==\"a,b|c\"|pid==2", "2" },
     { "comm==\"zs\\\"h\"|comm==\"b\\\\\"|pid==4", "4" },
     { "comm~\"^(ba|zs)\"|comm~\"sh,x\"", "1 2 5" },
+    /* later groups see only what earlier ones left: kept out of order,
+     * everything kept before the last group, a first group keeping none */
+    { "pid>=4,flag==false|pid==2|uid==0,pid>=3|pid==1,pid==5", "2 3 4 5" },
+    { "pid>=1|pid==2|comm~^ba", "1 2 3 4 5" },
+    { "pid>5|pid>3|uid==0,pid>1", "3 4 5" },
     /* nothing matches: everything dropped */
     { "pid<1|pid>5", "" },
     { "pid>=1", "1 2 3 4 5" },
