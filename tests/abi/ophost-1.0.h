@@ -87,7 +87,7 @@
  * acquire resources or have effects outside its instance data.
  *
  * Errors: callbacks return 0 on success or a negative errno. To explain a
- * failure, call host->error(ctx, -EXXX, "...") and return its result; the
+ * failure, call host->error(ctx, -EINVAL, "why") and return its result; the
  * host copies the text. A failing do callback fails the session (the
  * message names the operator and the phase); a failing undo callback is
  * logged and the other undos still run. Strings a plugin hands the host
