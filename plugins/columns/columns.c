@@ -23,10 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ophost/ophost.h>
+
+#include "schema.h"
+#include "timefmt.h"
 
 static const struct ophost_host *host;
 
@@ -57,8 +59,7 @@ struct columns {
     bool sized;
     uint64_t rows_since_header;
 
-    time_t cached_sec;
-    char cached_hms[16];
+    struct timefmt hms;
 
     uint64_t write_errors;
 };
@@ -79,16 +80,10 @@ static bool is_number(uint16_t type) {
 }
 
 static const char *format_time(struct columns *c, uint64_t ns, char *buf, size_t size) {
-    time_t sec = (time_t) (ns / 1000000000u);
+    size_t len;
+    const char *hms = timefmt_seconds(&c->hms, ns, &len);
 
-    if (sec != c->cached_sec || !c->cached_hms[0]) {
-        struct tm tm;
-        if (!localtime_r(&sec, &tm))
-            memset(&tm, 0, sizeof(tm));
-        strftime(c->cached_hms, sizeof(c->cached_hms), "%H:%M:%S", &tm);
-        c->cached_sec = sec;
-    }
-    snprintf(buf, size, "%s.%03u", c->cached_hms, (unsigned) (ns % 1000000000u / 1000000u));
+    snprintf(buf, size, "%s.%03u", hms, (unsigned) (ns % 1000000000u / 1000000u));
     return buf;
 }
 
@@ -221,6 +216,7 @@ static int columns_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret
     if (!c)
         return -ENOMEM;
     c->ctx = ctx;
+    c->hms = (struct timefmt) TIMEFMT_INIT(TIMEFMT_LOCAL_TIME);
     if ((r = host->param_string(ctx, "path", &c->path)) < 0 ||
         (r = host->param_string(ctx, "fields", &c->fields_param)) < 0 ||
         (r = host->param_uint(ctx, "max-width", &c->max_width)) < 0 ||
@@ -266,20 +262,6 @@ static int add_column(struct columns *c, const char *name, ophost_field f) {
     col->right = is_number(f.type);
     c->n_cols++;
     return 0;
-}
-
-/* "the data source has: a, b, c" for error messages. */
-static void list_fields(struct columns *c, char *buf, size_t size) {
-    size_t n = host->field_count(c->ctx, c->ds), used = 0;
-
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && used < size; i++) {
-        const char *name;
-        ophost_field f;
-        if (host->field_at(c->ctx, c->ds, i, &name, &f) < 0)
-            break;
-        used += (size_t) snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name);
-    }
 }
 
 static int columns_start(struct ophost_ctx *ctx, void *data) {
@@ -330,7 +312,7 @@ static int columns_start(struct ophost_ctx *ctx, void *data) {
         name[len] = '\0';
         r = host->field_find(ctx, c->ds, name, &f);
         if (r < 0) {
-            list_fields(c, have, sizeof(have));
+            schema_list_fields(host, ctx, c->ds, have, sizeof(have));
             return host->error(ctx, -EINVAL,
                                "param 'fields': no field '%s' in data source '%s' (it has: %s)",
                                name, host->datasource_name(ctx, c->ds), have);

@@ -28,12 +28,6 @@ static inline bool enrich_is_integer_type(uint32_t t) {
     return t >= OPHOST_FIELD_U8 && t <= OPHOST_FIELD_S64;
 }
 
-static inline const char *enrich_type_name(uint32_t t) {
-    static const char *const names[] = { "?", "u8", "u16", "u32", "u64", "s32", "s64",
-                                         "bool", "timestamp", "string", "bytes" };
-    return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
-}
-
 /* An integer field's value, widened. *ret_negative tells a negative signed
  * value apart (its magnitude is then not meaningful as an id). */
 static inline uint64_t enrich_get_integer(const struct ophost_event *e, ophost_field f,
@@ -78,7 +72,7 @@ static inline int enrich_find_id_field(const struct ophost_host *host, struct op
     if (!enrich_is_integer_type(ret->type))
         return host->error(ctx, -EINVAL,
                            "param '%s': field '%s' is of type %s, not an integer type", param,
-                           name, enrich_type_name(ret->type));
+                           name, schema_type_name(ret->type));
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * schema.h — declaring a plugin's data source and fields in instantiate,
- * with the same error messages in every plugin, and filling its batches.
+ * with the same error messages in every plugin, naming types and fields in
+ * those messages, and filling its batches.
  * Header-only (static inline); the plugin passes its host table.
  *
  *     const struct schema_field fields[] = {
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <ophost/ophost.h>
@@ -55,6 +57,30 @@ static inline int schema_add_fields(const struct ophost_host *host, struct ophos
     return 0;
 }
 
+/* The name of a field type (OPHOST_FIELD_*) for messages: "u32", "string";
+ * "?" for a value that is not one. */
+static inline const char *schema_type_name(uint32_t type) {
+    static const char *const names[] = { "?", "u8", "u16", "u32", "u64", "s32", "s64",
+                                         "bool", "timestamp", "string", "bytes" };
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+/* The field names of ds as "a, b, c" into buf (cut to size), for messages
+ * that say what a data source has. */
+static inline void schema_list_fields(const struct ophost_host *host, struct ophost_ctx *ctx,
+                                      struct ophost_datasource *ds, char *buf, size_t size) {
+    size_t n = host->field_count(ctx, ds), used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++) {
+        const char *name;
+        ophost_field f;
+        if (host->field_at(ctx, ds, i, &name, &f) < 0)
+            break;
+        used += (size_t) snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name);
+    }
+}
+
 /* Appends an event to b, emitting b first when it is full. Returns 0 and
  * *ret, what emit returned when it failed (the session is failing and says
  * why), or -ENOBUFS. */
@@ -72,6 +98,13 @@ static inline int schema_batch_append(const struct ophost_host *host, struct oph
     }
     *ret = e;
     return 0;
+}
+
+/* Emits b when it holds events (the end of a gadget's wake-up). Returns 0
+ * or what emit returned (the session is failing and says why). */
+static inline int schema_batch_flush(const struct ophost_host *host, struct ophost_ctx *ctx,
+                                     struct ophost_batch *b) {
+    return b->n > 0 ? host->emit(ctx, b) : 0;
 }
 
 #endif

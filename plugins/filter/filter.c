@@ -35,14 +35,13 @@
 
 #include <ophost/ophost.h>
 
+#include "schema.h"
+
 static const struct ophost_host *host;
 
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_MATCH, OP_NMATCH, _OP_MAX };
 
 static const char *const op_text[_OP_MAX] = { "==", "!=", "<", "<=", ">", ">=", "~", "!~" };
-
-static const char *const type_text[] = { "?", "u8", "u16", "u32", "u64", "s32", "s64",
-                                         "bool", "timestamp", "string", "bytes" };
 
 struct clause;
 /* Narrows a candidate list: reads the n positions (indices into sel[]) of
@@ -224,21 +223,12 @@ EVAL_EACH(eval_regex, test_regex)
 
 static int unknown_field(struct filter *f, const char *name) {
     const char *hint = host->field_closest(f->ctx, f->ds, name);
-    size_t n = host->field_count(f->ctx, f->ds);
     char list[512];
-    size_t used = 0;
 
     if (hint)
         return host->error(f->ctx, -ENOENT, "%s: unknown field '%s' (did you mean '%s'?)",
                            f->name, name, hint);
-    list[0] = '\0';
-    for (size_t i = 0; i < n && used < sizeof(list); i++) {
-        const char *cand;
-        ophost_field unused;
-        if (host->field_at(f->ctx, f->ds, i, &cand, &unused) == 0)
-            used += (size_t) snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-                                      cand);
-    }
+    schema_list_fields(host, f->ctx, f->ds, list, sizeof(list));
     if (strcmp(f->name, "filter") == 0)
         return host->error(f->ctx, -ENOENT,
                            "%s: unknown field '%s' (it sees the gadget's fields: %s; "
@@ -251,7 +241,7 @@ static int unknown_field(struct filter *f, const char *name) {
 static int bad_value(struct filter *f, const char *field, ophost_field fd, const char *value,
                      const char *why) {
     return host->error(f->ctx, -EINVAL, "%s: value '%s' for field '%s' (%s) %s", f->name, value,
-                       field, type_text[fd.type], why);
+                       field, schema_type_name(fd.type), why);
 }
 
 enum parsed { PARSED, NOT_A_NUMBER, OUT_OF_RANGE };
@@ -360,7 +350,7 @@ static int compile_clause(struct filter *f, struct clause *c, const char *field,
     if ((c->op == OP_MATCH || c->op == OP_NMATCH) && fd.type != OPHOST_FIELD_STRING)
         return host->error(f->ctx, -EINVAL,
                            "%s: operator '%s' needs a string field; '%s' is %s", f->name,
-                           op_text[c->op], field, type_text[fd.type]);
+                           op_text[c->op], field, schema_type_name(fd.type));
 
     switch (fd.type) {
     case OPHOST_FIELD_U8:

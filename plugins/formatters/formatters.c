@@ -23,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ophost/ophost.h>
+
+#include "schema.h"
+#include "timefmt.h"
 
 #define MAX_ITEMS 64
 
@@ -47,6 +49,7 @@ struct formatters {
     struct item items[MAX_ITEMS];
     size_t n_items;
     unsigned digits; /* of the timestamps' fraction of a second: 0, 3, 6 or 9 */
+    struct timefmt seconds;
 };
 
 /* ------------------------------------------------------------ formatting */
@@ -66,15 +69,13 @@ static uint64_t get_raw(const struct ophost_event *e, ophost_field f) {
     }
 }
 
-static size_t format_timestamp(char *buf, size_t size, uint64_t ns, unsigned digits) {
-    time_t sec = (time_t) (ns / 1000000000u);
+static size_t format_timestamp(struct timefmt *tf, char *buf, size_t size, uint64_t ns,
+                               unsigned digits) {
     uint64_t frac = ns % 1000000000u;
-    struct tm tm;
     size_t n;
+    const char *s = timefmt_seconds(tf, ns, &n);
 
-    if (!gmtime_r(&sec, &tm))
-        return (size_t) snprintf(buf, size, "%" PRIu64, ns);
-    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    memcpy(buf, s, n);
     for (unsigned d = digits; d < 9; d++)
         frac /= 10;
     if (digits)
@@ -168,7 +169,9 @@ static int formatters_process(struct ophost_ctx *ctx, void *data, struct ophost_
             size_t len = 0;
             int r;
             switch (it->format) {
-            case FMT_TIMESTAMP: len = format_timestamp(buf, sizeof(buf), raw, fm->digits); break;
+            case FMT_TIMESTAMP:
+                len = format_timestamp(&fm->seconds, buf, sizeof(buf), raw, fm->digits);
+                break;
             case FMT_DURATION: len = format_duration(buf, sizeof(buf), raw, sign); break;
             case FMT_SIGNAL: len = format_signal(buf, sizeof(buf), raw, sign); break;
             case FMT_ERRNO: len = format_errno(buf, sizeof(buf), raw, sign); break;
@@ -183,9 +186,6 @@ static int formatters_process(struct ophost_ctx *ctx, void *data, struct ophost_
 }
 
 /* ------------------------------------------------------------ lifecycle */
-
-static const char *const type_text[] = { "?", "u8", "u16", "u32", "u64", "s32", "s64",
-                                         "bool", "timestamp", "string", "bytes" };
 
 static bool type_fits(enum format fmt, uint32_t type) {
     if (fmt == FMT_TIMESTAMP)
@@ -202,7 +202,7 @@ static int add_item(struct formatters *fm, enum format fmt, const char *name, op
     if (!type_fits(fmt, in.type))
         return host->error(fm->ctx, -EINVAL,
                            "formatters: param '%s': field '%s' is %s, not %s", format_param[fmt],
-                           name, type_text[in.type < 11 ? in.type : 0],
+                           name, schema_type_name(in.type),
                            fmt == FMT_TIMESTAMP ? "a timestamp or u64" : "an integer");
     if (fm->n_items == MAX_ITEMS)
         return host->error(fm->ctx, -E2BIG, "formatters: more than %d fields to format", MAX_ITEMS);
@@ -302,6 +302,7 @@ static int formatters_instantiate(struct ophost_ctx *ctx, void *op_data, void **
     if (!fm)
         return -ENOMEM;
     fm->ctx = ctx;
+    fm->seconds = (struct timefmt) TIMEFMT_INIT(TIMEFMT_UTC_DATETIME);
     r = setup(fm);
     if (r < 0) {
         free(fm);

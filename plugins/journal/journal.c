@@ -66,7 +66,7 @@ struct journal {
     size_t n_segments;
     char *default_message; /* "MESSAGE=event from session NAME" */
 
-    struct iovec *iov;
+    struct iovec *iov; /* MESSAGE=, PRIORITY=, OPHOST_SESSION=, then the fields */
     char *scratch;
     size_t scratch_cap;
     char priority_field[16];
@@ -342,6 +342,12 @@ static int journal_start(struct ophost_ctx *ctx, void *data) {
     j->scratch = malloc(j->scratch_cap);
     if (!j->scratch)
         return -ENOMEM;
+    /* The entries' fixed fields, set once; a template's message is iov[0]
+     * of each event. */
+    if (j->default_message)
+        j->iov[0] = (struct iovec){ j->default_message, strlen(j->default_message) };
+    j->iov[1] = (struct iovec){ j->priority_field, strlen(j->priority_field) };
+    j->iov[2] = (struct iovec){ j->session_field, strlen(j->session_field) };
     return 0;
 }
 
@@ -349,8 +355,8 @@ static int journal_start(struct ophost_ctx *ctx, void *data) {
 
 static int send_event(struct journal *j, const struct ophost_batch *b,
                       const struct ophost_event *e) {
-    size_t need = sizeof("MESSAGE="), n_iov = 0;
-    char *p, *msg_start = NULL;
+    size_t need = sizeof("MESSAGE="), n_iov = 3;
+    char *p, *msg_start;
 
     /* The scratch area holds every "KEY=value" and the message; it only
      * grows when an event is larger than every one before. */
@@ -385,12 +391,8 @@ static int send_event(struct journal *j, const struct ophost_batch *b,
                 p = put_value(p, b, e, j->fields[s->field].f);
             }
         }
-        j->iov[n_iov++] = (struct iovec){ msg_start, (size_t) (p - msg_start) };
-    } else {
-        j->iov[n_iov++] = (struct iovec){ j->default_message, strlen(j->default_message) };
+        j->iov[0] = (struct iovec){ msg_start, (size_t) (p - msg_start) };
     }
-    j->iov[n_iov++] = (struct iovec){ j->priority_field, strlen(j->priority_field) };
-    j->iov[n_iov++] = (struct iovec){ j->session_field, strlen(j->session_field) };
     for (size_t i = 0; i < j->n_fields; i++) {
         const struct jfield *jf = &j->fields[i];
         char *start = p;

@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ophost/ophost.h>
+
+#include "timefmt.h"
 
 #define MAX_FIELDS 256
 
@@ -28,6 +29,7 @@ struct print {
     size_t n_fields;
     const char *names[MAX_FIELDS];
     ophost_field fields[MAX_FIELDS];
+    struct timefmt seconds;
     uint64_t write_errors;
 };
 
@@ -38,6 +40,7 @@ static int print_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) 
     if (!p)
         return -ENOMEM;
     p->ctx = ctx;
+    p->seconds = (struct timefmt) TIMEFMT_INIT(TIMEFMT_UTC_DATETIME);
     r = host->param_string(ctx, "path", &p->path);
     if (r < 0) {
         free(p);
@@ -102,8 +105,8 @@ static void put_quoted(FILE *f, const char *s, size_t len) {
     fputc('"', f);
 }
 
-static void put_field(FILE *f, const struct ophost_batch *b, const struct ophost_event *e,
-                      ophost_field fd) {
+static void put_field(FILE *f, struct timefmt *tf, const struct ophost_batch *b,
+                      const struct ophost_event *e, ophost_field fd) {
     const char *s;
     size_t len = 0;
 
@@ -117,12 +120,8 @@ static void put_field(FILE *f, const struct ophost_batch *b, const struct ophost
     case OPHOST_FIELD_BOOL: fputs(ophost_event_get_bool(e, fd) ? "true" : "false", f); break;
     case OPHOST_FIELD_TIMESTAMP: {
         uint64_t ns = ophost_event_get_u64(e, fd);
-        time_t sec = (time_t) (ns / 1000000000u);
-        struct tm tm;
-        char buf[32];
-        gmtime_r(&sec, &tm);
-        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(f, "%s.%06" PRIu64 "Z", buf, (ns % 1000000000u) / 1000u);
+        size_t n;
+        fprintf(f, "%s.%06" PRIu64 "Z", timefmt_seconds(tf, ns, &n), (ns % 1000000000u) / 1000u);
         break;
     }
     case OPHOST_FIELD_STRING:
@@ -151,7 +150,7 @@ static int print_process(struct ophost_ctx *ctx, void *data, struct ophost_batch
         const struct ophost_event *e = ophost_batch_event(b, i);
         for (size_t k = 0; k < p->n_fields; k++) {
             fprintf(p->out, "%s%s=", k ? " " : "", p->names[k]);
-            put_field(p->out, b, e, p->fields[k]);
+            put_field(p->out, &p->seconds, b, e, p->fields[k]);
         }
         fputc('\n', p->out);
     }

@@ -159,7 +159,7 @@ static int scan(struct snapshot *s) {
     }
     if (r < 0)
         return host->error(s->ctx, r, "cannot list /proc: %s", strerror(-r));
-    if (b->n > 0 && host->emit(s->ctx, b) < 0)
+    if (schema_batch_flush(host, s->ctx, b) < 0)
         return 1;
     return 0;
 }

@@ -238,7 +238,7 @@ static int round_run(struct top *t, struct ophost_batch *b) {
     }
     if (more < 0)
         return host->error(t->ctx, more, "cannot list /proc: %s", strerror(-more));
-    if (b && b->n > 0 && host->emit(t->ctx, b) < 0)
+    if (b && schema_batch_flush(host, t->ctx, b) < 0)
         return 1;
     t->cur ^= 1;
     t->prev_nsec = now;

@@ -43,6 +43,8 @@
 
 #include <ophost/ophost.h>
 
+#include "procfs.h"
+#include "schema.h"
 #include "trace_exec.h"
 
 #ifndef HAVE_BPF
@@ -111,36 +113,14 @@ struct trace_exec {
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t clock_ns(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /* Reads up to size - 1 bytes of dirfd/name into buf, NUL-terminates it and
  * returns the length, or a negative errno. */
 static ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t size) {
-    ssize_t n, total = 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    ssize_t n = procfs_read(dirfd, name, buf, size - 1);
 
-    if (fd < 0)
-        return -errno;
-    while ((size_t) total < size - 1) {
-        n = read(fd, buf + total, size - 1 - (size_t) total);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int r = -errno;
-            close(fd);
-            return r;
-        }
-        if (n == 0)
-            break;
-        total += n;
-    }
-    close(fd);
-    buf[total] = '\0';
-    return total;
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
 }
 
 /* Sets args from the raw argument area raw[0..len), of which total bytes
@@ -168,20 +148,17 @@ static void set_args(struct trace_exec *t, struct ophost_event *e, const char *r
 /* An empty event in the current batch, emitting the batch when it is full.
  * NULL when the session is failing. */
 static struct ophost_event *append(struct trace_exec *t) {
-    struct ophost_event *e = ophost_batch_append(t->batch);
+    struct ophost_event *e;
 
-    if (!e) {
-        if (host->emit(t->ctx, t->batch) < 0) {
-            t->failing = true;
-            return NULL;
-        }
-        e = ophost_batch_append(t->batch);
+    if (schema_batch_append(host, t->ctx, t->batch, &e) < 0) {
+        t->failing = true;
+        return NULL;
     }
     return e;
 }
 
 static void flush(struct trace_exec *t) {
-    if (!t->failing && t->batch->n_records > 0 && host->emit(t->ctx, t->batch) < 0)
+    if (!t->failing && schema_batch_flush(host, t->ctx, t->batch) < 0)
         t->failing = true;
 }
 
@@ -192,7 +169,7 @@ static void report_lost(struct trace_exec *t, uint64_t total, const char *why) {
         return;
     host->lost(t->ctx, total - t->n_lost);
     t->n_lost = total;
-    now = clock_ns(CLOCK_MONOTONIC);
+    now = procfs_clock_ns(CLOCK_MONOTONIC);
     if (t->n_lost_warned == 0 || now - t->last_warn_ns >= LOST_WARN_INTERVAL_NS) {
         host->log(t->ctx, OPHOST_LOG_WARNING, "%" PRIu64 " exec events lost so far (%s)",
                   total, why);
@@ -286,7 +263,7 @@ static int on_ring(struct ophost_ctx *ctx, int fd, uint32_t revents, void *userd
     t->batch = host->batch(ctx, t->ds);
     if (!t->batch)
         return host->error(ctx, -EINVAL, "no batch for data source 'exec'");
-    t->clock_offset_ns = (int64_t) (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
+    t->clock_offset_ns = (int64_t) procfs_boot_realtime_ns();
     t->n_this_wakeup = 0;
     r = ring_buffer__consume(t->rb);
     flush(t);
@@ -390,6 +367,7 @@ static void fill_from_proc(struct trace_exec *t, struct ophost_event *e, uint32_
     char path[32];
     ssize_t n;
     struct stat st;
+    struct procfs_stat ps;
     int dirfd;
 
     snprintf(path, sizeof(path), "/proc/%" PRIu32, pid);
@@ -397,17 +375,11 @@ static void fill_from_proc(struct trace_exec *t, struct ophost_event *e, uint32_
     if (dirfd < 0)
         return; /* gone already */
 
-    /* stat: "pid (comm) state ppid ..."; comm may hold spaces and ')'. */
-    n = read_file_at(dirfd, "stat", t->text, sizeof(t->text));
-    if (n > 0) {
-        char *open_paren = strchr(t->text, '('), *close_paren = strrchr(t->text, ')');
-        unsigned ppid;
-        if (open_paren && close_paren && close_paren > open_paren) {
-            (void) ophost_event_set_bytes(t->batch, e, t->f_comm, open_paren + 1,
-                                          (size_t) (close_paren - open_paren - 1));
-            if (sscanf(close_paren + 1, " %*c %u", &ppid) == 1)
-                ophost_event_set_u32(e, t->f_ppid, ppid);
-        }
+    n = procfs_read(dirfd, "stat", t->text, sizeof(t->text));
+    if (n > 0 && procfs_stat_parse(t->text, (size_t) n, PROCFS_STAT_PPID, &ps)) {
+        (void) ophost_event_set_bytes(t->batch, e, t->f_comm, ps.comm, ps.comm_len);
+        if (ps.last >= PROCFS_STAT_PPID)
+            ophost_event_set_u32(e, t->f_ppid, (uint32_t) ps.field[PROCFS_STAT_PPID]);
     }
     n = read_file_at(dirfd, "status", t->text, sizeof(t->text));
     if (n > 0) {
@@ -462,7 +434,8 @@ static int on_netlink(struct ophost_ctx *ctx, int fd, uint32_t revents, void *us
     t->batch = host->batch(ctx, t->ds);
     if (!t->batch)
         return host->error(ctx, -EINVAL, "no batch for data source 'exec'");
-    t->clock_offset_ns = (int64_t) (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+    t->clock_offset_ns =
+        (int64_t) (procfs_clock_ns(CLOCK_REALTIME) - procfs_clock_ns(CLOCK_MONOTONIC));
     while (handled < MAX_PER_WAKEUP && !t->failing) {
         int n;
         for (unsigned i = 0; i < NL_BATCH; i++) {
@@ -589,7 +562,8 @@ static int proc_setup(struct trace_exec *t, char *why, size_t why_size) {
         return -EOPNOTSUPP;
     }
 
-    t->nl_cookie = (uint32_t) getpid() ^ (uint32_t) (uintptr_t) t ^ (uint32_t) clock_ns(CLOCK_MONOTONIC);
+    t->nl_cookie = (uint32_t) getpid() ^ (uint32_t) (uintptr_t) t ^
+                   (uint32_t) procfs_clock_ns(CLOCK_MONOTONIC);
     if (t->nl_cookie == UINT32_MAX)
         t->nl_cookie = 1;
     t->nl_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
@@ -638,13 +612,6 @@ static void proc_teardown(struct trace_exec *t) {
 
 /* ---------------------------------------------------------- lifecycle */
 
-static int add_field(struct trace_exec *t, const char *name, uint32_t type, ophost_field *ret) {
-    int r = host->field_add(t->ctx, t->ds, name, type, ret);
-    if (r < 0)
-        return host->error(t->ctx, r, "cannot add field '%s': %s", name, strerror(-r));
-    return 0;
-}
-
 static int trace_exec_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct trace_exec *t = calloc(1, sizeof(*t));
     const char *mech;
@@ -652,6 +619,19 @@ static int trace_exec_instantiate(struct ophost_ctx *ctx, void *op_data, void **
 
     if (!t)
         return -ENOMEM;
+    const struct schema_field fields[] = {
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid },
+        { "ppid", OPHOST_FIELD_U32, &t->f_ppid },
+        { "uid", OPHOST_FIELD_U32, &t->f_uid },
+        { "gid", OPHOST_FIELD_U32, &t->f_gid },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
+        { "filename", OPHOST_FIELD_STRING, &t->f_filename },
+        { "args", OPHOST_FIELD_STRING, &t->f_args },
+        { "mntns", OPHOST_FIELD_U64, &t->f_mntns },
+        { 0 }
+    };
+
     t->ctx = ctx;
     t->nl_fd = -1;
     if ((r = host->param_string(ctx, "mechanism", &mech)) < 0 ||
@@ -667,19 +647,8 @@ static int trace_exec_instantiate(struct ophost_ctx *ctx, void *op_data, void **
                         t->rb_size);
         goto fail;
     }
-    if ((r = host->datasource_add(ctx, "exec", &t->ds)) < 0) {
-        r = host->error(ctx, r, "cannot add data source 'exec': %s", strerror(-r));
-        goto fail;
-    }
-    if ((r = add_field(t, "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp)) < 0 ||
-        (r = add_field(t, "pid", OPHOST_FIELD_U32, &t->f_pid)) < 0 ||
-        (r = add_field(t, "ppid", OPHOST_FIELD_U32, &t->f_ppid)) < 0 ||
-        (r = add_field(t, "uid", OPHOST_FIELD_U32, &t->f_uid)) < 0 ||
-        (r = add_field(t, "gid", OPHOST_FIELD_U32, &t->f_gid)) < 0 ||
-        (r = add_field(t, "comm", OPHOST_FIELD_STRING, &t->f_comm)) < 0 ||
-        (r = add_field(t, "filename", OPHOST_FIELD_STRING, &t->f_filename)) < 0 ||
-        (r = add_field(t, "args", OPHOST_FIELD_STRING, &t->f_args)) < 0 ||
-        (r = add_field(t, "mntns", OPHOST_FIELD_U64, &t->f_mntns)) < 0)
+    if ((r = schema_add_datasource(host, ctx, "exec", 0, &t->ds)) < 0 ||
+        (r = schema_add_fields(host, ctx, t->ds, fields)) < 0)
         goto fail;
     *ret = t;
     return 0;

@@ -246,8 +246,8 @@ static int on_readable(struct ophost_ctx *ctx, int fd, uint32_t revents, void *u
         if (r == -EPROTO)
             return r;
     }
-    if (r == 0 && b->n > 0)
-        (void) host->emit(ctx, b); /* on failure the session says why and stops */
+    if (r == 0)
+        (void) schema_batch_flush(host, ctx, b); /* on failure the session says why and stops */
     return 0;
 }
 

@@ -76,6 +76,7 @@ static int uidgid_destroy(struct ophost_ctx *ctx, void *data) {
  * table off. */
 static int table_init(struct uidgid *u, struct table *t, const char *param, const char *id_name,
                       const char *name_name, uint64_t size) {
+    const struct schema_field fields[] = { { name_name, OPHOST_FIELD_STRING, &t->name }, { 0 } };
     int r = host->field_find(u->ctx, u->ds, id_name, &t->id);
 
     if (r < 0) {
@@ -87,13 +88,9 @@ static int table_init(struct uidgid *u, struct table *t, const char *param, cons
     if (!enrich_is_integer_type(t->id.type))
         return host->error(u->ctx, -EINVAL,
                            "param '%s': field '%s' is of type %s, not an integer type", param,
-                           id_name, enrich_type_name(t->id.type));
-    r = host->field_add(u->ctx, u->ds, name_name, OPHOST_FIELD_STRING, &t->name);
-    if (r == -EEXIST)
-        return host->error(u->ctx, r, "field '%s' already exists in data source '%s'",
-                           name_name, host->datasource_name(u->ctx, u->ds));
-    if (r < 0)
-        return host->error(u->ctx, r, "cannot add field '%s': %s", name_name, strerror(-r));
+                           id_name, schema_type_name(t->id.type));
+    if ((r = schema_add_fields(host, u->ctx, u->ds, fields)) < 0)
+        return r;
     if (enrich_cache_init(&t->cache, (uint32_t) size) < 0)
         return -ENOMEM;
     t->names = calloc(size ? size : 1, sizeof(*t->names));
@@ -118,14 +115,9 @@ static int uidgid_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret)
         (r = host->param_string(ctx, "gid-field", &gid_name)) < 0 ||
         (r = host->param_string(ctx, "datasource", &ds_name)) < 0 ||
         (r = host->param_uint(ctx, "cache-size", &cache_size)) < 0 ||
-        (r = host->param_duration(ctx, "cache-ttl", &u->ttl_ns)) < 0)
+        (r = host->param_duration(ctx, "cache-ttl", &u->ttl_ns)) < 0 ||
+        (r = enrich_find_datasource(host, ctx, ds_name, &u->ds)) < 0)
         goto fail;
-    r = host->datasource_find(ctx, ds_name[0] ? ds_name : NULL, &u->ds);
-    if (r < 0) {
-        r = ds_name[0] ? host->error(ctx, r, "param 'datasource': no data source '%s'", ds_name)
-                       : host->error(ctx, r, "the session has no data source");
-        goto fail;
-    }
     if ((r = table_init(u, &u->users, "uid-field", uid_name, "user", cache_size)) < 0 ||
         (r = table_init(u, &u->groups, "gid-field", gid_name, "group", cache_size)) < 0)
         goto fail;
