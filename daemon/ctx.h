@@ -30,6 +30,12 @@ struct ophost_ctx {
 /* The host function table handed to every plugin. */
 const struct ophost_host *host_table(void);
 
+struct log_context;
+
+/* Fills lc with ctx's session, operator and plugin, for log.h; the strings
+ * are ctx's. A NULL ctx gives an empty context. */
+void ctx_log_context(const struct ophost_ctx *ctx, struct log_context *lc);
+
 /* Returns the message host->error recorded on ctx (caller frees), or a
  * generic one built from err when the plugin gave none. NULL on ENOMEM. */
 char *ctx_take_error(struct ophost_ctx *ctx, int err);

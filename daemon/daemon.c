@@ -104,30 +104,48 @@ static int load_config(const struct daemon_options *opt, struct daemon_config **
     return 0;
 }
 
-/* Loads every plugin of the configured dirs into the registry. Refusals are
- * appended to refused. */
-static void log_plugin_loaded(const struct plugin *p) {
-    log_full(LOG_INFO, 0, &(struct log_context){ .plugin = p->file_name },
-             "plugin '%s' %s loaded, %zu operators", p->desc->name,
-             p->desc->version ? p->desc->version : "", p->n_operators);
+/* Adds each plugin of found (NULL-terminated) that the registry does not
+ * hold yet from the same path; the registry's refusals are appended to
+ * refused. The running daemon logs each plugin it loads (log_loaded);
+ * --check and --list don't. Returns how many were added. */
+static size_t add_plugins(struct registry *reg, struct plugin *const *found,
+                          struct errors *refused, bool log_loaded) {
+    size_t n = 0;
+
+    for (size_t i = 0; found && found[i]; i++) {
+        struct plugin *p = found[i];
+        char *err = NULL;
+        if (registry_plugin_by_path(reg, p->path))
+            continue; /* same file as before */
+        if (registry_add_plugin(reg, p, &err) < 0) {
+            errors_add(refused, "%s", err ? err : p->path);
+            free(err);
+            continue;
+        }
+        if (log_loaded)
+            log_full(LOG_INFO, 0, &(struct log_context){ .plugin = p->file_name },
+                     "plugin '%s' %s loaded, %zu operators", p->desc->name,
+                     p->desc->version ? p->desc->version : "", p->n_operators);
+        n++;
+    }
+    return n;
 }
 
-/* The running daemon logs each plugin it loads; --check and --list don't. */
+static void plugins_unref(struct plugin **plugins) {
+    for (size_t i = 0; plugins && plugins[i]; i++)
+        plugin_unref(plugins[i]);
+    free(plugins);
+}
+
+/* Loads every plugin of the configured dirs into the registry. Refusals are
+ * appended to refused. */
 static int load_plugins(struct registry *reg, char *const *dirs, struct errors *refused,
                         bool log_loaded) {
     struct plugin **plugins = NULL;
     int r = loader_scan(dirs, host_table(), geteuid(), &plugins, refused);
 
-    for (size_t i = 0; plugins && plugins[i]; i++) {
-        char *err = NULL;
-        if (registry_add_plugin(reg, plugins[i], &err) < 0) {
-            errors_add(refused, "%s", err ? err : plugins[i]->path);
-            free(err);
-        } else if (log_loaded)
-            log_plugin_loaded(plugins[i]);
-        plugin_unref(plugins[i]);
-    }
-    free(plugins);
+    (void) add_plugins(reg, plugins, refused, log_loaded);
+    plugins_unref(plugins);
     return r < 0 ? r : 0;
 }
 
@@ -136,6 +154,31 @@ static void log_lines(int priority, const struct errors *e, const char *suffix) 
     for (size_t i = 0; e->lines && e->lines[i]; i++)
         log_full(priority, 0, &(struct log_context){ .unlimited = true }, "%s%s", e->lines[i],
                  suffix);
+}
+
+/* plan_build, then one dry instantiate (session_check_plan), for --check
+ * and reload: a schema error (a field nobody provides) shows now, not when
+ * the session starts. Problems are appended to errs. Returns 0 and
+ * the plan in *ret, or plan_build's error, or -EINVAL if the dry run
+ * failed. */
+static int plan_checked(struct registry *reg, const struct config_session *cs, struct plan **ret,
+                        struct errors *errs) {
+    _cleanup_free_ char *err = NULL;
+    struct plan *plan;
+    int r;
+
+    r = plan_build(reg, cs, &plan, errs);
+    if (r < 0)
+        return r;
+    r = session_check_plan(plan, &err);
+    if (r < 0) {
+        errors_add(errs, "%s:%u:%u: session '%s': %s", cs->pos.file, cs->pos.line,
+                   cs->pos.column, cs->name, err ? err : strerror(-r));
+        plan_free(plan);
+        return -EINVAL;
+    }
+    *ret = plan;
+    return 0;
 }
 
 /* ----------------------------------------------------- --check, --list */
@@ -186,20 +229,8 @@ int daemon_check(const struct daemon_options *opt, bool json) {
     plans = calloc(p->n_sessions + 1, sizeof(struct plan *));
     if (!plans)
         goto out;
-    for (size_t i = 0; i < p->n_sessions; i++) {
-        const struct config_session *cs = &p->sessions[i];
-        char *err = NULL;
-        if (plan_build(reg, cs, &plans[i], &errs) < 0)
-            continue;
-        /* Instantiate once, so schema errors (a field nobody provides) show. */
-        r = session_check_plan(plans[i], &err);
-        if (r < 0) {
-            errors_add(&errs, "%s:%u:%u: session '%s': %s", cs->pos.file, cs->pos.line,
-                       cs->pos.column, cs->name, err ? err : strerror(-r));
-            free(err);
-            plans[i] = plan_free(plans[i]);
-        }
-    }
+    for (size_t i = 0; i < p->n_sessions; i++)
+        (void) plan_checked(reg, &p->sessions[i], &plans[i], &errs);
     status = errs.n > 0 ? 1 : 0;
 
 out:
@@ -371,7 +402,7 @@ static struct managed *managed_new(struct daemon *d, const struct config_session
 
 static struct managed *find_managed(struct daemon *d, const char *name) {
     for (size_t i = 0; i < d->n_managed; i++)
-        if (d->managed[i] && streq(d->managed[i]->name, name)) /* NULL: freed mid-reload */
+        if (streq(d->managed[i]->name, name))
             return d->managed[i];
     return NULL;
 }
@@ -392,15 +423,11 @@ static int reload(struct daemon *d, struct errors *ret_errors) {
     _cleanup_free_ int *plan_rc = NULL;
     struct managed **next = NULL;
     struct errors errs = { 0 };
-    size_t n_next = 0;
+    size_t n_next = 0, n_kept = 0;
     bool bad = false;
     int r;
 
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) ({
-                   struct timespec ts;
-                   clock_gettime(CLOCK_MONOTONIC, &ts);
-                   (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-               }));
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) monotonic_usec());
     log_info("reloading");
 
     r = load_config(&d->opt, &c, &errs);
@@ -427,20 +454,7 @@ static int reload(struct daemon *d, struct errors *ret_errors) {
         struct errors missing = { 0 };
         if (old && config_session_equal(old->cfg, cs))
             continue;
-        plan_rc[i] = plan_build(d->registry, cs, &plans[i], &missing);
-        if (plan_rc[i] >= 0) {
-            /* Instantiate once, as --check does, so a schema error (a field
-             * nobody provides) rejects the reload instead of failing later. */
-            char *err = NULL;
-            int k = session_check_plan(plans[i], &err);
-            if (k < 0) {
-                errors_add(&missing, "%s:%u:%u: session '%s': %s", cs->pos.file, cs->pos.line,
-                           cs->pos.column, cs->name, err ? err : strerror(-k));
-                free(err);
-                plans[i] = plan_free(plans[i]);
-                plan_rc[i] = -EINVAL;
-            }
-        }
+        plan_rc[i] = plan_checked(d->registry, cs, &plans[i], &missing);
         if (plan_rc[i] == -ENOENT) {
             /* Not an error of the files: the session waits for its plugin. */
             log_lines(LOG_WARNING, &missing, ", waiting for a plugin that provides it");
@@ -461,7 +475,8 @@ static int reload(struct daemon *d, struct errors *ret_errors) {
         r = -ENOMEM;
         goto reject_globals;
     }
-    /* Stop removed and changed sessions first, newest configuration last. */
+    /* Stop removed and changed sessions first, newest configuration last;
+     * d->managed keeps the unchanged ones only. */
     for (size_t i = d->n_managed; i-- > 0;) {
         struct managed *m = d->managed[i];
         const struct config_session *cs = config_pipelines_find(p, m->name);
@@ -471,10 +486,14 @@ static int reload(struct daemon *d, struct errors *ret_errors) {
             d->managed[i] = managed_free(m);
         }
     }
+    for (size_t i = 0; i < d->n_managed; i++)
+        if (d->managed[i])
+            d->managed[n_kept++] = d->managed[i];
+    d->n_managed = n_kept;
     for (size_t i = 0; i < p->n_sessions; i++) {
         const struct config_session *cs = &p->sessions[i];
         struct managed *m = find_managed(d, cs->name);
-        if (m && m->cfg && config_session_equal(m->cfg, cs)) {
+        if (m) {
             m->cfg = cs; /* unchanged: keeps running */
             next[n_next++] = m;
             continue;
@@ -532,7 +551,7 @@ reject:
  * replaced files (new inode) replace their plugin, removed files unload. */
 static void rescan_plugins(struct daemon *d) {
     struct plugin **found = NULL;
-    struct errors refused = { 0 };
+    struct errors refused = { 0 }, conflicts = { 0 };
     size_t n_plugins;
     bool changed = false;
     int r;
@@ -562,28 +581,17 @@ static void rescan_plugins(struct daemon *d) {
         registry_remove_plugin(d->registry, gone);
         changed = true;
     }
-    for (size_t k = 0; found && found[k]; k++) {
-        struct plugin *p = registry_plugin_by_path(d->registry, found[k]->path);
-        char *err = NULL;
-        if (p)
-            continue; /* same file as before */
-        if (registry_add_plugin(d->registry, found[k], &err) < 0) {
-            log_warning("%s, ignoring", err ? err : found[k]->path);
-            free(err);
-            continue;
-        }
-        log_plugin_loaded(found[k]);
+    if (add_plugins(d->registry, found, &conflicts, true) > 0)
         changed = true;
-    }
+    log_lines(LOG_WARNING, &conflicts, ", ignoring");
     for (size_t i = 0; refused.lines && refused.lines[i]; i++)
         log_debug("%s", refused.lines[i]);
     if (changed)
         retry_waiting(d);
 out:
-    for (size_t k = 0; found && found[k]; k++)
-        plugin_unref(found[k]);
-    free(found);
+    plugins_unref(found);
     errors_clear(&refused);
+    errors_clear(&conflicts);
     notify_status(d);
 }
 

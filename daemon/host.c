@@ -9,19 +9,8 @@
 #include "ctx.h"
 #include "log.h"
 #include "params.h"
-#include "registry.h"
 #include "session-host.h"
 #include "session.h"
-
-static void ctx_log_context(const struct ophost_ctx *ctx, struct log_context *lc) {
-    *lc = (struct log_context){ 0 };
-    if (!ctx || !ctx->entry)
-        return;
-    lc->operator_name = ctx->entry->op->name;
-    lc->plugin = ctx->entry->plugin->file_name;
-    if (ctx->kind == CTX_INSTANCE)
-        lc->session = session_name(ctx->session);
-}
 
 static void host_log(struct ophost_ctx *ctx, int priority, const char *fmt, ...) {
     struct log_context lc;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <libgen.h>
 
 #include "ctx.h"
 #include "params.h"
@@ -73,7 +74,7 @@ static void print_params(FILE *out, const char *title, const struct ophost_param
     }
 }
 
-static json_object *json_operator(const struct ophost_operator *op, const struct plugin *p) {
+json_object *inspect_operator_json(const struct ophost_operator *op, const struct plugin *p) {
     json_object *o = json_object_new_object();
     if (!o)
         return NULL;
@@ -120,7 +121,7 @@ int inspect_list_operators(FILE *out, const struct registry *r, const struct err
         json_object_object_add(root, "operators", ops);
         json_object_object_add(root, "refused", ref);
         for (size_t i = 0; i < n; i++)
-            json_object_array_add(ops, json_operator(entries[i]->op, entries[i]->plugin));
+            json_object_array_add(ops, inspect_operator_json(entries[i]->op, entries[i]->plugin));
         for (size_t i = 0; refused && refused->lines && refused->lines[i]; i++)
             json_object_array_add(ref, json_object_new_string(refused->lines[i]));
         fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -186,22 +187,16 @@ int inspect_check(FILE *out, FILE *err, struct plan *const *plans, size_t n_plan
  * builds in a directory of their own, so only the file's own checks fail
  * --check-plugin. */
 static void check_plugin_location(const char *path, struct errors *warnings) {
-    _cleanup_free_ char *dir = strdup(path), *err = NULL;
+    _cleanup_free_ char *copy = strdup(path), *err = NULL;
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    char *slash;
+    const char *dir;
 
     if (!loader_is_plugin_name(base))
         (void) errors_add(warnings, "%s: file: ophostd loads only files named '*.so' that do not "
                                     "start with '.'; install it under such a name", path);
-    if (!dir)
+    if (!copy)
         return;
-    slash = strrchr(dir, '/');
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == dir)
-        slash[1] = '\0';
-    else
-        *slash = '\0';
+    dir = dirname(copy);
     if (loader_check_dir(dir, geteuid(), &err) < 0)
         (void) errors_add(warnings, "%s; ophostd refuses every plugin in such a directory, "
                                     "install into one that passes", err ? err : dir);
@@ -245,7 +240,7 @@ int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json) {
             json_object_object_add(pl, "abi", json_object_new_string(abi));
             json_object_object_add(root, "plugin", pl);
             for (size_t i = 0; i < p->n_operators; i++)
-                json_object_array_add(ops, json_operator(&p->operators[i], p));
+                json_object_array_add(ops, inspect_operator_json(&p->operators[i], p));
         } else
             json_object_object_add(root, "plugin", NULL);
         json_object_object_add(root, "operators", ops);

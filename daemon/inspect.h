@@ -5,12 +5,18 @@
 #ifndef OPHOST_DAEMON_INSPECT_H
 #define OPHOST_DAEMON_INSPECT_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "errors.h"
 #include "plan.h"
 #include "registry.h"
+
+/* An operator as --list-operators --json and the control socket's
+ * ListOperators show it: name, kind, plugin, priority, dependencies and
+ * params with their defaults and limits. The caller owns the object. */
+json_object *inspect_operator_json(const struct ophost_operator *op, const struct plugin *p);
 
 /* Prints every operator with its plugin, version, priority, dependencies and
  * params (with defaults), then every refused plugin with its reason. */

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <systemd/sd-journal.h>
 
 #define RATELIMIT_SLOTS 128
@@ -36,12 +35,6 @@ struct ratelimit_slot {
      * time the suppressed lines are reported. */
     char fmt[RATELIMIT_FMT_MAX];
 };
-
-static uint64_t monotonic_usec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ratelimit_slot rl_slots[RATELIMIT_SLOTS];

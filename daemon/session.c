@@ -101,14 +101,6 @@ const char *session_state_name(enum session_state state) {
     return state_names[state];
 }
 
-static void log_context_of(const struct instance *in, struct log_context *lc) {
-    *lc = (struct log_context){
-        .session = in->session->plan->name,
-        .operator_name = in->entry->op->name,
-        .plugin = in->entry->plugin->file_name,
-    };
-}
-
 /* A session for plan, which stays the caller's on failure. */
 static struct session *session_alloc(struct plan *plan) {
     struct session *s = calloc(1, sizeof(*s));
@@ -171,7 +163,7 @@ static void fail(struct session *s, struct instance *in, int err, const char *fm
     msg = vstrprintf(fmt, ap);
     va_end(ap);
     if (in)
-        log_context_of(in, &lc);
+        ctx_log_context(&in->ctx, &lc);
     log_full(LOG_ERR, err, &lc, "%s", msg ? msg : "failed");
 
     pthread_mutex_lock(&s->lock);
@@ -231,46 +223,64 @@ static int freeze_schema(struct session *s) {
     return 0;
 }
 
+/* Runs phase p of every operator that has not opted out, in plan order, and
+ * stops at the first failure: returns it, with the failing instance in
+ * *ret_in and the reason (malloc'd; NULL on ENOMEM) in *ret_msg. What was
+ * done is recorded in instance->done[]. Logs nothing: run_forward reports
+ * through fail(), session_check_plan to its caller. */
+static int run_phase(struct session *s, enum phase p, struct instance **ret_in, char **ret_msg) {
+    for (size_t i = 0; i < s->n_instances; i++) {
+        struct instance *in = &s->instances[i];
+        int r;
+        if (in->opted_out)
+            continue;
+        free(in->ctx.error);
+        in->ctx.error = NULL;
+        r = call_do(in, p);
+        if (r == OPHOST_OPT_OUT && p == PHASE_INSTANTIATE) {
+            if (i == 0) {
+                *ret_in = in;
+                *ret_msg = strdup("gadget opted out of the session");
+                return -EINVAL;
+            }
+            in->opted_out = true;
+            continue;
+        }
+        if (r < 0) {
+            _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+            *ret_in = in;
+            *ret_msg = strprintf("%s failed: %s", do_name[p], msg ? msg : strerror(-r));
+            return r;
+        }
+        in->done[p] = true;
+    }
+    if (p == PHASE_INSTANTIATE && s->n_ds == 0) {
+        *ret_in = &s->instances[0];
+        *ret_msg = strdup("gadget declared no data source");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* instantiate, pre_start, start: every operator, in plan order. Stops at the
  * first failure; what was done is recorded in instance->done[]. */
 static int run_forward(struct session *s) {
     for (enum phase p = 0; p < _PHASE_MAX; p++) {
+        _cleanup_free_ char *msg = NULL;
+        struct instance *in = NULL;
+        int r;
         s->schema_open = p <= PHASE_PRE_START;
         if (p == PHASE_START) {
-            int r = freeze_schema(s);
+            r = freeze_schema(s);
             if (r < 0)
                 return r;
             s->running = true;
         }
-        for (size_t i = 0; i < s->n_instances; i++) {
-            struct instance *in = &s->instances[i];
-            int r;
-            if (in->opted_out)
-                continue;
-            free(in->ctx.error);
-            in->ctx.error = NULL;
-            r = call_do(in, p);
-            if (r == OPHOST_OPT_OUT && p == PHASE_INSTANTIATE) {
-                if (i == 0) {
-                    s->schema_open = false;
-                    fail(s, in, -EINVAL, "gadget opted out of the session");
-                    return -EINVAL;
-                }
-                in->opted_out = true;
-                continue;
-            }
-            if (r < 0) {
-                _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
-                s->schema_open = false;
-                fail(s, in, r, "%s failed: %s", do_name[p], msg ? msg : strerror(-r));
-                return r;
-            }
-            in->done[p] = true;
-        }
-        if (p == PHASE_INSTANTIATE && s->n_ds == 0) {
+        r = run_phase(s, p, &in, &msg);
+        if (r < 0) {
             s->schema_open = false;
-            fail(s, &s->instances[0], -EINVAL, "gadget declared no data source");
-            return -EINVAL;
+            fail(s, in, r, "%s", msg ? msg : strerror(-r));
+            return r;
         }
     }
     s->schema_open = false;
@@ -299,7 +309,7 @@ static void run_reverse(struct session *s) {
             if (r < 0) {
                 struct log_context lc;
                 _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
-                log_context_of(in, &lc);
+                ctx_log_context(&in->ctx, &lc);
                 log_full(LOG_WARNING, r, &lc, "%s failed: %s, continuing", undo_name[p],
                          msg ? msg : strerror(-r));
             }
@@ -369,34 +379,16 @@ struct ophost_datasource *const *session_datasources(const struct session *s, si
 
 int session_check_plan(struct plan *plan, char **ret_error) {
     struct session *s = session_alloc(plan);
-    int r = 0;
+    _cleanup_free_ char *msg = NULL;
+    struct instance *in = NULL;
+    int r;
 
     if (!s)
         return -ENOMEM;
     s->schema_open = true;
-    for (size_t i = 0; i < s->n_instances && r >= 0; i++) {
-        struct instance *in = &s->instances[i];
-        r = call_do(in, PHASE_INSTANTIATE);
-        if (r == OPHOST_OPT_OUT && i == 0) {
-            *ret_error = strprintf("operator '%s': gadget opted out of the session",
-                                   in->entry->op->name);
-            r = -EINVAL;
-        } else if (r == OPHOST_OPT_OUT) {
-            in->opted_out = true;
-            r = 0;
-        } else if (r < 0) {
-            _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
-            *ret_error = strprintf("operator '%s': instantiate failed: %s", in->entry->op->name,
-                                   msg ? msg : strerror(-r));
-        } else {
-            in->done[PHASE_INSTANTIATE] = true;
-            if (i == 0 && s->n_ds == 0) {
-                *ret_error = strprintf("operator '%s': gadget declared no data source",
-                                       in->entry->op->name);
-                r = -EINVAL;
-            }
-        }
-    }
+    r = run_phase(s, PHASE_INSTANTIATE, &in, &msg);
+    if (r < 0)
+        *ret_error = strprintf("operator '%s': %s", in->entry->op->name, msg ? msg : strerror(-r));
     s->schema_open = false;
     run_reverse(s);
     s->plan = NULL; /* the caller's */
@@ -819,10 +811,12 @@ struct ophost_batch *session_host_batch(struct ophost_ctx *ctx, struct ophost_da
     return &ds->batch;
 }
 
-static uint64_t now_nsec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+/* Adds n to a counter that only the session thread writes (other threads
+ * only read it): a relaxed load and store, no locked read-modify-write per
+ * operator per batch. */
+static void counter_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
 }
 
 int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
@@ -831,7 +825,7 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
     bool timed;
     int r = 0;
 
-    if (!src || !b || !b->ds || !ds_of_session(src->session, b->ds) || b != &b->ds->batch)
+    if (!src || !b || !b->ds || b != &b->ds->batch || !ds_of_session(src->session, b->ds))
         return -EINVAL;
     s = src->session;
     if (src != &s->instances[0])
@@ -841,7 +835,7 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
         batch_reset(b);
         return -ESHUTDOWN;
     }
-    atomic_fetch_add_explicit(&s->emitted, b->n, memory_order_relaxed);
+    counter_add(&s->emitted, b->n);
     timed = s->n_batches++ % TIMING_SAMPLE == 0;
     for (size_t i = 1; i < s->n_instances && b->n > 0; i++) {
         struct instance *in = &s->instances[i];
@@ -850,13 +844,12 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
         if (in->opted_out || !in->entry->op->process)
             continue;
         if (timed)
-            t0 = now_nsec();
+            t0 = monotonic_nsec();
         r = in->entry->op->process(&in->ctx, in->data, b);
         if (timed)
-            atomic_fetch_add_explicit(&in->ns_spent, (now_nsec() - t0) * TIMING_SAMPLE,
-                                      memory_order_relaxed);
-        atomic_fetch_add_explicit(&in->events_in, n_in, memory_order_relaxed);
-        atomic_fetch_add_explicit(&in->batches, 1, memory_order_relaxed);
+            counter_add(&in->ns_spent, (monotonic_nsec() - t0) * TIMING_SAMPLE);
+        counter_add(&in->events_in, n_in);
+        counter_add(&in->batches, 1);
         if (r < 0) {
             _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
             fail(s, in, r, "process failed: %s", msg ? msg : strerror(-r));
@@ -870,7 +863,7 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
             r = -ECANCELED;
             break;
         }
-        atomic_fetch_add_explicit(&in->events_out, b->n, memory_order_relaxed);
+        counter_add(&in->events_out, b->n);
     }
     if (r >= 0 && s->tap && b->n > 0)
         s->tap(s, b, s->tap_userdata);

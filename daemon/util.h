@@ -1,15 +1,17 @@
 /*
  * util.h — small helpers shared by the daemon modules: scope-bound cleanup
- * (the systemd idiom), ownership transfer, and string helpers.
+ * (the systemd idiom), ownership transfer, string helpers and the clock.
  */
 #ifndef OPHOST_DAEMON_UTIL_H
 #define OPHOST_DAEMON_UTIL_H
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -71,6 +73,17 @@ static inline bool streq_ptr(const char *a, const char *b) {
 static inline bool endswith(const char *s, const char *suffix) {
     size_t ls = strlen(s), lx = strlen(suffix);
     return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+/* CLOCK_MONOTONIC now, in nanoseconds / microseconds. */
+static inline uint64_t monotonic_nsec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static inline uint64_t monotonic_usec(void) {
+    return monotonic_nsec() / 1000;
 }
 
 /* malloc'd printf; NULL on ENOMEM. */

@@ -928,6 +928,9 @@ static const struct check_case {
       "rec-a destroy\nrec-gadget destroy\n" },
     { { { "rec-a", "opt-out", "yes" } }, 0, NULL,
       ALL4("instantiate") "rec-c destroy\nrec-b destroy\nrec-gadget destroy\n" },
+    /* Nothing to undo: the gadget that opted out is not destroyed. */
+    { { { "rec-gadget", "opt-out", "true" } }, -EINVAL,
+      "operator 'rec-gadget': gadget opted out of the session", "rec-gadget instantiate\n" },
 };
 
 START_TEST(test_check_plan) {
