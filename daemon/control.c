@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "inspect.h"
 #include "log.h"
 #include "params.h"
 #include "plan.h"
@@ -127,6 +128,8 @@ static void buf_put(struct hub *h, const char *s, size_t n) {
 
 #define BUF_PUTS(h, lit) buf_put((h), (lit), sizeof(lit) - 1)
 
+static const char hex[] = "0123456789abcdef";
+
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
     size_t len;
@@ -156,7 +159,6 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 
 /* A JSON string; invalid UTF-8 becomes U+FFFD so the output always parses. */
 static bool put_json_string(struct hub *h, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
     /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
     if (!buf_reserve(h, n * 6 + 2))
         return false;
@@ -190,31 +192,57 @@ static bool put_json_string(struct hub *h, const char *s, size_t n) {
     return true;
 }
 
+/* Bytes as a string of lower-case hex digits. */
+static bool put_hex(struct hub *h, const char *s, size_t n) {
+    if (!buf_reserve(h, n * 2 + 2))
+        return false;
+    h->buf[h->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        h->buf[h->len++] = hex[(unsigned char) s[i] >> 4];
+        h->buf[h->len++] = hex[(unsigned char) s[i] & 15];
+    }
+    h->buf[h->len++] = '"';
+    return true;
+}
+
+/* Room for any other value printed in place: the longest is a quoted
+ * timestamp (32 bytes), and snprintf's NUL. */
+#define SCALAR_MAX 40
+
 static bool put_field(struct hub *h, const struct ophost_batch *b, const struct ophost_event *e,
                       const struct field_def *fd) {
     ophost_field f = { .offset = fd->offset, .type = (uint16_t) fd->type };
-    char num[64];
-    int n = 0;
     const char *s;
     size_t len = 0;
+    char *p;
+    int n;
 
+    if (fd->type == OPHOST_FIELD_STRING || fd->type == OPHOST_FIELD_BYTES) {
+        s = ophost_event_get_string(b, e, f, &len);
+        if (s)
+            return fd->type == OPHOST_FIELD_STRING ? put_json_string(h, s, len)
+                                                   : put_hex(h, s, len);
+    }
+    if (!buf_reserve(h, SCALAR_MAX))
+        return false;
+    p = h->buf + h->len;
     switch (fd->type) {
-    case OPHOST_FIELD_U8: n = snprintf(num, sizeof(num), "%u", ophost_event_get_u8(e, f)); break;
-    case OPHOST_FIELD_U16: n = snprintf(num, sizeof(num), "%u", ophost_event_get_u16(e, f)); break;
+    case OPHOST_FIELD_U8: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u8(e, f)); break;
+    case OPHOST_FIELD_U16: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u16(e, f)); break;
     case OPHOST_FIELD_U32:
-        n = snprintf(num, sizeof(num), "%" PRIu32, ophost_event_get_u32(e, f));
+        n = snprintf(p, SCALAR_MAX, "%" PRIu32, ophost_event_get_u32(e, f));
         break;
     case OPHOST_FIELD_U64:
-        n = snprintf(num, sizeof(num), "%" PRIu64, ophost_event_get_u64(e, f));
+        n = snprintf(p, SCALAR_MAX, "%" PRIu64, ophost_event_get_u64(e, f));
         break;
     case OPHOST_FIELD_S32:
-        n = snprintf(num, sizeof(num), "%" PRId32, ophost_event_get_s32(e, f));
+        n = snprintf(p, SCALAR_MAX, "%" PRId32, ophost_event_get_s32(e, f));
         break;
     case OPHOST_FIELD_S64:
-        n = snprintf(num, sizeof(num), "%" PRId64, ophost_event_get_s64(e, f));
+        n = snprintf(p, SCALAR_MAX, "%" PRId64, ophost_event_get_s64(e, f));
         break;
     case OPHOST_FIELD_BOOL:
-        n = snprintf(num, sizeof(num), "%s", ophost_event_get_bool(e, f) ? "true" : "false");
+        n = snprintf(p, SCALAR_MAX, "%s", ophost_event_get_bool(e, f) ? "true" : "false");
         break;
     case OPHOST_FIELD_TIMESTAMP: {
         uint64_t ns = ophost_event_get_u64(e, f);
@@ -223,39 +251,14 @@ static bool put_field(struct hub *h, const struct ophost_batch *b, const struct 
         char date[32];
         gmtime_r(&sec, &tm);
         strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-        n = snprintf(num, sizeof(num), "\"%s.%09" PRIu64 "Z\"", date, ns % 1000000000u);
+        n = snprintf(p, SCALAR_MAX, "\"%s.%09" PRIu64 "Z\"", date, ns % 1000000000u);
         break;
     }
-    case OPHOST_FIELD_STRING:
-        s = ophost_event_get_string(b, e, f, &len);
-        if (!s)
-            n = snprintf(num, sizeof(num), "null");
-        else
-            return put_json_string(h, s, len);
-        break;
-    case OPHOST_FIELD_BYTES:
-        s = ophost_event_get_string(b, e, f, &len);
-        if (!s) {
-            n = snprintf(num, sizeof(num), "null");
-            break;
-        }
-        if (!buf_reserve(h, len * 2 + 2))
-            return false;
-        h->buf[h->len++] = '"';
-        for (size_t i = 0; i < len; i++) {
-            static const char hex[] = "0123456789abcdef";
-            h->buf[h->len++] = hex[(unsigned char) s[i] >> 4];
-            h->buf[h->len++] = hex[(unsigned char) s[i] & 15];
-        }
-        h->buf[h->len++] = '"';
-        return true;
-    default:
-        n = snprintf(num, sizeof(num), "null");
+    default: /* an unset string or bytes, an unknown type */
+        n = snprintf(p, SCALAR_MAX, "null");
         break;
     }
-    if (!buf_reserve(h, (size_t) n))
-        return false;
-    buf_put(h, num, (size_t) n);
+    h->len += (size_t) n;
     return true;
 }
 
@@ -302,7 +305,7 @@ static bool serialise_batch(struct hub *h, const struct ophost_batch *b) {
 
 static void hub_tap(struct session *s, const struct ophost_batch *b, void *userdata) {
     struct hub *h = userdata;
-    size_t dropped = 0;
+    size_t dropped = 0, offered;
 
     if (atomic_load_explicit(&h->n_watching, memory_order_acquire) == 0)
         return;
@@ -314,12 +317,16 @@ static void hub_tap(struct session *s, const struct ophost_batch *b, void *userd
         return;
     }
     pthread_mutex_lock(&h->lock);
+    offered = h->n_watchers * b->n;
     for (size_t i = 0; i < h->n_watchers; i++)
         dropped += varlink_conn_stream_append(h->watchers[i], h->buf, h->ends, b->n);
     pthread_mutex_unlock(&h->lock);
     if (dropped)
         atomic_fetch_add_explicit(&h->watch_dropped, dropped, memory_order_relaxed);
-    varlink_server_wake(h->ctl->srv);
+    /* Only slow readers with full buffers: the loop already waits to write
+     * to them, a wake would only make it try in vain. */
+    if (dropped < offered)
+        varlink_server_wake(h->ctl->srv);
 }
 
 /* ---------------------------------------------------------------- hubs */
@@ -874,60 +881,13 @@ static void m_list_plugins(struct control *ctl, struct varlink_conn *c, json_obj
     (void) varlink_reply(c, p, false);
 }
 
-static json_object *json_params(const struct ophost_param *params) {
-    json_object *a = json_object_new_array();
-    for (const struct ophost_param *p = params; a && p && p->key; p++) {
-        json_object *o = json_object_new_object();
-        char buf[32];
-        json_object_object_add(o, "key", json_object_new_string(p->key));
-        json_object_object_add(o, "type", json_object_new_string(param_type_name(p->type)));
-        json_object_object_add(o, "description", json_str_or_empty(p->description));
-        json_object_object_add(o, "default",
-                               p->default_value ? json_object_new_string(p->default_value) : NULL);
-        json_object_object_add(o, "mandatory",
-                               json_object_new_boolean(p->flags & OPHOST_PARAM_MANDATORY));
-        if (p->allowed)
-            json_object_object_add(o, "allowed", json_strv(p->allowed));
-        if (p->aliases)
-            json_object_object_add(o, "aliases", json_strv(p->aliases));
-        for (int lim = 0; lim < 2; lim++) {
-            uint32_t flag = lim ? OPHOST_PARAM_HAS_MAX : OPHOST_PARAM_HAS_MIN;
-            int64_t v = lim ? p->max : p->min;
-            if (!(p->flags & flag))
-                continue;
-            if (p->type == OPHOST_PARAM_INT)
-                snprintf(buf, sizeof(buf), "%" PRId64, v);
-            else
-                snprintf(buf, sizeof(buf), "%" PRIu64, (uint64_t) v);
-            json_object_object_add(o, lim ? "max" : "min", json_object_new_string(buf));
-        }
-        json_object_array_add(a, o);
-    }
-    return a;
-}
-
 static void m_list_operators(struct control *ctl, struct varlink_conn *c, json_object *params) {
     size_t n;
     struct operator_entry *const *entries = registry_entries(daemon_registry(ctl->d), &n);
     json_object *p = json_object_new_object(), *a = json_object_new_array();
 
-    for (size_t i = 0; i < n; i++) {
-        const struct ophost_operator *op = entries[i]->op;
-        const struct plugin *pl = entries[i]->plugin;
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "name", json_object_new_string(op->name));
-        json_object_object_add(o, "description", json_str_or_empty(op->description));
-        json_object_object_add(o, "gadget",
-                               json_object_new_boolean(op->flags & OPHOST_OPERATOR_GADGET));
-        json_object_object_add(o, "plugin", json_object_new_string(pl->desc->name));
-        json_object_object_add(o, "version", json_str_or_empty(pl->desc->version));
-        json_object_object_add(o, "path", json_object_new_string(pl->path));
-        json_object_object_add(o, "priority", json_object_new_int(op->priority));
-        json_object_object_add(o, "dependencies", json_strv(op->dependencies));
-        json_object_object_add(o, "global_params", json_params(op->global_params));
-        json_object_object_add(o, "instance_params", json_params(op->instance_params));
-        json_object_array_add(a, o);
-    }
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, inspect_operator_json(entries[i]->op, entries[i]->plugin));
     json_object_object_add(p, "operators", a);
     (void) varlink_reply(c, p, false);
 }
@@ -1441,23 +1401,20 @@ out:
 }
 
 static void m_stats(struct control *ctl, struct varlink_conn *c, json_object *params) {
-    json_object *p = json_object_new_object(), *a = json_object_new_array();
     bool replied;
     const char *name = param_string(c, params, "name", false, &replied);
     struct daemon_session_info info;
     struct found f;
+    json_object *p, *a;
 
-    if (replied) {
-        json_object_put(p);
-        json_object_put(a);
+    if (replied)
         return;
-    }
     if (name && !find_session(ctl, name, &f)) {
-        json_object_put(p);
-        json_object_put(a);
         reply_no_such_session(c, name);
         return;
     }
+    p = json_object_new_object();
+    a = json_object_new_array();
     for (struct hub *h = ctl->hubs; h; h = h->next) {
         struct instance_stats st[64];
         size_t n = session_instance_stats(h->session, st, ELEMENTSOF(st));
@@ -1554,6 +1511,7 @@ static const struct method {
 static void on_call(struct varlink_conn *c, const struct varlink_call *call, void *userdata) {
     struct control *ctl = userdata;
     const char *dot = strrchr(call->method, '.');
+    char iface[256];
     json_object *p;
 
     for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
@@ -1568,19 +1526,13 @@ static void on_call(struct varlink_conn *c, const struct varlink_call *call, voi
             m->call(ctl, c, call);
         return;
     }
+    /* An unknown method of one of our interfaces, or an unknown interface. */
+    snprintf(iface, sizeof(iface), "%.*s", dot ? (int) (dot - call->method) : 0, call->method);
     p = json_object_new_object();
-    if (dot && ((size_t) (dot - call->method) == strlen(IFACE) &&
-                strncmp(call->method, IFACE, strlen(IFACE)) == 0)) {
-        json_object_object_add(p, "method", json_object_new_string(call->method));
-        (void) varlink_error(c, "org.varlink.service.MethodNotFound", p);
-    } else if (dot && (size_t) (dot - call->method) == strlen("org.varlink.service") &&
-               strncmp(call->method, "org.varlink.service", dot - call->method) == 0) {
+    if (streq(iface, IFACE) || streq(iface, "org.varlink.service")) {
         json_object_object_add(p, "method", json_object_new_string(call->method));
         (void) varlink_error(c, "org.varlink.service.MethodNotFound", p);
     } else {
-        char iface[256];
-        snprintf(iface, sizeof(iface), "%.*s", dot ? (int) (dot - call->method) : 0,
-                 call->method);
         json_object_object_add(p, "interface", json_object_new_string(iface));
         (void) varlink_error(c, "org.varlink.service.InterfaceNotFound", p);
     }

@@ -278,6 +278,11 @@ static uint64_t ju64(json_object *o, const char *key) {
     return v ? json_object_get_uint64(v) : 0;
 }
 
+static void print_json(json_object *o) {
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 /* Prints an error reply for a person; returns EXIT_ERROR. */
 static int print_error(json_object *reply) {
     const char *err = jget(reply, "error") ? jstr(reply, "error") : NULL;
@@ -286,21 +291,17 @@ static int print_error(json_object *reply) {
     const char *short_name = err && strrchr(err, '.') ? strrchr(err, '.') + 1 : err;
 
     if (arg_json)
-        printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+        print_json(reply);
     if (!err)
         err = "unknown error";
     if (strcmp(err, IFACE "NoSuchSession") == 0)
-        fprintf(stderr, "ophostctl: no session named '%s'\n", name ? name : "?");
+        fprintf(stderr, "ophostctl: no session named '%s'\n", name);
     else if (strcmp(err, IFACE "SessionNotRunning") == 0)
-        fprintf(stderr, "ophostctl: session '%s' is not running (%s)\n", name ? name : "?",
-                jstr(p, "state") ? jstr(p, "state") : "?");
+        fprintf(stderr, "ophostctl: session '%s' is not running (%s)\n", name, jstr(p, "state"));
     else if (strcmp(err, IFACE "SessionFailed") == 0)
-        fprintf(stderr, "ophostctl: session '%s' failed: %s\n", name ? name : "?",
-                jstr(p, "error") ? jstr(p, "error") : "?");
+        fprintf(stderr, "ophostctl: session '%s' failed: %s\n", name, jstr(p, "error"));
     else if (strcmp(err, IFACE "PermissionDenied") == 0)
-        fprintf(stderr, "ophostctl: permission denied: %s\n",
-                jstr(p, "reason") ? jstr(p, "reason") : err);
+        fprintf(stderr, "ophostctl: permission denied: %s\n", jstr(p, "reason"));
     else if ((lines = jget(p, "errors")) && json_object_is_type(lines, json_type_array)) {
         fprintf(stderr, "ophostctl: %s:\n",
                 strcmp(err, IFACE "InvalidPipeline") == 0 ? "invalid pipeline"
@@ -310,19 +311,18 @@ static int print_error(json_object *reply) {
         for (size_t i = 0; i < json_object_array_length(lines); i++)
             fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(lines, i)));
     } else if (strcmp(err, "org.varlink.service.InvalidParameter") == 0)
-        fprintf(stderr, "ophostctl: invalid parameter '%s'\n",
-                jstr(p, "parameter") ? jstr(p, "parameter") : "?");
+        fprintf(stderr, "ophostctl: invalid parameter '%s'\n", jstr(p, "parameter"));
     else
         fprintf(stderr, "ophostctl: %s %s\n", err,
                 p ? json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN) : "");
     return EXIT_ERROR;
 }
 
-/* One call with one reply: stores its parameters (a reference) in *ret.
- * Returns 0 or an exit status. */
-static int call(const char *method, json_object *params, json_object **ret) {
+/* One call with one reply: prints its parameters as JSON with --json, else
+ * with show(). Takes params. Returns 0 or an exit status. */
+static int call(const char *method, json_object *params, void (*show)(json_object *p)) {
     struct conn c;
-    json_object *reply = NULL;
+    json_object *reply = NULL, *p;
     int r;
 
     r = conn_open(&c);
@@ -341,16 +341,16 @@ static int call(const char *method, json_object *params, json_object **ret) {
         json_object_put(reply);
         return r;
     }
-    *ret = json_object_get(jget(reply, "parameters"));
+    p = json_object_get(jget(reply, "parameters"));
     json_object_put(reply);
-    if (!*ret)
-        *ret = json_object_new_object();
+    if (!p)
+        p = json_object_new_object();
+    if (arg_json)
+        print_json(p);
+    else
+        show(p);
+    json_object_put(p);
     return 0;
-}
-
-static void print_json(json_object *o) {
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* -------------------------------------------------------------- tables */
@@ -423,103 +423,94 @@ static const char *fmt_duration(char *buf, size_t n, uint64_t usec) {
 
 /* ------------------------------------------------------------ commands */
 
+static void show_plugins(json_object *p) {
+    struct table t = { 4, { "PLUGIN", "VERSION", "OPERATORS", "PATH" } };
+    json_object *a = jget(p, "plugins");
+
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *o = json_object_array_get_idx(a, i), *ops = jget(o, "operators");
+        char names[1024] = "";
+        for (size_t k = 0; k < json_object_array_length(ops); k++) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof(names) - l, "%s%s", k ? "," : "",
+                     json_object_get_string(json_object_array_get_idx(ops, k)));
+        }
+        table_add(&t, jstr(o, "name"), jstr(o, "version"), names, jstr(o, "path"));
+    }
+    table_print(&t);
+}
+
+static void show_operators(json_object *p) {
+    struct table t = { 5, { "OPERATOR", "KIND", "PLUGIN", "PRIORITY", "PARAMS" } };
+    json_object *a = jget(p, "operators");
+
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *o = json_object_array_get_idx(a, i), *ps = jget(o, "instance_params");
+        char params[2048] = "", prio[16];
+        for (size_t k = 0; k < json_object_array_length(ps); k++) {
+            json_object *q = json_object_array_get_idx(ps, k);
+            size_t l = strlen(params);
+            const char *def = jget(q, "default") ? jstr(q, "default") : NULL;
+            json_object *mand = jget(q, "mandatory");
+            snprintf(params + l, sizeof(params) - l, "%s%s=%s%s%s", k ? " " : "",
+                     jstr(q, "key"), mand && json_object_get_boolean(mand) ? "(mandatory)" : "",
+                     def && strchr(def, ' ') ? "'" : "", def ? def : "");
+            if (def && strchr(def, ' ')) {
+                l = strlen(params);
+                snprintf(params + l, sizeof(params) - l, "'");
+            }
+        }
+        snprintf(prio, sizeof(prio), "%d", json_object_get_int(jget(o, "priority")));
+        table_add(&t, jstr(o, "name"),
+                  json_object_get_boolean(jget(o, "gadget")) ? "gadget" : "operator",
+                  jstr(o, "plugin"), prio, params[0] ? params : "-");
+    }
+    table_print(&t);
+}
+
+static void show_sessions(json_object *p) {
+    struct table t = { 8, { "SESSION", "GADGET", "STATE", "UPTIME", "EVENTS-IN", "EVENTS-OUT",
+                            "DROPPED", "LOST" } };
+    json_object *a = jget(p, "sessions");
+
+    if (json_object_array_length(a) == 0) {
+        printf("no sessions configured\n");
+        return;
+    }
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *o = json_object_array_get_idx(a, i);
+        char up[32], in[32], out[32], dr[32], lo[32], name[300];
+        bool running = ju64(o, "uptime_usec") > 0;
+        snprintf(name, sizeof(name), "%s%s", jstr(o, "name"),
+                 json_object_get_boolean(jget(o, "adhoc")) ? " (ad hoc)" : "");
+        table_add(&t, name, jstr(o, "gadget"), jstr(o, "state"),
+                  running ? fmt_duration(up, sizeof(up), ju64(o, "uptime_usec")) : "-",
+                  fmt_u64(in, sizeof(in), ju64(o, "events_in")),
+                  fmt_u64(out, sizeof(out), ju64(o, "events_out")),
+                  fmt_u64(dr, sizeof(dr), ju64(o, "events_dropped")),
+                  fmt_u64(lo, sizeof(lo), ju64(o, "events_lost")));
+    }
+    table_print(&t);
+}
+
 static int cmd_list(int argc, char **argv) {
-    json_object *p = NULL, *a;
-    const char *what;
-    int r;
+    static const struct {
+        const char *what, *method;
+        void (*show)(json_object *p);
+    } lists[] = {
+        { "plugins", IFACE "ListPlugins", show_plugins },
+        { "operators", IFACE "ListOperators", show_operators },
+        { "sessions", IFACE "ListSessions", show_sessions },
+    };
 
     if (argc != 2)
         return usage_error("list", "%s", argc < 2 ? "list what? plugins, operators or sessions"
                                                   : "too many arguments");
-    what = argv[1];
-    if (strcmp(what, "plugins") == 0) {
-        r = call(IFACE "ListPlugins", NULL, &p);
-        if (r)
-            return r;
-        if (arg_json) {
-            print_json(p);
-        } else {
-            struct table t = { 4, { "PLUGIN", "VERSION", "OPERATORS", "PATH" } };
-            a = jget(p, "plugins");
-            for (size_t i = 0; i < json_object_array_length(a); i++) {
-                json_object *o = json_object_array_get_idx(a, i), *ops = jget(o, "operators");
-                char names[1024] = "";
-                for (size_t k = 0; k < json_object_array_length(ops); k++) {
-                    size_t l = strlen(names);
-                    snprintf(names + l, sizeof(names) - l, "%s%s", k ? "," : "",
-                             json_object_get_string(json_object_array_get_idx(ops, k)));
-                }
-                table_add(&t, jstr(o, "name"), jstr(o, "version"), names, jstr(o, "path"));
-            }
-            table_print(&t);
-        }
-    } else if (strcmp(what, "operators") == 0) {
-        r = call(IFACE "ListOperators", NULL, &p);
-        if (r)
-            return r;
-        if (arg_json) {
-            print_json(p);
-        } else {
-            struct table t = { 5, { "OPERATOR", "KIND", "PLUGIN", "PRIORITY", "PARAMS" } };
-            a = jget(p, "operators");
-            for (size_t i = 0; i < json_object_array_length(a); i++) {
-                json_object *o = json_object_array_get_idx(a, i), *ps = jget(o, "instance_params");
-                char params[2048] = "", prio[16];
-                for (size_t k = 0; k < json_object_array_length(ps); k++) {
-                    json_object *q = json_object_array_get_idx(ps, k);
-                    size_t l = strlen(params);
-                    const char *def = jget(q, "default") ? jstr(q, "default") : NULL;
-                    json_object *mand = jget(q, "mandatory");
-                    snprintf(params + l, sizeof(params) - l, "%s%s=%s%s%s", k ? " " : "",
-                             jstr(q, "key"),
-                             mand && json_object_get_boolean(mand) ? "(mandatory)" : "",
-                             def && strchr(def, ' ') ? "'" : "", def ? def : "");
-                    if (def && strchr(def, ' ')) {
-                        l = strlen(params);
-                        snprintf(params + l, sizeof(params) - l, "'");
-                    }
-                }
-                snprintf(prio, sizeof(prio), "%d", json_object_get_int(jget(o, "priority")));
-                table_add(&t, jstr(o, "name"),
-                          json_object_get_boolean(jget(o, "gadget")) ? "gadget" : "operator",
-                          jstr(o, "plugin"), prio, params[0] ? params : "-");
-            }
-            table_print(&t);
-        }
-    } else if (strcmp(what, "sessions") == 0) {
-        r = call(IFACE "ListSessions", NULL, &p);
-        if (r)
-            return r;
-        if (arg_json) {
-            print_json(p);
-        } else {
-            struct table t = { 8, { "SESSION", "GADGET", "STATE", "UPTIME", "EVENTS-IN",
-                                    "EVENTS-OUT", "DROPPED", "LOST" } };
-            a = jget(p, "sessions");
-            for (size_t i = 0; i < json_object_array_length(a); i++) {
-                json_object *o = json_object_array_get_idx(a, i);
-                char up[32], in[32], out[32], dr[32], lo[32], name[300];
-                bool running = ju64(o, "uptime_usec") > 0;
-                snprintf(name, sizeof(name), "%s%s", jstr(o, "name"),
-                         json_object_get_boolean(jget(o, "adhoc")) ? " (ad hoc)" : "");
-                table_add(&t, name, jstr(o, "gadget"), jstr(o, "state"),
-                          running ? fmt_duration(up, sizeof(up), ju64(o, "uptime_usec")) : "-",
-                          fmt_u64(in, sizeof(in), ju64(o, "events_in")),
-                          fmt_u64(out, sizeof(out), ju64(o, "events_out")),
-                          fmt_u64(dr, sizeof(dr), ju64(o, "events_dropped")),
-                          fmt_u64(lo, sizeof(lo), ju64(o, "events_lost")));
-            }
-            if (t.n_rows == 0 && json_object_array_length(a) == 0)
-                printf("no sessions configured\n");
-            else
-                table_print(&t);
-        }
-    } else {
-        return usage_error("list", "unknown list '%s': expected plugins, operators or sessions",
-                           what);
-    }
-    json_object_put(p);
-    return 0;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (strcmp(argv[1], lists[i].what) == 0)
+            return call(lists[i].method, NULL, lists[i].show);
+    return usage_error("list", "unknown list '%s': expected plugins, operators or sessions",
+                       argv[1]);
 }
 
 static json_object *name_param(const char *name) {
@@ -528,20 +519,9 @@ static json_object *name_param(const char *name) {
     return p;
 }
 
-static int cmd_describe(int argc, char **argv) {
-    json_object *p = NULL, *a;
-    int r;
+static void show_session(json_object *p) {
+    json_object *a;
 
-    if (argc != 2)
-        return usage_error("describe", "%s", argc < 2 ? "which session?" : "too many arguments");
-    r = call(IFACE "DescribeSession", name_param(argv[1]), &p);
-    if (r)
-        return r;
-    if (arg_json) {
-        print_json(p);
-        json_object_put(p);
-        return 0;
-    }
     printf("session:   %s%s\n", jstr(p, "name"),
            json_object_get_boolean(jget(p, "adhoc")) ? " (ad hoc)" : "");
     if (jget(p, "file"))
@@ -575,26 +555,25 @@ static int cmd_describe(int argc, char **argv) {
     if ((a = jget(p, "problems")))
         for (size_t i = 0; i < json_object_array_length(a); i++)
             printf("problem: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
-    json_object_put(p);
-    return 0;
+}
+
+static int cmd_describe(int argc, char **argv) {
+    if (argc != 2)
+        return usage_error("describe", "%s", argc < 2 ? "which session?" : "too many arguments");
+    return call(IFACE "DescribeSession", name_param(argv[1]), show_session);
+}
+
+static void show_state(json_object *p) {
+    printf("%s: %s\n", jstr(p, "name"), jstr(p, "state"));
 }
 
 static int cmd_start_stop(int argc, char **argv) {
     bool start = strcmp(argv[0], "start") == 0;
-    json_object *p = NULL;
-    int r;
 
     if (argc != 2)
         return usage_error(argv[0], "%s", argc < 2 ? "which session?" : "too many arguments");
-    r = call(start ? IFACE "StartSession" : IFACE "StopSession", name_param(argv[1]), &p);
-    if (r)
-        return r;
-    if (arg_json)
-        print_json(p);
-    else
-        printf("%s: %s\n", jstr(p, "name"), jstr(p, "state"));
-    json_object_put(p);
-    return 0;
+    return call(start ? IFACE "StartSession" : IFACE "StopSession", name_param(argv[1]),
+                show_state);
 }
 
 static void print_event(json_object *ev) {
@@ -811,23 +790,9 @@ fail:
     return r;
 }
 
-static int cmd_stats(int argc, char **argv) {
-    json_object *p = NULL, *a, *params = NULL;
-    int r;
+static void show_stats(json_object *p) {
+    json_object *a = jget(p, "sessions");
 
-    if (argc > 2)
-        return usage_error("stats", "%s", "too many arguments");
-    if (argc == 2)
-        params = name_param(argv[1]);
-    r = call(IFACE "Stats", params, &p);
-    if (r)
-        return r;
-    if (arg_json) {
-        print_json(p);
-        json_object_put(p);
-        return 0;
-    }
-    a = jget(p, "sessions");
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *s = json_object_array_get_idx(a, i), *ops = jget(s, "operators");
         struct table t = { 6, { "  OPERATOR", "EVENTS-IN", "EVENTS-OUT", "DROPPED", "BATCHES",
@@ -855,25 +820,22 @@ static int cmd_stats(int argc, char **argv) {
     }
     if (json_object_array_length(a) == 0)
         printf("no running sessions\n");
-    json_object_put(p);
-    return 0;
+}
+
+static int cmd_stats(int argc, char **argv) {
+    if (argc > 2)
+        return usage_error("stats", "%s", "too many arguments");
+    return call(IFACE "Stats", argc == 2 ? name_param(argv[1]) : NULL, show_stats);
+}
+
+static void show_reloaded(json_object *p) {
+    printf("reloaded\n");
 }
 
 static int cmd_reload(int argc, char **argv) {
-    json_object *p = NULL;
-    int r;
-
     if (argc != 1)
         return usage_error("reload", "%s", "too many arguments");
-    r = call(IFACE "Reload", NULL, &p);
-    if (r)
-        return r;
-    if (arg_json)
-        print_json(p);
-    else
-        printf("reloaded\n");
-    json_object_put(p);
-    return 0;
+    return call(IFACE "Reload", NULL, show_reloaded);
 }
 
 /* ---------------------------------------------------------------- main */

@@ -51,7 +51,6 @@ struct varlink_conn {
     size_t out_start, out_end, out_cap;
     bool streaming;       /* stream appends are accepted */
     uint64_t dropped_pending;
-    _Atomic uint64_t dropped_total;
 };
 
 struct varlink_server {
@@ -302,13 +301,7 @@ size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, cons
         }
     }
     pthread_mutex_unlock(&c->lock);
-    if (dropped)
-        atomic_fetch_add_explicit(&c->dropped_total, dropped, memory_order_relaxed);
     return dropped;
-}
-
-uint64_t varlink_conn_dropped_total(struct varlink_conn *c) {
-    return atomic_load_explicit(&c->dropped_total, memory_order_relaxed);
 }
 
 void varlink_server_wake(struct varlink_server *s) {
@@ -418,17 +411,14 @@ static void conn_free(struct varlink_conn *c) {
 
 static void conn_update_events(struct varlink_conn *c) {
     uint32_t ev = 0;
-    bool pending = out_pending(c);
+    size_t queued;
 
-    if (!c->in_call && !c->closing && !c->read_eof && !c->dead) {
-        size_t queued;
-        pthread_mutex_lock(&c->lock);
-        queued = c->out_end - c->out_start;
-        pthread_mutex_unlock(&c->lock);
-        if (queued < REPLY_BACKLOG_MAX)
-            ev |= EPOLLIN;
-    }
-    if (pending)
+    pthread_mutex_lock(&c->lock);
+    queued = c->out_end - c->out_start;
+    pthread_mutex_unlock(&c->lock);
+    if (!c->in_call && !c->closing && !c->read_eof && !c->dead && queued < REPLY_BACKLOG_MAX)
+        ev |= EPOLLIN;
+    if (queued > 0)
         ev |= EPOLLOUT;
     (void) sd_event_source_set_io_events(c->io, ev);
 }
@@ -860,8 +850,4 @@ struct varlink_server *varlink_server_free(struct varlink_server *s) {
 
 bool varlink_server_activated(const struct varlink_server *s) {
     return s->activated;
-}
-
-size_t varlink_server_n_connections(const struct varlink_server *s) {
-    return s->n_conns;
 }

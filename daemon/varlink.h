@@ -71,8 +71,6 @@ int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_meth
 struct varlink_server *varlink_server_free(struct varlink_server *s);
 /* Whether the listening socket came from systemd. */
 bool varlink_server_activated(const struct varlink_server *s);
-/* Number of connections open now. */
-size_t varlink_server_n_connections(const struct varlink_server *s);
 
 /* The peer's credentials (SO_PEERCRED) and supplementary groups
  * (SO_PEERGROUPS, or /proc/PID/status); valid while c lives. */
@@ -106,8 +104,5 @@ size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, cons
 /* Any thread: have the loop write out what was appended. Cheap when a wake
  * is already pending. */
 void varlink_server_wake(struct varlink_server *s);
-
-/* Events dropped for c so far (monotonic). Any thread. */
-uint64_t varlink_conn_dropped_total(struct varlink_conn *c);
 
 #endif

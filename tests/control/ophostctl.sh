@@ -181,6 +181,24 @@ rm "$tmp/pipelines.d/zz.yaml"
 expect_rc 0 "$ctl" reload
 ok "reload accepted, rejected with the error lines, accepted"
 
+# --- --json on the one-reply commands: the reply's parameters; an error
+# reply is printed too, and explained on stderr
+expect_rc 0 "$ctl" --json describe tick
+grep -q '"name":"tick","gadget":"synthetic","state":"running"' <(tr -d ' \n' <"$tmp/out") ||
+    fail "json describe: $(cat "$tmp/out")"
+grep -q '"order":\[{"name":"synthetic","plugin":"synthetic"' <(tr -d ' \n' <"$tmp/out") ||
+    fail "json describe order"
+expect_rc 0 "$ctl" --json stats tick
+grep -q '^{"sessions":\[{"name":"tick","state":"running"' <(tr -d ' \n' <"$tmp/out") ||
+    fail "json stats: $(cat "$tmp/out")"
+expect_rc 0 "$ctl" --json reload
+[ "$(tr -d ' \n' <"$tmp/out")" = '{}' ] || fail "json reload: $(cat "$tmp/out")"
+expect_rc 1 "$ctl" --json describe nosuch
+grep -q '"error":"org.ophost.Manager.NoSuchSession"' <(tr -d ' \n' <"$tmp/out") ||
+    fail "json error reply: $(cat "$tmp/out")"
+grep -qx "ophostctl: no session named 'nosuch'" "$tmp/err" || fail "json error: $(cat "$tmp/err")"
+ok "--json prints each reply"
+
 # --- exit codes and help
 expect_rc 2 "$ctl"
 expect_rc 2 "$ctl" frobnicate

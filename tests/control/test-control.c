@@ -541,6 +541,48 @@ START_TEST(test_run) {
 }
 END_TEST
 
+/* Every scalar type and a string, as the tap writes them: integers as
+ * numbers, the timestamp as RFC 3339 UTC with nanoseconds. */
+START_TEST(test_run_field_types) {
+    int fd = conn();
+    json_object *r;
+
+    send_msg(fd, "{\"method\":\"" IFACE "Run\",\"more\":true,\"parameters\":{\"gadget\":\"synthetic\","
+                 "\"params\":{\"count\":3,\"rate\":\"0\","
+                 "\"fields\":\"a:u8,b:u16,c:u32,d:s32,e:s64,t:timestamp,s:string\"}}}");
+    r = recv_json(fd);
+    assert_ok(r);
+    json_object_put(r);
+    for (int i = 1; i <= 3; i++) {
+        char *m = recv_msg(fd), *ts, *end;
+        char expect[512];
+        ck_assert_ptr_nonnull(m);
+        ts = strstr(m, "\"t\":\"");
+        ck_assert_ptr_nonnull(ts);
+        ts += 5;
+        end = strchr(ts, '"');
+        ck_assert_ptr_nonnull(end);
+        /* 2024-01-02T03:04:05.123456000Z: microseconds from the gadget. */
+        ck_assert_int_eq((int) (end - ts), 30);
+        ck_assert_int_eq(ts[10], 'T');
+        ck_assert_int_eq(ts[19], '.');
+        ck_assert_int_eq(strncmp(end - 4, "000Z", 4), 0);
+        snprintf(expect, sizeof(expect),
+                 "{\"parameters\":{\"event\":{\"a\":%d,\"b\":%d,\"c\":%d,\"d\":%d,\"e\":%d,"
+                 "\"t\":\"%.30s\",\"s\":\"s-%d\"}},\"continues\":true}",
+                 i, i, i, i, i, ts, i);
+        ck_assert_str_eq(m, expect);
+        free(m);
+    }
+    r = recv_json(fd);
+    assert_ok(r);
+    ck_assert(json_object_get_boolean(jget(r, "parameters.ended")));
+    ck_assert_int_eq(json_object_get_int(jget(r, "parameters.events")), 3);
+    json_object_put(r);
+    close_conn(fd);
+}
+END_TEST
+
 START_TEST(test_run_ends_on_disconnect) {
     int fd = conn();
     json_object *r;
@@ -980,6 +1022,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_start_stop);
         tcase_add_test(tc, test_watch_in_order);
         tcase_add_test(tc, test_run);
+        tcase_add_test(tc, test_run_field_types);
         tcase_add_test(tc, test_run_ends_on_disconnect);
         tcase_add_test(tc, test_stats);
         tcase_add_test(tc, test_reload);
