@@ -87,6 +87,14 @@ count() {
     echo "${n:-0}"
 }
 
+# count_seq1 FILE: how many times a print sink started writing to FILE.
+count_seq1() {
+    local n
+    n=$(grep -c '^seq=1 ' "$1" 2>/dev/null) || true
+    echo "${n:-0}"
+}
+seq1_is() { [ "$(count_seq1 "$1")" -eq "$2" ]; }
+
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 # log_has FIXED-STRING [FILE]: FILE (default: the current daemon log) has it.
 log_has() { grep -q -F -- "$1" "${2:-$cur_log}" 2>/dev/null; }

@@ -11,6 +11,7 @@
 #include <ophost/ophost.h>
 
 #include "config.h"
+#include "testutil.h"
 
 #ifndef TEST_CONFIG_DIR
 #define TEST_CONFIG_DIR "tests/config"
@@ -76,25 +77,22 @@ static void assert_param(const struct config_operator *o, size_t i, const char *
 }
 
 /* A scratch directory for files the tests write. */
-static char tmpdir[64];
+static char *tmpdir;
 
 static void tmp_setup(void) {
-    strcpy(tmpdir, "/tmp/test-config-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tmpdir = tu_make_dir("config");
 }
 
 static void tmp_teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_remove_tree(tmpdir);
+    free(tmpdir);
+    tmpdir = NULL;
 }
 
 static char *tmp_write(const char *name, const char *text, size_t len) {
-    char *path = malloc(strlen(tmpdir) + strlen(name) + 2);
+    char *path = tu_path_in(tmpdir, name);
     FILE *f;
 
-    ck_assert_ptr_nonnull(path);
-    sprintf(path, "%s/%s", tmpdir, name);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(text, 1, len, f), len);

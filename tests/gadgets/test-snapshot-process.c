@@ -219,19 +219,16 @@ END_TEST
 
 START_TEST(test_bad_param) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "snap:\n"
-                                 "  gadget: snapshot_process\n"
-                                 "  operators:\n"
-                                 "    snapshot_process: {kernel-threads: maybe}\n",
-                                 NULL, NULL, &err),
-                     -EINVAL);
-    ck_assert_str_eq(err, "test.yaml:4:24: session 'snap': operator 'snapshot_process': param "
-                          "'kernel-threads': 'maybe' is not a valid bool (true/false, yes/no, "
-                          "on/off, 1/0)");
-    free(err);
+    harness_assert_fails(h,
+                         "snap:\n"
+                         "  gadget: snapshot_process\n"
+                         "  operators:\n"
+                         "    snapshot_process: {kernel-threads: maybe}\n",
+                         NULL, NULL, -EINVAL,
+                         "test.yaml:4:24: session 'snap': operator 'snapshot_process': param "
+                         "'kernel-threads': 'maybe' is not a valid bool (true/false, yes/no, "
+                         "on/off, 1/0)");
     harness_free(h);
 }
 END_TEST

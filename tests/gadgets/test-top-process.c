@@ -250,18 +250,15 @@ END_TEST
 
 START_TEST(test_bad_interval) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n"
-                                 "  gadget: top_process\n"
-                                 "  operators:\n"
-                                 "    top_process: {interval: 5ms}\n",
-                                 NULL, NULL, &err),
-                     -EINVAL);
-    ck_assert_str_eq(err, "test.yaml:4:19: session 't': operator 'top_process': param 'interval': "
-                          "'5ms' is below the minimum 100ms");
-    free(err);
+    harness_assert_fails(h,
+                         "t:\n"
+                         "  gadget: top_process\n"
+                         "  operators:\n"
+                         "    top_process: {interval: 5ms}\n",
+                         NULL, NULL, -EINVAL,
+                         "test.yaml:4:19: session 't': operator 'top_process': param 'interval': "
+                         "'5ms' is below the minimum 100ms");
     harness_free(h);
 }
 END_TEST

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 #define CHILD_MODE "--te-child"
 #define WAIT_MS 20000
@@ -33,12 +34,6 @@ static char token[64];           /* unique to this run */
 static unsigned long long self_mntns;
 static bool have_ebpf, have_proc;
 static char ebpf_why[1024], proc_why[1024];
-
-static uint64_t realtime_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 struct child {
     pid_t pid;
@@ -191,7 +186,7 @@ static void run_children(const char *mechanism) {
     uint64_t t0, t1;
 
     start_session(h, mechanism, 256);
-    t0 = realtime_ns();
+    t0 = tu_nsec(CLOCK_REALTIME);
     for (int i = 0; i < 6; i++) {
         snprintf(arg[i], sizeof(arg[i]), "ophost-test-%s-%s-%d", token, mechanism, i);
         spawn_self(&c[i], arg[i], i == 3);
@@ -199,7 +194,7 @@ static void run_children(const char *mechanism) {
     for (int i = 0; i < 6; i++) {
         char args[BUF];
         snprintf(args, sizeof(args), "%s " CHILD_MODE " %s", self_path, arg[i]);
-        t1 = realtime_ns();
+        t1 = tu_nsec(CLOCK_REALTIME);
         expect(h, &c[i], "test-trace-exec", self_path, args, t0, t1);
     }
     for (int i = 0; i < 6; i++)
@@ -228,13 +223,13 @@ START_TEST(test_ebpf_true) {
     uint64_t t0, t1;
 
     start_session(h, "ebpf", 256);
-    t0 = realtime_ns();
+    t0 = tu_nsec(CLOCK_REALTIME);
     for (int i = 0; i < N; i++) {
         snprintf(arg[i], sizeof(arg[i]), "ophost-test-%s-true-%d", token, i);
         spawn_true(&c[i], arg[i]);
         reap(&c[i]);
     }
-    t1 = realtime_ns();
+    t1 = tu_nsec(CLOCK_REALTIME);
     for (int i = 0; i < N; i++) {
         char args[BUF];
         snprintf(args, sizeof(args), "/bin/true %s", arg[i]);
@@ -321,10 +316,10 @@ static void run_truncation(const char *mechanism) {
     max = strlen(joined[0]);
 
     start_session(h, mechanism, (unsigned) max);
-    t0 = realtime_ns();
+    t0 = tu_nsec(CLOCK_REALTIME);
     for (int i = 0; i < 4; i++)
         spawn_self(&c[i], arg[i], false);
-    t1 = realtime_ns();
+    t1 = tu_nsec(CLOCK_REALTIME);
     expect(h, &c[0], "test-trace-exec", self_path, joined[0], t0, t1);
     snprintf(want, sizeof(want), "%.*s...", (int) max, joined[1]);
     expect(h, &c[1], "test-trace-exec", self_path, want, t0, t1);
@@ -352,13 +347,13 @@ START_TEST(test_ebpf_tiny_max) {
     struct harness *h = harness_new(plugins);
     struct child c;
     char want[64];
-    uint64_t t0 = realtime_ns();
+    uint64_t t0 = tu_nsec(CLOCK_REALTIME);
 
     start_session(h, "ebpf", 1);
     spawn_true(&c, token);
     reap(&c);
     snprintf(want, sizeof(want), "/...");
-    expect(h, &c, "true", "/bin/true", want, t0, realtime_ns());
+    expect(h, &c, "true", "/bin/true", want, t0, tu_nsec(CLOCK_REALTIME));
     stop_session(h);
     harness_free(h);
 }
@@ -486,7 +481,7 @@ int main(int argc, char **argv) {
     }
     self_mntns = (unsigned long long) st.st_ino;
     snprintf(token, sizeof(token), "%d-%llx", (int) getpid(),
-             (unsigned long long) (realtime_ns() & 0xffffffffffull));
+             (unsigned long long) (tu_nsec(CLOCK_REALTIME) & 0xffffffffffull));
 
     probe();
     if (!have_ebpf)

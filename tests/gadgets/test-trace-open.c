@@ -22,19 +22,16 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 enum { N_FILES = 20 };
 
+#define TMP_FS "/tmp" /* where tu_make_dir makes its directories */
+
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/trace_open.so", NULL };
 static bool filesystem_marks;
-static char dir[64];
+static char *dir; /* a new one for each test, under TMP_FS */
 static unsigned event_flags; /* what F_GETFL says of an fd fanotify opens O_RDONLY */
-
-static uint64_t now_nsec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 static void touch(const char *name) {
     char path[128];
@@ -176,13 +173,13 @@ START_TEST(test_opens) {
     ck_assert_int_ge(fd, 0);
     close(fd);
 
-    t0 = now_nsec();
+    t0 = tu_nsec(CLOCK_REALTIME);
     pid = start_opener("ophopen-child", list);
     snprintf(needle, sizeof(needle), "path=\"%s/file-%d\"", dir, N_FILES - 1);
     ck_assert(harness_wait_for(h, needle, 10000));
     release(pid);
     ck_assert_int_eq(harness_stop(h, NULL), 0);
-    t1 = now_nsec();
+    t1 = tu_nsec(CLOCK_REALTIME);
 
     snprintf(needle, sizeof(needle), "path=\"%s/file-", dir);
     ck_assert_uint_eq(lines_with(harness_output(h), needle, &line), N_FILES);
@@ -204,19 +201,11 @@ END_TEST
 
 /* Copies /bin/true to dir/name, executable. */
 static void copy_true(const char *name) {
-    char path[128], buf[65536];
-    int in = open("/bin/true", O_RDONLY | O_CLOEXEC), out;
-    ssize_t n;
+    char *path = tu_path_in(dir, name);
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-    ck_assert_int_ge(in, 0);
-    ck_assert_int_ge(out, 0);
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t) n), n);
-    ck_assert_int_eq(n, 0);
-    close(in);
-    close(out);
+    tu_copy_file("/bin/true", path);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    free(path);
 }
 
 START_TEST(test_exec) {
@@ -230,7 +219,7 @@ START_TEST(test_exec) {
     snprintf(path, sizeof(path), "%s/exec-true", dir);
     ck_assert_int_eq(harness_start(h, yaml_for("mount"), NULL), 0);
     wait_ready(h);
-    t0 = now_nsec();
+    t0 = tu_nsec(CLOCK_REALTIME);
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -242,7 +231,7 @@ START_TEST(test_exec) {
     snprintf(needle, sizeof(needle), "path=\"%s\" flags=%u exec=true", path, event_flags);
     ck_assert(harness_wait_for(h, needle, 10000));
     ck_assert_int_eq(harness_stop(h, NULL), 0);
-    t1 = now_nsec();
+    t1 = tu_nsec(CLOCK_REALTIME);
 
     /* One exec event (the exec open carries FAN_OPEN too, in the same
      * event). Under valgrind the child first reads the file as data, which
@@ -287,13 +276,13 @@ START_TEST(test_filesystem_mark) {
     touch("fs-file");
     ck_assert_int_eq(harness_start(h, yaml_for("filesystem"), NULL), 0);
     wait_ready(h);
-    t0 = now_nsec();
+    t0 = tu_nsec(CLOCK_REALTIME);
     pid = start_opener("ophopen-fs", list);
     snprintf(needle, sizeof(needle), "path=\"%s/fs-file\"", dir);
     ck_assert(harness_wait_for(h, needle, 10000));
     release(pid);
     ck_assert_int_eq(harness_stop(h, NULL), 0);
-    t1 = now_nsec();
+    t1 = tu_nsec(CLOCK_REALTIME);
     ck_assert_uint_eq(lines_with(harness_output(h), needle, &line), 1);
     snprintf(rest, sizeof(rest), " pid=%d comm=\"ophopen-fs\" path=\"%s/fs-file\" flags=%u exec=false",
              (int) pid, dir, event_flags);
@@ -305,40 +294,31 @@ END_TEST
 
 START_TEST(test_errors) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n"
-                                 "  gadget: trace_open\n"
-                                 "  operators:\n"
-                                 "    trace_open: {path: /nonexistent-ophost/x}\n",
-                                 NULL, NULL, &err),
-                     -ENOENT);
-    ck_assert_str_eq(err, "operator 'trace_open': pre_start failed: param 'path': cannot mark "
-                          "'/nonexistent-ophost/x': No such file or directory");
-    free(err);
-    err = NULL;
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n"
-                                 "  gadget: trace_open\n"
-                                 "  operators:\n"
-                                 "    trace_open: {path: tmp}\n",
-                                 NULL, NULL, &err),
-                     -EINVAL);
-    ck_assert_str_eq(err, "operator 'trace_open': instantiate failed: param 'path': 'tmp' is not an "
-                          "absolute path");
-    free(err);
-    err = NULL;
-    ck_assert_int_eq(harness_run(h,
-                                 "t:\n"
-                                 "  gadget: trace_open\n"
-                                 "  operators:\n"
-                                 "    trace_open: {mark: inode}\n",
-                                 NULL, NULL, &err),
-                     -EINVAL);
-    ck_assert_str_eq(err, "test.yaml:4:18: session 't': operator 'trace_open': param 'mark': "
-                          "'inode' is not one of: mount, filesystem");
-    free(err);
+    harness_assert_fails(h,
+                         "t:\n"
+                         "  gadget: trace_open\n"
+                         "  operators:\n"
+                         "    trace_open: {path: /nonexistent-ophost/x}\n",
+                         NULL, NULL, -ENOENT,
+                         "operator 'trace_open': pre_start failed: param 'path': cannot mark "
+                         "'/nonexistent-ophost/x': No such file or directory");
+    harness_assert_fails(h,
+                         "t:\n"
+                         "  gadget: trace_open\n"
+                         "  operators:\n"
+                         "    trace_open: {path: tmp}\n",
+                         NULL, NULL, -EINVAL,
+                         "operator 'trace_open': instantiate failed: param 'path': 'tmp' is not an "
+                         "absolute path");
+    harness_assert_fails(h,
+                         "t:\n"
+                         "  gadget: trace_open\n"
+                         "  operators:\n"
+                         "    trace_open: {mark: inode}\n",
+                         NULL, NULL, -EINVAL,
+                         "test.yaml:4:18: session 't': operator 'trace_open': param 'mark': "
+                         "'inode' is not one of: mount, filesystem");
     harness_free(h);
 }
 END_TEST
@@ -387,21 +367,7 @@ START_TEST(test_no_capability) {
 }
 END_TEST
 
-static void remove_dir(void) {
-    static const char *const names[] = { "ready", "self", "exec-true", "fs-file", NULL };
-    char path[128];
-    for (size_t i = 0; names[i]; i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    for (int i = 0; i < N_FILES; i++) {
-        snprintf(path, sizeof(path), "%s/file-%d", dir, i);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
-/* Whether this process may use fanotify on dir (needs CAP_SYS_ADMIN). */
+/* Whether this process may use fanotify on TMP_FS (needs CAP_SYS_ADMIN). */
 static int probe(void) {
     int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC, O_RDONLY);
     int ev;
@@ -411,18 +377,14 @@ static int probe(void) {
         return -1;
     }
     if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN | FAN_OPEN_EXEC, AT_FDCWD,
-                      dir) < 0) {
-        printf("SKIP: fanotify_mark(FAN_MARK_MOUNT, %s): %s\n", dir, strerror(errno));
+                      TMP_FS) < 0) {
+        printf("SKIP: fanotify_mark(FAN_MARK_MOUNT, %s): %s\n", TMP_FS, strerror(errno));
         close(fd);
         return -1;
     }
     filesystem_marks = fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-                                     FAN_OPEN | FAN_OPEN_EXEC, AT_FDCWD, dir) == 0;
+                                     FAN_OPEN | FAN_OPEN_EXEC, AT_FDCWD, TMP_FS) == 0;
     close(fd);
-    ev = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ev < 0)
-        return -1;
-    close(ev);
     ev = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (ev < 0)
         return -1;
@@ -431,32 +393,24 @@ static int probe(void) {
     return 0;
 }
 
-int main(void) {
-    Suite *s = suite_create("trace-open");
-    TCase *tc = tcase_create("trace-open");
-    SRunner *sr;
-    int failed;
+static void setup(void) {
+    dir = tu_make_dir("trace-open");
+}
 
-    snprintf(dir, sizeof(dir), "/tmp/ophost-trace-open-XXXXXX");
-    if (!mkdtemp(dir)) {
-        printf("SKIP: cannot make a temp dir: %s\n", strerror(errno));
+static void teardown(void) {
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+int main(void) {
+    if (probe() < 0)
         return 77;
-    }
-    if (probe() < 0) {
-        rmdir(dir);
-        return 77;
-    }
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_opens);
-    tcase_add_test(tc, test_exec);
-    tcase_add_test(tc, test_filesystem_mark);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_no_capability);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    remove_dir();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite("trace-open", 120, setup, teardown, (const TTest *const[]){
+        test_opens,
+        test_exec,
+        test_filesystem_mark,
+        test_errors,
+        test_no_capability,
+        NULL,
+    });
 }

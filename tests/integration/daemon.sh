@@ -23,18 +23,10 @@ unset JOURNAL_STREAM OPHOST_PLUGIN_DIR
 
 make_tmp ophost-integ
 
-# count_seq1 FILE: how many times a print sink started writing to FILE.
-count_seq1() {
-    local n
-    n=$(grep -c '^seq=1 ' "$1" 2>/dev/null) || true
-    echo "${n:-0}"
-}
-
 log_count_above() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 # reloaded_or_dead PID PATTERN N: the log has more than N PATTERN lines, or
 # the daemon is gone (so a crash fails at once, not after a timeout).
 reloaded_or_dead() { is_dead "$1" || log_count_above "$2" "$cur_log" "$3"; }
-seq1_is() { [ "$(count_seq1 "$1")" -eq "$2" ]; }
 
 # expect_log FIXED-STRING: the current daemon log has it (within 5 s).
 expect_log() {
@@ -55,6 +47,16 @@ assert_stalled() {
     sleep 0.8
     m=$(lines "$1")
     [ "$n" -eq "$m" ] || fail "$2: $1 still grows ($n -> $m lines)"
+}
+
+# assert_reload_rejected: alpha and beta keep printing and neither restarted
+# (still one seq=1 each).
+assert_reload_rejected() {
+    local s
+    for s in alpha beta; do
+        assert_grows "$tmp/$s.log" "after a rejected reload"
+        seq1_is "$tmp/$s.log" 1 || fail "$s restarted on a rejected reload ($(count_seq1 "$tmp/$s.log") x seq=1)"
+    done
 }
 
 # hup PATTERN: sends SIGHUP and waits until the log has one more PATTERN line
@@ -247,10 +249,7 @@ EOF
 hup "reload failed"
 expect_log "$pipelines/beta.yaml:6:7: session 'beta': operator 'synthetic': unknown param 'ratee'"
 expect_log "error: reload failed (1 errors), keeping the running configuration"
-for s in alpha beta; do
-    assert_grows "$tmp/$s.log" "after a rejected reload"
-    seq1_is "$tmp/$s.log" 1 || fail "$s restarted on a rejected reload ($(count_seq1 "$tmp/$s.log") x seq=1)"
-done
+assert_reload_rejected
 ok "SIGHUP with an unknown param: error names beta.yaml:6:7, alpha and beta keep running unrestarted"
 
 cat >"$pipelines/beta.yaml" <<EOF
@@ -259,10 +258,7 @@ beta:
 EOF
 hup "reload failed"
 expect_log "$pipelines/beta.yaml:2:3: unknown key 'gadgt' in session 'beta' (did you mean 'gadget'?)"
-for s in alpha beta; do
-    assert_grows "$tmp/$s.log" "after a rejected reload"
-    seq1_is "$tmp/$s.log" 1 || fail "$s restarted on a rejected reload ($(count_seq1 "$tmp/$s.log") x seq=1)"
-done
+assert_reload_rejected
 ok "SIGHUP with an unknown key: error names beta.yaml:2:3, alpha and beta keep running unrestarted"
 
 # A schema error only instantiate can see (a filter on a field nobody
@@ -277,10 +273,7 @@ beta:
 EOF
 hup "reload failed"
 expect_log "$pipelines/beta.yaml:1:1: session 'beta': operator 'filter': instantiate failed: filter: unknown field 'sq' (did you mean 'seq'?)"
-for s in alpha beta; do
-    assert_grows "$tmp/$s.log" "after a rejected reload"
-    seq1_is "$tmp/$s.log" 1 || fail "$s restarted on a rejected reload ($(count_seq1 "$tmp/$s.log") x seq=1)"
-done
+assert_reload_rejected
 ok "SIGHUP with a filter on an unknown field: rejected before the swap (beta.yaml:1:1), nothing restarted"
 
 # ---- 4. a reload restarts only the changed session ----------------------------

@@ -355,17 +355,16 @@ START_TEST(test_order_around_enricher) {
         TEST_PLUGIN_DIR "/filter.so", TEST_PLUGIN_DIR "/../../tests/plugins/recorder.so", NULL
     };
     struct harness *h;
-    char trace[] = "/tmp/test-filter-XXXXXX", yaml[1024], *err = NULL, text[4096];
+    char yaml[1024], *err = NULL, *dir, *trace, *text;
     uint64_t six = 6;
-    int fd = mkstemp(trace);
-    ssize_t n;
 
     if (access(with_rec[1], R_OK) != 0) {
         fprintf(stderr, "recorder test plugin missing at %s\n", with_rec[1]);
         ck_abort();
     }
     h = harness_new(with_rec);
-    ck_assert_int_ge(fd, 0);
+    dir = tu_make_dir("filter");
+    trace = tu_path_in(dir, "trace");
     /* listed out of order on purpose: the plan orders them */
     snprintf(yaml, sizeof(yaml),
              "t:\n  gadget: feed\n  operators:\n"
@@ -379,10 +378,9 @@ START_TEST(test_order_around_enricher) {
     ck_assert_int_eq(harness_events_in(h, "rec-a"), 3);
     ck_assert_int_eq(harness_events_in(h, "filter-late"), 3);
     ck_assert_int_eq(harness_events_out(h, "filter-late"), 2);
-    n = pread(fd, text, sizeof(text) - 1, 0);
-    ck_assert_int_ge(n, 0);
-    text[n] = '\0';
+    text = tu_read_existing_file(trace);
     ck_assert_ptr_nonnull(strstr(text, "rec-a process n=3\n"));
+    free(text);
 
     snprintf(yaml, sizeof(yaml),
              "t:\n  gadget: feed\n  operators:\n"
@@ -393,8 +391,9 @@ START_TEST(test_order_around_enricher) {
                           "filter: unknown field 'a' (it sees the gadget's fields: seq; use "
                           "filter-late for fields added by enrichers)");
     free(err);
-    close(fd);
-    unlink(trace);
+    tu_remove_tree(dir);
+    free(trace);
+    free(dir);
     harness_free(h);
 }
 END_TEST

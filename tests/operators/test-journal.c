@@ -230,13 +230,19 @@ static void feed_seq(struct harness_feed *f, void *userdata) {
     harness_set_u64(f, harness_append(f), "seq", 5);
 }
 
+/* Runs session "<what>-<run id>" (its name into name): feed_seq through
+ * journal(params); its one entry into e[0] (e has two slots). */
+static void run_seq(const char *what, const char *params, char name[64], struct entry *e) {
+    session_name(name, 64, what);
+    ck_assert_int_eq(run(name, "seq:u64", params, feed_seq, NULL), 0);
+    ck_assert_uint_eq(collect(name, e, 1), 1);
+}
+
 START_TEST(test_defaults_and_prefix) {
     struct entry e[2] = { { 0 } };
     char name[64], expected[128];
 
-    session_name(name, sizeof(name), "defaults");
-    ck_assert_int_eq(run(name, "seq:u64", "", feed_seq, NULL), 0);
-    ck_assert_uint_eq(collect(name, e, 1), 1);
+    run_seq("defaults", "", name, e);
     snprintf(expected, sizeof(expected), "event from session %s", name);
     ck_assert_str_eq(entry_get(&e[0], "MESSAGE"), expected);
     ck_assert_str_eq(entry_get(&e[0], "PRIORITY"), "6");
@@ -244,18 +250,14 @@ START_TEST(test_defaults_and_prefix) {
     ck_assert_uint_eq(e[0].n, 5);
     entry_clear(&e[0]);
 
-    session_name(name, sizeof(name), "prefix");
-    ck_assert_int_eq(run(name, "seq:u64", "prefix: 'EV_', priority: '2'", feed_seq, NULL), 0);
-    ck_assert_uint_eq(collect(name, e, 1), 1);
+    run_seq("prefix", "prefix: 'EV_', priority: '2'", name, e);
     ck_assert_str_eq(entry_get(&e[0], "EV_SEQ"), "5");
     ck_assert_str_eq(entry_get(&e[0], "PRIORITY"), "2");
     ck_assert_ptr_null(entry_get(&e[0], "OPHOST_SEQ"));
     entry_clear(&e[0]);
 
     /* An empty prefix: the field names alone. */
-    session_name(name, sizeof(name), "noprefix");
-    ck_assert_int_eq(run(name, "seq:u64", "prefix: ''", feed_seq, NULL), 0);
-    ck_assert_uint_eq(collect(name, e, 1), 1);
+    run_seq("noprefix", "prefix: ''", name, e);
     ck_assert_str_eq(entry_get(&e[0], "SEQ"), "5");
     entry_clear(&e[0]);
 }
@@ -296,9 +298,7 @@ START_TEST(test_bad_params) {
     expect_error("seq:u64", "priority: loud", -EINVAL, "priority");
     /* None of them sent anything: after one good run under the same name
      * (sent after them), its entry is the only one. */
-    session_name(name, sizeof(name), "bad");
-    ck_assert_int_eq(run(name, "seq:u64", "", feed_seq, NULL), 0);
-    ck_assert_uint_eq(collect(name, e, 1), 1);
+    run_seq("bad", "", name, e);
     ck_assert_str_eq(entry_get(&e[0], "OPHOST_SEQ"), "5");
     entry_clear(&e[0]);
 }

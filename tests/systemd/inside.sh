@@ -9,14 +9,16 @@
 # ("pass" or the failure); the unit powers the container off afterwards.
 #
 # Environment (set by nspawn.sh): OPHOSTD, CONFDIR, PLUGINDIR,
-# SOCKET_ACTIVATION (yes when ophostd calls sd_listen_fds).
+# SOCKET_ACTIVATION (yes when ophostd calls sd_listen_fds). nspawn.sh binds
+# tests/lib.sh beside it as in the tree; its fail is replaced below.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 results=${1:?usage: inside.sh RESULTS}
 log=$results/log
 : >"$log"
 exec >>"$log" 2>&1
-n_ok=0
 n_skip=0
 logs=/var/log/ophost
 pipelines=$CONFDIR/pipelines.d
@@ -34,34 +36,12 @@ fail() {
     finish "$*"
 }
 
-ok() {
-    n_ok=$((n_ok + 1))
-    echo "ok $n_ok - $*"
-}
-
 skip_step() {
     n_skip=$((n_skip + 1))
     echo "ok - SKIP $*"
 }
 
-wait_for() {
-    local tries=$(($1 * 10))
-    shift
-    while [ "$tries" -gt 0 ]; do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-        tries=$((tries - 1))
-    done
-    "$@"
-}
-
 prop() { systemctl show -p "$1" --value ophostd; }
-lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
-has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
-seq1() { grep -c '^seq=1 ' "$1" 2>/dev/null || true; }
-seq1_is() { [ "$(seq1 "$1")" -eq "$2" ]; }
 # journal of the unit since the cursor file $cursor was written.
 ujournal() { journalctl -u ophostd --no-pager -o cat --after-cursor="$(cat "$cursor")" 2>/dev/null; }
 ujournal_has() { ujournal | grep -q -F -- "$1"; }
@@ -142,8 +122,8 @@ session_file beta 40
 systemctl reload ophostd || fail "systemctl reload exited $?"
 expect_journal "reloaded: 2 sessions configured"
 expect_journal "session beta: changed, restarting"
-wait_for 10 seq1_is "$logs/beta.log" 2 || fail "beta did not restart ($(seq1 "$logs/beta.log") x seq=1)"
-seq1_is "$logs/alpha.log" 1 || fail "alpha restarted on reload ($(seq1 "$logs/alpha.log") x seq=1)"
+wait_for 10 seq1_is "$logs/beta.log" 2 || fail "beta did not restart ($(count_seq1 "$logs/beta.log") x seq=1)"
+seq1_is "$logs/alpha.log" 1 || fail "alpha restarted on reload ($(count_seq1 "$logs/alpha.log") x seq=1)"
 wait_for 10 test "$(prop ActiveState)" = active || fail "after reload: $(prop ActiveState)/$(prop SubState)"
 [ "$(prop MainPID)" = "$main_pid" ] || fail "the reload restarted the daemon"
 if journalctl -u ophostd --no-pager -o cat | grep -q -i "timed out"; then

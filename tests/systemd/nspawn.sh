@@ -16,7 +16,8 @@ if [ $# -ne 2 ]; then
     exit 2
 fi
 builddir=$(cd "$1" && pwd)
-inside=$2
+inside=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+lib=$(cd "$(dirname "$inside")/.." && pwd)/lib.sh
 cache=$builddir/nspawn-root
 run=$builddir/nspawn-run
 stage=$builddir/nspawn-stage
@@ -108,7 +109,7 @@ tar -C "$stage" -cf - . | tar -C "$run" -xf - --keep-directory-symlink --no-same
 missing=$(chroot "$run" ldd "$ophostd" | grep 'not found' || true)
 [ -z "$missing" ] || fail "libraries missing in the container (add their packages to --include): $missing"
 
-mkdir -p "$results" "$run/ophost-test" "$run/ophost-results"
+mkdir -p "$results" "$run/ophost-test/systemd" "$run/ophost-results"
 cat >"$run/etc/systemd/system/ophost-test.service" <<EOF
 [Unit]
 Description=ophost systemd integration test
@@ -117,7 +118,7 @@ After=multi-user.target
 [Service]
 Type=oneshot
 Environment=OPHOSTD=$ophostd CONFDIR=$confdir PLUGINDIR=$plugindir SOCKET_ACTIVATION=$activation
-ExecStart=/bin/bash /ophost-test/inside.sh /ophost-results
+ExecStart=/bin/bash /ophost-test/systemd/inside.sh /ophost-results
 ExecStopPost=/bin/systemctl --no-block poweroff
 StandardOutput=journal
 EOF
@@ -140,7 +141,7 @@ echo "# booting $run (ophostd at $ophostd, config in $confdir, socket activation
 start=$(date +%s)
 timeout -k 20 "$boot_timeout" systemd-nspawn -D "$run" --register=no --keep-unit -b \
     --console=pipe --capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN \
-    --system-call-filter="bpf perf_event_open fanotify_init fanotify_mark" --bind-ro="$(cd "$(dirname "$inside")" && pwd)/$(basename "$inside"):/ophost-test/inside.sh" \
+    --system-call-filter="bpf perf_event_open fanotify_init fanotify_mark" --bind-ro="$inside:/ophost-test/systemd/inside.sh" --bind-ro="$lib:/ophost-test/lib.sh" \
     --bind="$results:/ophost-results" </dev/null >"$builddir/nspawn-console.log" 2>&1 &
 nspawn_pid=$!
 status=0
