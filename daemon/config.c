@@ -570,7 +570,7 @@ static const char *const session_keys[] = {
     "gadget", "autostart", "duration", "restart", "restart-delay", "operators", NULL,
 };
 
-static void session_done(struct config_session *s) {
+void config_session_clear(struct config_session *s) {
     free(s->name);
     free(s->file);
     free(s->gadget);
@@ -578,7 +578,23 @@ static void session_done(struct config_session *s) {
     *s = (struct config_session) {0};
 }
 
-static bool session_name_is_valid(const char *s) {
+const struct config_operator *config_session_operator(const struct config_session *cs,
+                                                      const char *name) {
+    for (size_t i = 0; i < cs->n_operators; i++)
+        if (streq(cs->operators[i].name, name))
+            return &cs->operators[i];
+    return NULL;
+}
+
+const char *config_pos_prefix(struct config_pos pos, char buf[CONFIG_POS_PREFIX_MAX]) {
+    if (!pos.file)
+        buf[0] = '\0';
+    else
+        snprintf(buf, CONFIG_POS_PREFIX_MAX, "%.4096s:%u:%u: ", pos.file, pos.line, pos.column);
+    return buf;
+}
+
+bool config_session_name_is_valid(const char *s) {
     if (!*s)
         return false;
     for (; *s; s++)
@@ -619,7 +635,7 @@ static bool parse_session(struct ctx *c, const char *file, yaml_node_t *key, yam
         .restart_delay_nsec = DEFAULT_RESTART_DELAY_NSEC,
     };
 
-    if (!session_name_is_valid(name)) {
+    if (!config_session_name_is_valid(name)) {
         ctx_error(c, key, "invalid session name '%s' (use A-Z, a-z, 0-9, '_', '.' and '-')", name);
         ok = false;
     }
@@ -705,12 +721,12 @@ static bool parse_session(struct ctx *c, const char *file, yaml_node_t *key, yam
     }
     entries_done(&keys);
     if (!ok)
-        session_done(s);
+        config_session_clear(s);
     return ok;
 
 fail:
     entries_done(&keys);
-    session_done(s);
+    config_session_clear(s);
     return false;
 }
 
@@ -921,7 +937,7 @@ int config_parse_pipelines(const char *file, const char *text, size_t len,
         if (prev) {
             ctx_error(&c, top.v[i].key, "session '%s' is already defined in %s:%u", s.name,
                       prev->file, prev->pos.line);
-            session_done(&s);
+            config_session_clear(&s);
             continue;
         }
         into->sessions[into->n_sessions++] = s;
@@ -932,7 +948,7 @@ int config_parse_pipelines(const char *file, const char *text, size_t len,
     if (c.stop)
         /* A file given up on contributes nothing. */
         while (into->n_sessions > n_old)
-            session_done(&into->sessions[--into->n_sessions]);
+            config_session_clear(&into->sessions[--into->n_sessions]);
     if (into->n_sessions > 0)
         qsort(into->sessions, into->n_sessions, sizeof(*into->sessions), session_cmp);
 
@@ -1122,7 +1138,7 @@ struct config_pipelines *config_pipelines_free(struct config_pipelines *p) {
     if (!p)
         return NULL;
     for (size_t i = 0; i < p->n_sessions; i++)
-        session_done(&p->sessions[i]);
+        config_session_clear(&p->sessions[i]);
     free(p->sessions);
     free(p);
     return NULL;

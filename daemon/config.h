@@ -108,6 +108,23 @@ int config_parse_pipelines(const char *file, const char *text, size_t len,
                            struct config_pipelines *into, struct errors *errs);
 struct config_pipelines *config_pipelines_free(struct config_pipelines *p);
 
+/* Frees what a session holds and zeroes it (for sessions built in memory,
+ * e.g. the control socket's ad-hoc runs). */
+void config_session_clear(struct config_session *s);
+
+/* Whether s is a valid session name: [A-Za-z0-9_.-]+. */
+bool config_session_name_is_valid(const char *s);
+
+/* The operator named name in a session's operators, NULL if not listed. */
+const struct config_operator *config_session_operator(const struct config_session *cs,
+                                                      const char *name);
+
+/* An error line's position prefix: "FILE:LINE:COL: " for a position in a
+ * file, "" for none (file NULL: sessions that come from no file). Returns
+ * buf. */
+#define CONFIG_POS_PREFIX_MAX 4160
+const char *config_pos_prefix(struct config_pos pos, char buf[CONFIG_POS_PREFIX_MAX]);
+
 /* Whether two sessions are defined identically (everything but file/pos), so
  * a reload can leave it running. */
 bool config_session_equal(const struct config_session *a, const struct config_session *b);

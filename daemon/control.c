@@ -45,7 +45,6 @@
 #define ERR_INVALID_PIPELINE IFACE ".InvalidPipeline"
 #define ERR_SESSION_FAILED IFACE ".SessionFailed"
 #define ERR_RELOAD_FAILED IFACE ".ReloadFailed"
-#define RUN_FILE "request"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
@@ -96,12 +95,6 @@ struct control {
     struct adhoc *adhocs;
     unsigned next_run;
 };
-
-static uint64_t now_usec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 /* ------------------------------------------------- event serialisation */
 
@@ -351,7 +344,7 @@ void control_session_attach(struct control *ctl, struct session *s) {
     }
     h->ctl = ctl;
     h->session = s;
-    h->started_usec = now_usec();
+    h->started_usec = monotonic_usec();
     pthread_mutex_init(&h->lock, NULL);
     h->next = ctl->hubs;
     ctl->hubs = h;
@@ -450,23 +443,6 @@ void control_session_detach(struct control *ctl, struct session *s) {
 
 /* -------------------------------------------------------------- ad hoc */
 
-static void config_session_clear(struct config_session *cs) {
-    for (size_t i = 0; i < cs->n_operators; i++) {
-        struct config_operator *co = &cs->operators[i];
-        for (size_t k = 0; k < co->n_params; k++) {
-            free(co->params[k].key);
-            free(co->params[k].value);
-        }
-        free(co->params);
-        free(co->name);
-    }
-    free(cs->operators);
-    free(cs->name);
-    free(cs->file);
-    free(cs->gadget);
-    *cs = (struct config_session){ 0 };
-}
-
 static struct adhoc *adhoc_free(struct adhoc *a) {
     struct adhoc **pp;
 
@@ -529,20 +505,10 @@ static json_object *json_str_or_empty(const char *s) {
     return json_object_new_string(s ? s : "");
 }
 
-static json_object *error_lines(const struct errors *errs, const char *strip_prefix) {
+static json_object *error_lines(const struct errors *errs) {
     json_object *a = json_object_new_array();
-    for (size_t i = 0; a && errs->lines && errs->lines[i]; i++) {
-        const char *l = errs->lines[i];
-        /* Ad-hoc sessions have no file: drop the "request:1:1: " position. */
-        if (strip_prefix && strncmp(l, strip_prefix, strlen(strip_prefix)) == 0) {
-            const char *p = l + strlen(strip_prefix);
-            while (*p && *p != ' ')
-                p++;
-            if (*p == ' ')
-                l = p + 1;
-        }
-        json_object_array_add(a, json_object_new_string(l));
-    }
+    for (size_t i = 0; a && errs->lines && errs->lines[i]; i++)
+        json_object_array_add(a, json_object_new_string(errs->lines[i]));
     return a;
 }
 
@@ -918,7 +884,7 @@ static json_object *session_summary(struct control *ctl, const struct daemon_ses
         lost = session_events_lost(info->session);
     }
     if (h)
-        uptime = now_usec() - h->started_usec;
+        uptime = monotonic_usec() - h->started_usec;
     json_object_object_add(o, "name", json_object_new_string(info->name));
     json_object_object_add(o, "gadget", json_object_new_string(info->cfg->gadget));
     json_object_object_add(o, "state", json_object_new_string(info->state));
@@ -949,16 +915,9 @@ static void m_list_sessions(struct control *ctl, struct varlink_conn *c, json_ob
     (void) varlink_reply(c, p, false);
 }
 
-static const struct config_operator *config_op(const struct config_session *cs, const char *name) {
-    for (size_t i = 0; i < cs->n_operators; i++)
-        if (streq(cs->operators[i].name, name))
-            return &cs->operators[i];
-    return NULL;
-}
-
 /* The instance params of step as text: given values, else defaults. */
 static json_object *step_params(const struct config_session *cs, const struct operator_entry *e) {
-    const struct config_operator *co = config_op(cs, e->op->name);
+    const struct config_operator *co = config_session_operator(cs, e->op->name);
     json_object *o = json_object_new_object();
 
     for (const struct ophost_param *d = e->op->instance_params; d && d->key; d++) {
@@ -1027,7 +986,8 @@ static void m_describe_session(struct control *ctl, struct varlink_conn *c, json
     json_object_object_add(p, "state", json_object_new_string(f.info.state));
     json_object_object_add(p, "adhoc", json_object_new_boolean(f.adhoc != NULL));
     if (!f.adhoc)
-        json_object_object_add(p, "file", json_object_new_string(f.info.cfg->file));
+        if (f.info.cfg->file) /* ad-hoc sessions come from no file */
+            json_object_object_add(p, "file", json_object_new_string(f.info.cfg->file));
     json_object_object_add(p, "autostart", json_object_new_boolean(f.info.cfg->autostart));
     if (f.info.session) {
         plan = session_plan(f.info.session);
@@ -1051,7 +1011,7 @@ static void m_describe_session(struct control *ctl, struct varlink_conn *c, json
                                                                   ? f.info.session
                                                                   : NULL));
     if (errs.n > 0)
-        json_object_object_add(p, "problems", error_lines(&errs, NULL));
+        json_object_object_add(p, "problems", error_lines(&errs));
     plan_free(own_plan);
     errors_clear(&errs);
     (void) varlink_reply(c, p, false);
@@ -1183,14 +1143,14 @@ static int cs_add_operator(struct config_session *cs, const char *name, json_obj
     }
     /* Named twice (e.g. the gadget in "params" and in "operators"): one
      * operator with the params of both. */
-    co = (struct config_operator *) config_op(cs, name);
+    co = (struct config_operator *) config_session_operator(cs, name);
     if (!co) {
         ops = realloc(cs->operators, (cs->n_operators + 1) * sizeof(*ops));
         if (!ops)
             return -ENOMEM;
         cs->operators = ops;
         co = &ops[cs->n_operators++];
-        *co = (struct config_operator){ .pos = { cs->file, 1, 1 } };
+        *co = (struct config_operator){ 0 }; /* no position: not from a file */
         co->name = strdup(name);
         if (!co->name)
             return -ENOMEM;
@@ -1240,18 +1200,17 @@ static int build_run_session(struct control *ctl, json_object *params, struct co
             return -EINVAL;
         }
         name = json_object_get_string(v);
-        for (const char *p = name; *p; p++)
-            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *p)) {
-                snprintf(bad, bad_len, "name");
-                return -EINVAL;
-            }
+        if (!config_session_name_is_valid(name)) {
+            snprintf(bad, bad_len, "name");
+            return -EINVAL;
+        }
     }
-    cs->file = strdup(RUN_FILE);
     cs->name = name ? strdup(name) : strprintf("run-%u", ++ctl->next_run);
     cs->gadget = strdup(json_object_get_string(gadget));
-    if (!cs->file || !cs->name || !cs->gadget)
+    if (!cs->name || !cs->gadget)
         return -ENOMEM;
-    cs->pos = cs->gadget_pos = (struct config_pos){ cs->file, 1, 1 };
+    /* cs->file and the positions stay empty: error lines then carry no
+     * "FILE:LINE:COL: " prefix (config_pos_prefix). */
     cs->autostart = true;
     if (json_object_object_get_ex(params, "duration", &v) && v) {
         if (!json_object_is_type(v, json_type_string) ||
@@ -1339,7 +1298,7 @@ static void m_run(struct control *ctl, struct varlink_conn *c, const struct varl
     r = plan_build(daemon_registry(ctl->d), &cs, &plan, &errs);
     if (r < 0) {
         p = json_object_new_object();
-        json_object_object_add(p, "errors", error_lines(&errs, RUN_FILE ":"));
+        json_object_object_add(p, "errors", error_lines(&errs));
         (void) varlink_error(c, ERR_INVALID_PIPELINE, p);
         goto out;
     }
@@ -1472,7 +1431,7 @@ static void m_reload(struct control *ctl, struct varlink_conn *c, json_object *p
         p = json_object_new_object();
         if (errs.n == 0)
             errors_add(&errs, "reload failed: %s", strerror(-r));
-        json_object_object_add(p, "errors", error_lines(&errs, NULL));
+        json_object_object_add(p, "errors", error_lines(&errs));
         (void) varlink_error(c, ERR_RELOAD_FAILED, p);
     }
     errors_clear(&errs);

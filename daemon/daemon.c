@@ -172,8 +172,9 @@ static int plan_checked(struct registry *reg, const struct config_session *cs, s
         return r;
     r = session_check_plan(plan, &err);
     if (r < 0) {
-        errors_add(errs, "%s:%u:%u: session '%s': %s", cs->pos.file, cs->pos.line,
-                   cs->pos.column, cs->name, err ? err : strerror(-r));
+        char at[CONFIG_POS_PREFIX_MAX];
+        errors_add(errs, "%ssession '%s': %s", config_pos_prefix(cs->pos, at), cs->name,
+                   err ? err : strerror(-r));
         plan_free(plan);
         return -EINVAL;
     }

@@ -44,21 +44,15 @@ static int work_add(struct work *w, struct operator_entry *e) {
     return 0;
 }
 
-static const struct config_operator *find_config_op(const struct config_session *cs,
-                                                    const char *name) {
-    for (size_t i = 0; i < cs->n_operators; i++)
-        if (streq(cs->operators[i].name, name))
-            return &cs->operators[i];
-    return NULL;
-}
-
-#define AT(pos) (pos).file, (pos).line, (pos).column
+/* The "FILE:LINE:COL: " prefix of pos (empty for sessions from no file), in
+ * a buffer that lives until the end of the enclosing statement's block. */
+#define AT(pos) config_pos_prefix((pos), (char[CONFIG_POS_PREFIX_MAX]){ 0 })
 
 static void add_unknown(struct errors *errs, const struct config_session *cs,
                         struct config_pos pos, const char *what, const char *name,
                         const char **names) {
     const char *hint = hint_closest(name, names);
-    errors_add(errs, "%s:%u:%u: session '%s': unknown %s '%s'%s%s%s", AT(pos), cs->name, what,
+    errors_add(errs, "%ssession '%s': unknown %s '%s'%s%s%s", AT(pos), cs->name, what,
                name, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
 }
 
@@ -78,7 +72,7 @@ static int build_params(const struct config_session *cs, struct operator_entry *
     for (size_t i = 0; co && i < co->n_params; i++) {
         const struct config_param *cp = &co->params[i];
         if (params_set(p, cp->key, cp->value, &err) < 0) {
-            errors_add(errs, "%s:%u:%u: session '%s': operator '%s': %s", AT(cp->pos), cs->name,
+            errors_add(errs, "%ssession '%s': operator '%s': %s", AT(cp->pos), cs->name,
                        e->op->name, err ? err : "out of memory");
             free(err);
             err = NULL;
@@ -86,7 +80,7 @@ static int build_params(const struct config_session *cs, struct operator_entry *
         }
     }
     if (!bad && params_check(p, &err) < 0) {
-        errors_add(errs, "%s:%u:%u: session '%s': operator '%s': %s", AT(pos), cs->name,
+        errors_add(errs, "%ssession '%s': operator '%s': %s", AT(pos), cs->name,
                    e->op->name, err ? err : "out of memory");
         free(err);
         bad = true;
@@ -139,7 +133,7 @@ static int order_steps(const struct config_session *cs, struct work *w, struct p
     r = sort_nodes(nodes, w->n, &order, &err);
     if (r < 0) {
         if (r != -ENOMEM)
-            errors_add(errs, "%s:%u:%u: session '%s': %s", AT(cs->pos), cs->name,
+            errors_add(errs, "%ssession '%s': %s", AT(cs->pos), cs->name,
                        err ? err : strerror(-r));
         return r == -ENOENT ? -ENOENT : r == -ENOMEM ? r : -EINVAL;
     }
@@ -151,7 +145,7 @@ static int order_steps(const struct config_session *cs, struct work *w, struct p
         struct operator_entry *e = w->items[order[i]];
         plan->steps[i].entry = operator_entry_ref(e);
         plan->n_steps++;
-        r = build_params(cs, e, find_config_op(cs, e->op->name), &plan->steps[i].params, errs);
+        r = build_params(cs, e, config_session_operator(cs, e->op->name), &plan->steps[i].params, errs);
         if (r == -ENOMEM)
             return r;
         if (r < 0)
@@ -177,7 +171,7 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
         add_unknown(errs, cs, cs->gadget_pos, "gadget", cs->gadget, names);
         missing = true;
     } else if (!(g->op->flags & OPHOST_OPERATOR_GADGET)) {
-        errors_add(errs, "%s:%u:%u: session '%s': operator '%s' is not a gadget", AT(cs->gadget_pos),
+        errors_add(errs, "%ssession '%s': operator '%s' is not a gadget", AT(cs->gadget_pos),
                    cs->name, cs->gadget);
         invalid = true;
     } else if (work_add(&w, g) < 0)
@@ -192,7 +186,7 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
         } else if (streq(co->name, cs->gadget)) {
             continue; /* the gadget's params */
         } else if (e->op->flags & OPHOST_OPERATOR_GADGET) {
-            errors_add(errs, "%s:%u:%u: session '%s': operator '%s' is a gadget; a session has one gadget ('%s')",
+            errors_add(errs, "%ssession '%s': operator '%s' is a gadget; a session has one gadget ('%s')",
                        AT(co->pos), cs->name, co->name, cs->gadget);
             invalid = true;
         } else if (!work_has(&w, e) && work_add(&w, e) < 0)
@@ -205,7 +199,7 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
         for (const char *const *d = op->dependencies; d && *d; d++) {
             struct operator_entry *e = registry_find(r, *d);
             if (!e) {
-                errors_add(errs, "%s:%u:%u: session '%s': operator '%s' depends on '%s', which is not available",
+                errors_add(errs, "%ssession '%s': operator '%s' depends on '%s', which is not available",
                            AT(cs->pos), cs->name, op->name, *d);
                 missing = true;
             } else if (!work_has(&w, e) && work_add(&w, e) < 0)
@@ -221,7 +215,7 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
         if (k == -ENOMEM && !err)
             goto nomem;
         if (k < 0) {
-            errors_add(errs, "%s:%u:%u: session '%s': %s", AT(cs->pos), cs->name,
+            errors_add(errs, "%ssession '%s': %s", AT(cs->pos), cs->name,
                        err ? err : strerror(-k));
             free(err);
             invalid = true;
@@ -229,8 +223,8 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
         }
         if (i > 0 && e->op->can_operate_on &&
             !e->op->can_operate_on(&e->ctx, e->op_data, cs->gadget)) {
-            const struct config_operator *co = find_config_op(cs, e->op->name);
-            errors_add(errs, "%s:%u:%u: session '%s': operator '%s' cannot operate on gadget '%s'",
+            const struct config_operator *co = config_session_operator(cs, e->op->name);
+            errors_add(errs, "%ssession '%s': operator '%s' cannot operate on gadget '%s'",
                        AT(co ? co->pos : cs->pos), cs->name, e->op->name, cs->gadget);
             invalid = true;
         }
