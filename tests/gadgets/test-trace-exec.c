@@ -361,42 +361,35 @@ END_TEST
 
 START_TEST(test_bad_mechanism) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_lt(harness_start(h, session_yaml("kprobe", 256), &err), 0);
-    ck_assert_str_eq(err, "test.yaml:4:18: session 't': operator 'trace_exec': param "
-                          "'mechanism': 'kprobe' is not one of: auto, ebpf, proc-connector");
-    free(err);
+    harness_assert_fails(h, session_yaml("kprobe", 256), NULL, NULL, 0,
+                         "test.yaml:4:18: session 't': operator 'trace_exec': param "
+                         "'mechanism': 'kprobe' is not one of: auto, ebpf, proc-connector");
     harness_free(h);
 }
 END_TEST
 
 START_TEST(test_bad_max_args) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_lt(harness_start(h, session_yaml("auto", 0), &err), 0);
-    ck_assert_str_eq(err, "test.yaml:4:35: session 't': operator 'trace_exec': param "
-                          "'max-args-bytes': '0' is below the minimum 1");
-    free(err);
+    harness_assert_fails(h, session_yaml("auto", 0), NULL, NULL, 0,
+                         "test.yaml:4:35: session 't': operator 'trace_exec': param "
+                         "'max-args-bytes': '0' is below the minimum 1");
     harness_free(h);
 }
 END_TEST
 
 START_TEST(test_bad_ring_size) {
     struct harness *h = harness_new(plugins);
-    char *err = NULL;
 
-    ck_assert_int_eq(harness_start(h,
-                                   "t:\n"
-                                   "  gadget: trace_exec\n"
-                                   "  operators:\n"
-                                   "    trace_exec: {ring-buffer-size: 12288}\n",
-                                   &err),
-                     -EINVAL);
-    ck_assert_str_eq(err, "operator 'trace_exec': instantiate failed: param 'ring-buffer-size': "
-                          "12288 is not a power of 2");
-    free(err);
+    harness_assert_fails(h,
+                         "t:\n"
+                         "  gadget: trace_exec\n"
+                         "  operators:\n"
+                         "    trace_exec: {ring-buffer-size: 12288}\n",
+                         NULL, NULL, -EINVAL,
+                         "operator 'trace_exec': instantiate failed: param 'ring-buffer-size': "
+                         "12288 is not a power of 2");
     harness_free(h);
 }
 END_TEST
