@@ -669,9 +669,11 @@ static const char manager_idl[] =
     "  instance_params: []Param\n"
     ")\n"
     "\n"
-    "# events_in: emitted by the gadget; events_dropped: removed by operators\n"
-    "# (sum of their in - out); events_out: reached the end of the pipeline;\n"
-    "# events_lost: the gadget could not deliver them (kernel buffers full).\n"
+    "# events_in: emitted by the gadget; events_filtered: removed by operators\n"
+    "# on purpose (sum of their in - out); events_out: reached the end of the\n"
+    "# pipeline; events_dropped: accepted by an operator but not delivered (a\n"
+    "# sink's failed write); events_lost: the gadget could not deliver them\n"
+    "# (kernel buffers full).\n"
     "type Session (\n"
     "  name: string,\n"
     "  gadget: string,\n"
@@ -681,6 +683,7 @@ static const char manager_idl[] =
     "  uptime_usec: int,\n"
     "  events_in: int,\n"
     "  events_out: int,\n"
+    "  events_filtered: int,\n"
     "  events_dropped: int,\n"
     "  events_lost: int,\n"
     "  watchers: int\n"
@@ -696,6 +699,7 @@ static const char manager_idl[] =
     "  name: string,\n"
     "  events_in: int,\n"
     "  events_out: int,\n"
+    "  filtered: int,\n"
     "  dropped: int,\n"
     "  batches: int,\n"
     "  ns_spent: int,\n"
@@ -858,29 +862,33 @@ static void m_list_operators(struct control *ctl, struct varlink_conn *c, json_o
     (void) varlink_reply(c, p, false);
 }
 
-/* Events in (emitted), dropped by operators, out (reached the end). */
-static void session_counts(struct session *s, uint64_t *ret_in, uint64_t *ret_dropped,
-                           uint64_t *ret_out) {
+/* Events in (emitted), filtered out by operators, out (reached the end),
+ * and dropped (accepted by an operator, not delivered: host->dropped). */
+static void session_counts(struct session *s, uint64_t *ret_in, uint64_t *ret_filtered,
+                           uint64_t *ret_out, uint64_t *ret_dropped) {
     struct instance_stats st[64];
     size_t n = session_instance_stats(s, st, ELEMENTSOF(st));
-    uint64_t in = session_events_emitted(s), dropped = 0;
+    uint64_t in = session_events_emitted(s), filtered = 0, dropped = 0;
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (st[i].events_in > st[i].events_out)
-            dropped += st[i].events_in - st[i].events_out;
+            filtered += st[i].events_in - st[i].events_out;
+        dropped += st[i].dropped;
+    }
     *ret_in = in;
+    *ret_filtered = filtered;
+    *ret_out = in > filtered ? in - filtered : 0;
     *ret_dropped = dropped;
-    *ret_out = in > dropped ? in - dropped : 0;
 }
 
 static json_object *session_summary(struct control *ctl, const struct daemon_session_info *info,
                                     bool adhoc) {
     json_object *o = json_object_new_object();
-    uint64_t in = 0, dropped = 0, out = 0, lost = 0, uptime = 0;
+    uint64_t in = 0, filtered = 0, out = 0, dropped = 0, lost = 0, uptime = 0;
     struct hub *h = info->session ? hub_of(ctl, info->session) : NULL;
 
     if (info->session) {
-        session_counts(info->session, &in, &dropped, &out);
+        session_counts(info->session, &in, &filtered, &out, &dropped);
         lost = session_events_lost(info->session);
     }
     if (h)
@@ -893,6 +901,7 @@ static json_object *session_summary(struct control *ctl, const struct daemon_ses
     json_object_object_add(o, "uptime_usec", json_object_new_uint64(uptime));
     json_object_object_add(o, "events_in", json_object_new_uint64(in));
     json_object_object_add(o, "events_out", json_object_new_uint64(out));
+    json_object_object_add(o, "events_filtered", json_object_new_uint64(filtered));
     json_object_object_add(o, "events_dropped", json_object_new_uint64(dropped));
     json_object_object_add(o, "events_lost", json_object_new_uint64(lost));
     json_object_object_add(o, "watchers",
@@ -1404,10 +1413,11 @@ static void m_stats(struct control *ctl, struct varlink_conn *c, json_object *pa
             json_object_object_add(op, "name", json_object_new_string(st[i].operator_name));
             json_object_object_add(op, "events_in", json_object_new_uint64(st[i].events_in));
             json_object_object_add(op, "events_out", json_object_new_uint64(st[i].events_out));
-            json_object_object_add(op, "dropped",
+            json_object_object_add(op, "filtered",
                                    json_object_new_uint64(st[i].events_in > st[i].events_out
                                                               ? st[i].events_in - st[i].events_out
                                                               : 0));
+            json_object_object_add(op, "dropped", json_object_new_uint64(st[i].dropped));
             json_object_object_add(op, "batches", json_object_new_uint64(st[i].batches));
             json_object_object_add(op, "ns_spent", json_object_new_uint64(st[i].ns_spent));
             json_object_object_add(op, "opted_out", json_object_new_boolean(st[i].opted_out));

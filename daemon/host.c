@@ -113,6 +113,7 @@ static const struct ophost_host table = {
     .done = session_host_done,
     .datasource_set_capacity = session_host_datasource_set_capacity,
     .field_closest = session_host_field_closest,
+    .dropped = session_host_dropped,
 };
 
 const struct ophost_host *host_table(void) {

@@ -53,7 +53,9 @@ static const struct help {
       "\n"
       "  plugins    the loaded plugins, their versions and operators\n"
       "  operators  every operator with its kind, plugin, priority and params (defaults)\n"
-      "  sessions   configured and ad-hoc sessions: state, uptime, events in/out/dropped/lost\n" },
+      "  sessions   configured and ad-hoc sessions: state, uptime, events in/out,\n"
+      "             filtered (removed by operators on purpose), dropped (accepted but not\n"
+      "             written, e.g. a full disk) and lost (the gadget could not deliver them)\n" },
     { "describe",
       "Usage: ophostctl [--json] describe SESSION\n"
       "\n"
@@ -93,8 +95,8 @@ static const struct help {
     { "stats",
       "Usage: ophostctl [--json] stats [SESSION]\n"
       "\n"
-      "Per running session and operator: events in, out, dropped, batches and the\n"
-      "time spent in the operator.\n" },
+      "Per running session and operator: events in, out, filtered, dropped, batches\n"
+      "and the time spent in the operator.\n" },
     { "reload",
       "Usage: ophostctl reload\n"
       "\n"
@@ -469,8 +471,8 @@ static void show_operators(json_object *p) {
 }
 
 static void show_sessions(json_object *p) {
-    struct table t = { 8, { "SESSION", "GADGET", "STATE", "UPTIME", "EVENTS-IN", "EVENTS-OUT",
-                            "DROPPED", "LOST" } };
+    struct table t = { 9, { "SESSION", "GADGET", "STATE", "UPTIME", "EVENTS-IN", "EVENTS-OUT",
+                            "FILTERED", "DROPPED", "LOST" } };
     json_object *a = jget(p, "sessions");
 
     if (json_object_array_length(a) == 0) {
@@ -479,7 +481,7 @@ static void show_sessions(json_object *p) {
     }
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *o = json_object_array_get_idx(a, i);
-        char up[32], in[32], out[32], dr[32], lo[32], name[300];
+        char up[32], in[32], out[32], fi[32], dr[32], lo[32], name[300];
         bool running = ju64(o, "uptime_usec") > 0;
         snprintf(name, sizeof(name), "%s%s", jstr(o, "name"),
                  json_object_get_boolean(jget(o, "adhoc")) ? " (ad hoc)" : "");
@@ -487,6 +489,7 @@ static void show_sessions(json_object *p) {
                   running ? fmt_duration(up, sizeof(up), ju64(o, "uptime_usec")) : "-",
                   fmt_u64(in, sizeof(in), ju64(o, "events_in")),
                   fmt_u64(out, sizeof(out), ju64(o, "events_out")),
+                  fmt_u64(fi, sizeof(fi), ju64(o, "events_filtered")),
                   fmt_u64(dr, sizeof(dr), ju64(o, "events_dropped")),
                   fmt_u64(lo, sizeof(lo), ju64(o, "events_lost")));
     }
@@ -795,15 +798,15 @@ static void show_stats(json_object *p) {
 
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *s = json_object_array_get_idx(a, i), *ops = jget(s, "operators");
-        struct table t = { 6, { "  OPERATOR", "EVENTS-IN", "EVENTS-OUT", "DROPPED", "BATCHES",
-                                "NS/EVENT" } };
+        struct table t = { 7, { "  OPERATOR", "EVENTS-IN", "EVENTS-OUT", "FILTERED", "DROPPED",
+                                "BATCHES", "NS/EVENT" } };
         printf("%s%s (%s): %" PRIu64 " events emitted, %" PRIu64 " lost, %" PRIu64
                " watchers, %" PRIu64 " events dropped for slow watchers\n",
                i ? "\n" : "", jstr(s, "name"), jstr(s, "state"), ju64(s, "events_emitted"),
                ju64(s, "events_lost"), ju64(s, "watchers"), ju64(s, "watch_dropped"));
         for (size_t k = 0; k < json_object_array_length(ops); k++) {
             json_object *o = json_object_array_get_idx(ops, k);
-            char name[200], in[32], out[32], dr[32], ba[32], ns[32];
+            char name[200], in[32], out[32], fi[32], dr[32], ba[32], ns[32];
             uint64_t ein = ju64(o, "events_in");
             snprintf(name, sizeof(name), "  %s%s", jstr(o, "name"),
                      json_object_get_boolean(jget(o, "opted_out")) ? " (opted out)" : "");
@@ -813,6 +816,7 @@ static void show_stats(json_object *p) {
                 snprintf(ns, sizeof(ns), "-");
             table_add(&t, name, fmt_u64(in, sizeof(in), ein),
                       fmt_u64(out, sizeof(out), ju64(o, "events_out")),
+                      fmt_u64(fi, sizeof(fi), ju64(o, "filtered")),
                       fmt_u64(dr, sizeof(dr), ju64(o, "dropped")),
                       fmt_u64(ba, sizeof(ba), ju64(o, "batches")), ns);
         }

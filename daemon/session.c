@@ -46,7 +46,7 @@ struct instance {
     bool opted_out;
     bool done[_PHASE_MAX];
     struct ophost_source *sources;
-    _Atomic uint64_t events_in, events_out, batches, ns_spent;
+    _Atomic uint64_t events_in, events_out, batches, ns_spent, dropped;
 };
 
 /* One batch in TIMING_SAMPLE is timed; the time is scaled up. Timing every
@@ -517,6 +517,7 @@ size_t session_instance_stats(const struct session *s, struct instance_stats *ou
             .events_out = atomic_load_explicit(&in->events_out, memory_order_relaxed),
             .batches = atomic_load_explicit(&in->batches, memory_order_relaxed),
             .ns_spent = atomic_load_explicit(&in->ns_spent, memory_order_relaxed),
+            .dropped = atomic_load_explicit(&in->dropped, memory_order_relaxed),
             .opted_out = in->opted_out,
         };
     }
@@ -875,6 +876,12 @@ void session_host_lost(struct ophost_ctx *ctx, uint64_t n) {
     struct instance *in = instance_of(ctx);
     if (in)
         atomic_fetch_add_explicit(&in->session->lost, n, memory_order_relaxed);
+}
+
+void session_host_dropped(struct ophost_ctx *ctx, uint64_t n) {
+    struct instance *in = instance_of(ctx);
+    if (in)
+        counter_add(&in->dropped, n);
 }
 
 void session_host_done(struct ophost_ctx *ctx, int error) {

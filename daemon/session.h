@@ -34,6 +34,7 @@ struct instance_stats {
     uint64_t events_out;
     uint64_t batches;
     uint64_t ns_spent;     /* in process(), estimated from every 8th batch */
+    uint64_t dropped;      /* accepted but not delivered (host->dropped) */
     bool opted_out;
 };
 

@@ -1,5 +1,5 @@
 /*
- * ophost.h — the operator plugin ABI of ophostd, version 1.0.
+ * ophost.h — the operator plugin ABI of ophostd, version 1.1.
  *
  * This header is the whole contract between ophostd (the host) and an
  * operator plugin (a shared object in the plugin directory). It is plain C99,
@@ -107,6 +107,9 @@
  * own or whose abi_minor is newer. Structures are only ever extended at their
  * end; the host reads only the fields that the plugin's abi_minor defines.
  * A plugin may check host->abi_minor before using host functions added later.
+ *
+ * History: 1.0 the first release. 1.1 appends host->dropped (events a sink
+ * accepted but could not write); a 1.0 plugin loads unchanged.
  */
 #ifndef OPHOST_OPHOST_H
 #define OPHOST_OPHOST_H
@@ -121,7 +124,7 @@ extern "C" {
 #endif
 
 #define OPHOST_ABI_MAJOR 1
-#define OPHOST_ABI_MINOR 0
+#define OPHOST_ABI_MINOR 1
 
 /* The one symbol a plugin exports; its type is ophost_plugin_entry_fn. */
 #define OPHOST_PLUGIN_ENTRY_SYMBOL "ophost_plugin_entry"
@@ -506,6 +509,18 @@ struct ophost_host {
      * allocates: not for process(). */
     const char *(*field_closest)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                                  const char *name);
+
+    /* ---- ABI 1.1 (check host->abi_minor >= 1 before use) ---- */
+
+    /* Counts n events that this operator accepted but could not deliver: a
+     * sink's write that failed (full disk, a deleted file, a closed peer)
+     * for events it already let pass. They show as the operator's and the
+     * session's "dropped" in `ophostctl stats` and `list`, next to
+     * "filtered" (events an operator removed from a batch on purpose) and
+     * "lost" (events the gadget could not deliver, host->lost). Instance
+     * contexts, session thread, from instantiate to destroy (a sink that
+     * flushes in stop or post_stop may still count). */
+    void (*dropped)(struct ophost_ctx *ctx, uint64_t n);
 };
 
 /* ------------------------------------------------------------ operators */

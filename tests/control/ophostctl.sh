@@ -82,10 +82,10 @@ done
 
 # --- list
 expect_rc 0 "$ctl" list sessions
-head -1 "$tmp/out" | grep -qx 'SESSION  GADGET     STATE     UPTIME  EVENTS-IN  EVENTS-OUT  DROPPED  LOST' ||
+head -1 "$tmp/out" | grep -qx 'SESSION  GADGET     STATE     UPTIME  EVENTS-IN  EVENTS-OUT  FILTERED  DROPPED  LOST' ||
     fail "list sessions header: $(head -1 "$tmp/out")"
-grep -Eq '^idle +synthetic +inactive +- +0 +0 +0 +0$' "$tmp/out" || fail "idle row: $(cat "$tmp/out")"
-grep -Eq '^tick +synthetic +running +[0-9.]+s +[0-9]+ +[0-9]+ +0 +0$' "$tmp/out" || fail "tick row"
+grep -Eq '^idle +synthetic +inactive +- +0 +0 +0 +0 +0$' "$tmp/out" || fail "idle row: $(cat "$tmp/out")"
+grep -Eq '^tick +synthetic +running +[0-9.]+s +[0-9]+ +[0-9]+ +0 +0 +0$' "$tmp/out" || fail "tick row"
 ok "list sessions prints a table"
 
 expect_rc 0 "$ctl" --json list sessions
@@ -168,7 +168,7 @@ ok "Ctrl-C ends an ad-hoc run"
 # --- stats
 expect_rc 0 "$ctl" stats tick
 grep -Eq '^tick \(running\): [0-9]+ events emitted, 0 lost' "$tmp/out" || fail "stats head: $(cat "$tmp/out")"
-grep -Eq '^  null +[0-9]+ +[0-9]+ +0 +[0-9]+ +[0-9.]+$' "$tmp/out" || fail "stats row: $(cat "$tmp/out")"
+grep -Eq '^  null +[0-9]+ +[0-9]+ +0 +0 +[0-9]+ +[0-9.]+$' "$tmp/out" || fail "stats row: $(cat "$tmp/out")"
 ok "stats"
 
 # --- reload

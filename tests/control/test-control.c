@@ -353,6 +353,7 @@ START_TEST(test_lists) {
     }
     ck_assert_int_gt(json_object_get_int64(jget(a, "2.uptime_usec")), 0);
     ck_assert_int_gt(json_object_get_int64(jget(a, "2.events_in")), 0);
+    ck_assert_int_eq(json_object_get_int64(jget(a, "2.events_filtered")), 0);
     ck_assert_int_eq(json_object_get_int64(jget(a, "2.events_dropped")), 0);
     json_object_put(r);
 
