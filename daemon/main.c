@@ -1,6 +1,8 @@
 /*
  * main.c — ophostd's command line: run the daemon (default), --check the
- * configuration, --list-operators, or --check-plugin FILE.
+ * configuration, --list-operators, or --check-plugin FILE. The supervisor
+ * re-executes this binary as `ophostd --worker ...` for every process that
+ * runs plugin code (worker/jobs.h); that is not for people to call.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +14,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "inspect.h"
+#include "jobs.h"
 #include "log.h"
 #include "util.h"
 
@@ -70,6 +73,8 @@ int main(int argc, char **argv) {
     const char *env;
     int c;
 
+    if (argc >= 2 && streq(argv[1], "--worker"))
+        return worker_main(argc, argv);
     log_open();
     while ((c = getopt_long(argc, argv, "c:p:d:l:h", options, NULL)) >= 0)
         switch (c) {

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "loader.h"
+#include "operators.h"
 #include "plan.h"
 #include "registry.h"
 #include "session.h"
@@ -284,17 +285,10 @@ static struct plugin *harness_plugin(void) {
         .struct_size = sizeof(struct ophost_plugin), .name = "harness", .version = "1",
         .operators = ptrs,
     };
-    struct plugin *p = calloc(1, sizeof(*p));
+    struct plugin *p = NULL;
+    char *err = NULL;
 
-    ck_assert_ptr_nonnull(p);
-    p->n_ref = 1;
-    p->path = strdup("(harness)");
-    p->file_name = p->path;
-    p->desc = &desc;
-    p->operators = calloc(2, sizeof(struct ophost_operator));
-    memcpy(p->operators, harness_ops, sizeof(harness_ops));
-    p->n_operators = 2;
-    p->fd = -1;
+    ck_assert_msg(loader_load_static("(harness)", &desc, &p, &err) == 0, "%s", err);
     return p;
 }
 
@@ -309,7 +303,7 @@ struct harness *harness_new(const char *const *plugin_paths) {
     h->reg = registry_new();
     ck_assert_ptr_nonnull(h->reg);
     for (size_t i = 0; plugin_paths && plugin_paths[i]; i++) {
-        int r = loader_load_file(plugin_paths[i], host, geteuid(), &p, &err);
+        int r = loader_load_path(plugin_paths[i], (unsigned) i, host, &p, &err);
         ck_assert_msg(r == 0, "cannot load %s: %s", plugin_paths[i], err ? err : "?");
         ck_assert_int_eq(registry_add_plugin(h->reg, p, &err), 0);
         plugin_unref(p);
@@ -417,6 +411,7 @@ void harness_free(struct harness *h) {
         return;
     if (h->session)
         harness_stop(h, NULL);
+    operators_close(h->reg);
     registry_free(h->reg);
     pthread_mutex_destroy(&h->lock);
     free(h->output);
@@ -453,7 +448,8 @@ static int start(struct harness *h, const char *yaml, char **ret_error) {
         cs->operators = ops;
         ops[cs->n_operators++] = (struct config_operator){ .name = strdup("capture"),
                                                            .pos = cs->pos };
-        r = plan_build(h->reg, cs, &plan, &errs);
+        struct plan_hooks hooks = operators_plan_hooks(h->reg);
+        r = plan_build(h->reg, cs, &hooks, &plan, &errs);
     }
     if (r < 0) {
         if (ret_error) {
@@ -470,7 +466,7 @@ static int start(struct harness *h, const char *yaml, char **ret_error) {
         return r;
     }
     config_pipelines_free(p);
-    h->session = session_new(plan);
+    h->session = session_new(plan, NULL);
     ck_assert_ptr_nonnull(h->session);
     return session_start(h->session);
 }

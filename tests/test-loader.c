@@ -1,24 +1,38 @@
 /*
- * test-loader.c — tests daemon/loader.c on real plugin files. The test
- * plugins built in TEST_PLUGIN_DIR (tests/plugins/) are copied into fresh
- * temporary directories, where modes and owners can be changed, and loaded by
- * the real loader. Every refusal is asserted as its exact "PATH: STEP: REASON"
- * line, and scans are checked for what they load, in which order, around the
- * refusals.
+ * test-loader.c — tests how plugin files are loaded, on real plugin files:
+ * the supervisor's side (supervisor/plugins.c: file checks, snapshots,
+ * rescans; probe.c: the scanner child, which is the real ophostd --worker)
+ * and the loader that runs in workers (worker/loader.c, in this process).
+ * The test plugins built in TEST_PLUGIN_DIR (tests/plugins/) are copied into
+ * fresh temporary directories, where modes and owners can be changed. Every
+ * refusal is asserted as its exact "PATH: STEP: REASON" line, and scans are
+ * checked for what they load, in which order, around the refusals. Loading
+ * through the supervisor's side never maps a plugin into this process.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-event.h>
+
+#include "child.h"
 #include "loader.h"
+#include "log.h"
+#include "plugins.h"
+#include "probe.h"
+#include "registry.h"
 #include "testutil.h"
 
 #ifndef TEST_PLUGIN_DIR
 #error "define TEST_PLUGIN_DIR as the directory of the built test plugins"
+#endif
+#ifndef OPHOSTD_PATH
+#error "define OPHOSTD_PATH as the built ophostd (it runs the scanner)"
 #endif
 
 /* The sizes of the ABI 1.0 structs on this platform. Hard-coded on purpose:
@@ -47,12 +61,17 @@ static char *make_dir(void) {
     return d;
 }
 
+static sd_event *loop;
+
 static void setup(void) {
     me = geteuid();
     n_dirs_made = 0;
+    child_set_executable(OPHOSTD_PATH);
+    ck_assert_int_ge(sd_event_new(&loop), 0);
 }
 
 static void teardown(void) {
+    loop = sd_event_unref(loop);
     for (size_t i = 0; i < n_dirs_made; i++) {
         tu_remove_tree(dirs_made[i]);
         free(dirs_made[i]);
@@ -87,13 +106,75 @@ static bool is_mapped(const char *path) {
     return found;
 }
 
+/* Loads path as ophostd does: the file checks and the snapshot here, the
+ * dlopen and the descriptor in the scanner. The loader's refusals keep
+ * their text and errno across the process boundary. */
+static int load_file(const char *path, uid_t trusted, struct plugin **ret, char **ret_error) {
+    struct plugin *snap = NULL;
+    struct probe *pr = NULL;
+    int r;
+
+    r = plugin_snapshot(path, trusted, &snap, ret_error);
+    if (r < 0)
+        return r;
+    ck_assert_int_ge(probe_scan(loop, &snap, 1, LOG_ERR, NULL, NULL, &pr), 0);
+    ck_assert_int_ge(probe_wait(loop, pr), 0);
+    r = probe_errno(pr, 0);
+    if (r >= 0)
+        *ret = plugin_ref(probe_plugin(pr, 0));
+    else
+        *ret_error = strdup(probe_error(pr, 0));
+    probe_free(pr);
+    plugin_unref(snap);
+    return r;
+}
+
+/* Scans dirs as ophostd does (the file checks and snapshots here, the
+ * scanner in a child), without registering anything: the plugins that load
+ * (references, in scan order) are appended to *plugins (a NULL-terminated
+ * array; left NULL when none), each refusal is a line of errs. Returns how
+ * many loaded. */
+static int scan(char *const *dirs, uid_t trusted, struct plugin ***plugins, struct errors *errs) {
+    struct registry *reg = registry_new();
+    struct plugin_dirs *pd = plugin_dirs_new(trusted);
+    struct plugin_scan found;
+    struct probe *pr = NULL;
+    size_t n = 0;
+    int loaded = 0;
+
+    ck_assert_ptr_nonnull(reg);
+    ck_assert_ptr_nonnull(pd);
+    ck_assert_int_ge(plugin_dirs_scan(pd, dirs, reg, &found, errs), 0);
+    ck_assert_int_ge(probe_scan(loop, found.fresh, found.n_fresh, LOG_ERR, NULL, NULL, &pr), 0);
+    ck_assert_int_ge(probe_wait(loop, pr), 0);
+    while (*plugins && (*plugins)[n])
+        n++;
+    for (size_t i = 0; i < probe_size(pr); i++) {
+        struct plugin *p = probe_plugin(pr, i);
+        if (!p) {
+            ck_assert_int_ge(errors_add(errs, "%s", probe_error(pr, i)), 0);
+            continue;
+        }
+        *plugins = realloc(*plugins, (n + 2) * sizeof(struct plugin *));
+        ck_assert_ptr_nonnull(*plugins);
+        (*plugins)[n++] = plugin_ref(p);
+        (*plugins)[n] = NULL;
+        loaded++;
+    }
+    probe_free(pr);
+    plugin_scan_clear(&found);
+    registry_free(reg);
+    plugin_dirs_free(pd);
+    return loaded;
+}
+
 /* Loads path and asserts that it is refused with err and "PATH: reason". */
 static void assert_refused(const char *path, int err, const char *reason) {
     struct plugin sentinel, *p = &sentinel;
     char *msg = NULL, *want = strprintf("%s: %s", path, reason);
     int r;
 
-    r = loader_load_file(path, &host, me, &p, &msg);
+    r = load_file(path, me, &p, &msg);
     ck_assert_ptr_nonnull(msg);
     ck_assert_str_eq(msg, want);
     ck_assert_int_eq(r, err);
@@ -108,11 +189,26 @@ static struct plugin *load_ok(const char *path, uid_t trusted) {
     char *msg = NULL;
     int r;
 
-    r = loader_load_file(path, &host, trusted, &p, &msg);
+    r = load_file(path, trusted, &p, &msg);
     ck_assert_msg(r == 0, "loading %s: %d %s", path, r, msg ? msg : "(no message)");
     ck_assert_ptr_null(msg);
     ck_assert_ptr_nonnull(p);
     ck_assert_uint_eq(p->n_ref, 1);
+    ck_assert_ptr_null(p->dl);
+    ck_assert_msg(!is_mapped(path), "the supervisor's side mapped %s", path);
+    return p;
+}
+
+/* Loads path in this process, as a worker does. */
+static struct plugin *load_here(const char *path) {
+    struct plugin *p = NULL;
+    char *msg = NULL;
+    int r;
+
+    r = loader_load_path(path, 0, &host, &p, &msg);
+    ck_assert_msg(r == 0, "loading %s: %d %s", path, r, msg ? msg : "(no message)");
+    ck_assert_ptr_null(msg);
+    ck_assert_ptr_nonnull(p->dl);
     return p;
 }
 
@@ -124,32 +220,18 @@ static void free_plugins(struct plugin **plugins) {
 
 /* ------------------------------------------------------------ good ones */
 
-START_TEST(test_good) {
-    char *path = copy_plugin(make_dir(), "good.so", "good.so");
-    struct plugin *p = load_ok(path, me);
-    const struct ophost_operator *ops;
-    struct stat st;
+/* The operators of good.so, whoever described them. */
+static void assert_good_operators(const struct plugin *p) {
+    const struct ophost_operator *ops = p->operators;
 
-    ck_assert_str_eq(p->path, path);
-    ck_assert_str_eq(p->file_name, "good.so");
-    ck_assert_int_eq(stat(path, &st), 0);
-    ck_assert(p->dev == st.st_dev && p->ino == st.st_ino);
     ck_assert_str_eq(p->desc->name, "good");
     ck_assert_str_eq(p->desc->version, "1.0");
     ck_assert_uint_eq(p->n_operators, 3);
-
-    ops = p->operators;
     ck_assert_str_eq(ops[0].name, "good-a");
     ck_assert_str_eq(ops[1].name, "good-b");
     ck_assert_str_eq(ops[2].name, "good-c");
-    for (size_t i = 0; i < 3; i++) {
-        /* Copies in host-owned memory, identical to what the plugin has. */
-        ck_assert_ptr_ne(&ops[i], p->desc->operators[i]);
+    for (size_t i = 0; i < 3; i++)
         ck_assert_uint_eq(ops[i].struct_size, sizeof(struct ophost_operator));
-        ck_assert_int_eq(memcmp(&ops[i], p->desc->operators[i], sizeof(ops[i])), 0);
-        ck_assert_ptr_nonnull(ops[i].init);
-        ck_assert_ptr_nonnull(ops[i].close);
-    }
     ck_assert_ptr_null(ops[0].dependencies);
     ck_assert_ptr_nonnull(ops[1].dependencies);
     ck_assert_str_eq(ops[1].dependencies[0], "good-a");
@@ -161,6 +243,54 @@ START_TEST(test_good) {
     ck_assert_str_eq(ops[2].global_params[4].key, "max");
     ck_assert_ptr_null(ops[2].global_params[5].key);
     ck_assert_str_eq(ops[2].instance_params[0].key, "path");
+}
+
+START_TEST(test_good) {
+    /* The supervisor's view: the scanner's description, with no code. */
+    char *path = copy_plugin(make_dir(), "good.so", "good.so");
+    struct plugin *p = load_ok(path, me);
+    struct stat st;
+
+    ck_assert_str_eq(p->path, path);
+    ck_assert_str_eq(p->file_name, "good.so");
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(p->id.dev == st.st_dev && p->id.ino == st.st_ino);
+    ck_assert_int_eq(p->id.size, st.st_size);
+    assert_good_operators(p);
+    for (size_t i = 0; i < 3; i++) {
+        const struct ophost_operator *op = &p->operators[i];
+        /* Metadata only: not one pointer into plugin code. */
+        ck_assert(!op->init && !op->close && !op->can_operate_on && !op->instantiate &&
+                  !op->pre_start && !op->start && !op->stop && !op->post_stop &&
+                  !op->destroy && !op->process);
+    }
+    /* The snapshot: a sealed memfd with the file's bytes. */
+    ck_assert_int_ge(p->fd, 0);
+    ck_assert_int_eq(fstat(p->fd, &st), 0);
+    ck_assert_int_eq(p->id.size, st.st_size);
+    ck_assert_int_eq(fcntl(p->fd, F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW),
+                     F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW);
+    ck_assert_int_lt(write(p->fd, "x", 1), 0);
+    ck_assert(!is_mapped(path));
+    plugin_unref(p);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_good_here) {
+    /* A worker's view: the object loaded, its operators copied. */
+    char *path = copy_plugin(make_dir(), "good.so", "good.so");
+    struct plugin *p = load_here(path);
+    const struct ophost_operator *ops = p->operators;
+
+    assert_good_operators(p);
+    for (size_t i = 0; i < 3; i++) {
+        /* Copies in host-owned memory, identical to what the plugin has. */
+        ck_assert_ptr_ne(&ops[i], p->desc->operators[i]);
+        ck_assert_int_eq(memcmp(&ops[i], p->desc->operators[i], sizeof(ops[i])), 0);
+        ck_assert_ptr_nonnull(ops[i].init);
+        ck_assert_ptr_nonnull(ops[i].close);
+    }
     ck_assert_ptr_nonnull(ops[2].process);
     ck_assert_ptr_null(ops[0].process);
 
@@ -180,7 +310,7 @@ START_TEST(test_larger_operator_struct) {
     /* second-x declares a struct larger than the host's (a later 1.x): the
      * host copies the part it knows and records its own size. */
     char *path = copy_plugin(make_dir(), "second.so", "second.so");
-    struct plugin *p = load_ok(path, me);
+    struct plugin *p = load_here(path);
     const struct ophost_operator *orig;
 
     ck_assert_str_eq(p->desc->name, "second");
@@ -207,7 +337,7 @@ START_TEST(test_loaded_side_by_side) {
     const char *dir = make_dir();
     char *pa = copy_plugin(dir, "good.so", "a.so"), *pb = copy_plugin(dir, "second.so", "b.so");
     char *pc = copy_plugin(dir, "good.so", "c.so");
-    struct plugin *a = load_ok(pa, me), *b = load_ok(pb, me), *c = load_ok(pc, me);
+    struct plugin *a = load_here(pa), *b = load_here(pb), *c = load_here(pc);
 
     ck_assert_str_eq(a->desc->name, "good");
     ck_assert_str_eq(b->desc->name, "second");
@@ -234,12 +364,12 @@ START_TEST(test_after_resident) {
     const char *dir = make_dir();
     char *pr = copy_plugin(dir, "resident.so", "resident.so");
     char *pg = copy_plugin(dir, "good.so", "good.so");
-    struct plugin *p = load_ok(pr, me);
+    struct plugin *p = load_here(pr);
 
     ck_assert_str_eq(p->desc->name, "resident");
     plugin_unref(p);
     ck_assert(is_mapped(pr));
-    p = load_ok(pg, me);
+    p = load_here(pg);
     ck_assert_str_eq(p->desc->name, "good");
     ck_assert_uint_eq(p->n_operators, 3);
     plugin_unref(p);
@@ -249,24 +379,24 @@ START_TEST(test_after_resident) {
 END_TEST
 
 START_TEST(test_plugin_names) {
-    ck_assert(loader_is_plugin_name("a.so"));
-    ck_assert(loader_is_plugin_name("good.so"));
-    ck_assert(loader_is_plugin_name("Z.so"));
-    ck_assert(!loader_is_plugin_name(".so"));
-    ck_assert(!loader_is_plugin_name("so"));
-    ck_assert(!loader_is_plugin_name(""));
-    ck_assert(!loader_is_plugin_name(".hidden.so"));
-    ck_assert(!loader_is_plugin_name(".x.so.tmp"));
-    ck_assert(!loader_is_plugin_name("x.so~"));
-    ck_assert(!loader_is_plugin_name("x.so.1"));
-    ck_assert(!loader_is_plugin_name("x.SO"));
-    ck_assert(!loader_is_plugin_name("README"));
+    ck_assert(plugin_is_file_name("a.so"));
+    ck_assert(plugin_is_file_name("good.so"));
+    ck_assert(plugin_is_file_name("Z.so"));
+    ck_assert(!plugin_is_file_name(".so"));
+    ck_assert(!plugin_is_file_name("so"));
+    ck_assert(!plugin_is_file_name(""));
+    ck_assert(!plugin_is_file_name(".hidden.so"));
+    ck_assert(!plugin_is_file_name(".x.so.tmp"));
+    ck_assert(!plugin_is_file_name("x.so~"));
+    ck_assert(!plugin_is_file_name("x.so.1"));
+    ck_assert(!plugin_is_file_name("x.SO"));
+    ck_assert(!plugin_is_file_name("README"));
 }
 END_TEST
 
 /* --------------------------------------------------------- broken ones */
 
-struct refusal {
+struct refusal_case {
     const char *file;
     int error;
     char reason[160]; /* what follows "PATH: " */
@@ -274,7 +404,7 @@ struct refusal {
 
 /* In file name order, as a scan of all test plugins meets them. The ABI
  * texts are filled in by init_refusals(). */
-static struct refusal refusals[] = {
+static struct refusal_case refusals[] = {
     { "abimajor.so", -EPROTO, "" },
     { "abiminor.so", -EPROTO, "" },
     { "badname.so", -EINVAL, "operator #1: invalid name 'Bad Name' (use a-z, 0-9, '_' and '-')" },
@@ -316,7 +446,7 @@ static void init_refusals(void) {
 }
 
 START_TEST(test_refused) {
-    const struct refusal *f = &refusals[_i];
+    const struct refusal_case *f = &refusals[_i];
     char *path = copy_plugin(make_dir(), f->file, f->file);
 
     assert_refused(path, f->error, f->reason);
@@ -419,7 +549,7 @@ START_TEST(test_symlink_refused) {
     assert_refused(link, -ELOOP, "file: is a symbolic link, not a regular file");
 
     /* In a scan: refused, and the target itself still loads. */
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 1);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 1);
     ck_assert_str_eq(plugins[0]->file_name, "good.so");
     ck_assert_ptr_null(plugins[1]);
     ck_assert_uint_eq(errs.n, 1);
@@ -447,7 +577,7 @@ START_TEST(test_not_regular) {
     assert_refused(fifo, -EINVAL, "file: not a regular file");
     assert_refused(sub, -EINVAL, "file: not a regular file");
 
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 1);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 1);
     ck_assert_str_eq(plugins[0]->desc->name, "second");
     ck_assert_uint_eq(errs.n, 2);
     want = strprintf("%s: file: not a regular file", fifo);
@@ -472,12 +602,12 @@ START_TEST(test_dir_writable) {
     free(copy_plugin(dir, "good.so", "good.so"));
     ck_assert_int_eq(chmod(dir, 0775), 0);
     want = strprintf("%s: directory: writable by group or others (mode 0775)", dir);
-    ck_assert_int_eq(loader_check_dir(dir, me, &msg), -EPERM);
+    ck_assert_int_eq(plugin_check_dir(dir, me, &msg), -EPERM);
     ck_assert_str_eq(msg, want);
     free(msg);
 
     /* The scan refuses the directory with that one line and loads nothing. */
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 0);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 0);
     ck_assert_ptr_null(plugins);
     ck_assert_uint_eq(errs.n, 1);
     ck_assert_str_eq(errs.lines[0], want);
@@ -487,7 +617,7 @@ START_TEST(test_dir_writable) {
     /* /tmp style: world-writable with the sticky bit is still refused. */
     ck_assert_int_eq(chmod(dir, 01777), 0);
     msg = NULL;
-    ck_assert_int_eq(loader_check_dir(dir, me, &msg), -EPERM);
+    ck_assert_int_eq(plugin_check_dir(dir, me, &msg), -EPERM);
     want = strprintf("%s: directory: writable by group or others (mode 1777)", dir);
     ck_assert_str_eq(msg, want);
     free(msg);
@@ -495,7 +625,7 @@ START_TEST(test_dir_writable) {
 
     ck_assert_int_eq(chmod(dir, 0755), 0);
     msg = NULL;
-    ck_assert_int_eq(loader_check_dir(dir, me, &msg), 0);
+    ck_assert_int_eq(plugin_check_dir(dir, me, &msg), 0);
     ck_assert_ptr_null(msg);
 }
 END_TEST
@@ -509,14 +639,14 @@ START_TEST(test_dir_owner) {
         return;
     }
     ck_assert_int_eq(chown(dir, 1234, 0), 0);
-    ck_assert_int_eq(loader_check_dir(dir, me, &msg), -EPERM);
+    ck_assert_int_eq(plugin_check_dir(dir, me, &msg), -EPERM);
     want = strprintf("%s: directory: owned by uid 1234, must be root or the daemon's user (uid 0)",
                      dir);
     ck_assert_str_eq(msg, want);
     free(msg);
     free(want);
     msg = NULL;
-    ck_assert_int_eq(loader_check_dir(dir, 1234, &msg), 0);
+    ck_assert_int_eq(plugin_check_dir(dir, 1234, &msg), 0);
     ck_assert_ptr_null(msg);
 }
 END_TEST
@@ -528,7 +658,7 @@ START_TEST(test_dir_not_dir_and_symlink) {
     struct errors errs = {};
     char *dirs[] = { link, NULL }, *msg = NULL, *want;
 
-    ck_assert_int_eq(loader_check_dir(file, me, &msg), -ENOTDIR);
+    ck_assert_int_eq(plugin_check_dir(file, me, &msg), -ENOTDIR);
     want = strprintf("%s: directory: not a directory", file);
     ck_assert_str_eq(msg, want);
     free(msg);
@@ -537,9 +667,9 @@ START_TEST(test_dir_not_dir_and_symlink) {
     /* A symlinked plugin directory is followed and its target checked. */
     ck_assert_int_eq(symlink(dir, link), 0);
     msg = NULL;
-    ck_assert_int_eq(loader_check_dir(link, me, &msg), 0);
+    ck_assert_int_eq(plugin_check_dir(link, me, &msg), 0);
     ck_assert_ptr_null(msg);
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 1);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 1);
     ck_assert_uint_eq(errs.n, 0);
     want = tu_path_in(link, "good.so");
     ck_assert_str_eq(plugins[0]->path, want);
@@ -549,7 +679,7 @@ START_TEST(test_dir_not_dir_and_symlink) {
 
     /* ... and the target's mode still counts. */
     ck_assert_int_eq(chmod(dir, 0757), 0);
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 0);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 0);
     ck_assert_uint_eq(errs.n, 1);
     want = strprintf("%s: directory: writable by group or others (mode 0757)", link);
     ck_assert_str_eq(errs.lines[0], want);
@@ -569,7 +699,7 @@ START_TEST(test_missing_dir) {
 
     free(copy_plugin(dir, "good.so", "good.so"));
     /* Not a failure: a refusal line, then the next directory. */
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 1);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 1);
     ck_assert_str_eq(plugins[0]->desc->name, "good");
     ck_assert_ptr_null(plugins[1]);
     ck_assert_uint_eq(errs.n, 1);
@@ -602,7 +732,7 @@ START_TEST(test_scan_all) {
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         free(copy_plugin(dir, all[i], all[i]));
 
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 4);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 4);
     for (size_t i = 0; i < 4; i++) {
         char *want = strprintf("%s/%s.so", dir, loaded[i]);
         ck_assert_str_eq(plugins[i]->desc->name, loaded[i]);
@@ -635,7 +765,7 @@ START_TEST(test_scan_order_in_dir) {
     free(copy_plugin(dir, "second.so", "a.so"));
     free(copy_plugin(dir, "good.so", "Z.so"));
     free(copy_plugin(dir, "second.so", "a0.so"));
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 4);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 4);
     ck_assert_uint_eq(errs.n, 0);
     ck_assert_str_eq(plugins[0]->file_name, "Z.so");
     ck_assert_str_eq(plugins[1]->file_name, "a.so");
@@ -664,7 +794,7 @@ START_TEST(test_scan_order_across_dirs) {
     free(copy_plugin(d2, "second.so", "a.so"));
     free(copy_plugin(d2, "notelf.so", "b.so"));
 
-    ck_assert_int_eq(loader_scan(forward, &host, me, &plugins, &errs), 2);
+    ck_assert_int_eq(scan(forward, me, &plugins, &errs), 2);
     ck_assert_str_eq(plugins[0]->desc->name, "good");
     ck_assert_str_eq(plugins[1]->desc->name, "second");
     ck_assert_ptr_null(plugins[2]);
@@ -673,14 +803,14 @@ START_TEST(test_scan_order_across_dirs) {
     plugins = NULL;
     errors_clear(&errs);
 
-    ck_assert_int_eq(loader_scan(backward, &host, me, &plugins, &errs), 2);
+    ck_assert_int_eq(scan(backward, me, &plugins, &errs), 2);
     ck_assert_str_eq(plugins[0]->desc->name, "second");
     ck_assert_str_eq(plugins[1]->desc->name, "good");
     ck_assert_ptr_null(plugins[2]);
     ck_assert_uint_eq(errs.n, 1);
 
     /* Appends; the count returned is of this scan only. */
-    ck_assert_int_eq(loader_scan(only_d2, &host, me, &plugins, &errs), 1);
+    ck_assert_int_eq(scan(only_d2, me, &plugins, &errs), 1);
     ck_assert_str_eq(plugins[0]->desc->name, "second");
     ck_assert_str_eq(plugins[1]->desc->name, "good");
     ck_assert_str_eq(plugins[2]->desc->name, "second");
@@ -707,7 +837,7 @@ START_TEST(test_scan_ignores) {
         free(copy_plugin(dir, "abimajor.so", ignored[i]));
     free(copy_plugin(dir, "good.so", "good.so"));
 
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 1);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 1);
     ck_assert_str_eq(plugins[0]->file_name, "good.so");
     ck_assert_ptr_null(plugins[1]);
     ck_assert_uint_eq(errs.n, 0);
@@ -722,10 +852,10 @@ START_TEST(test_scan_empty) {
     struct errors errs = {};
     char *dirs[] = { (char *) dir, NULL };
 
-    ck_assert_int_eq(loader_scan(dirs, &host, me, &plugins, &errs), 0);
+    ck_assert_int_eq(scan(dirs, me, &plugins, &errs), 0);
     ck_assert_ptr_null(plugins);
     ck_assert_uint_eq(errs.n, 0);
-    ck_assert_int_eq(loader_scan(NULL, &host, me, &plugins, &errs), 0);
+    ck_assert_int_eq(scan(NULL, me, &plugins, &errs), 0);
     ck_assert_ptr_null(plugins);
 }
 END_TEST
@@ -737,6 +867,7 @@ static Suite *loader_suite(void) {
     tc = tcase_create("load");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_good);
+    tcase_add_test(tc, test_good_here);
     tcase_add_test(tc, test_larger_operator_struct);
     tcase_add_test(tc, test_loaded_side_by_side);
     tcase_add_test(tc, test_after_resident);

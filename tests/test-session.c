@@ -23,6 +23,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "loader.h"
+#include "operators.h"
 #include "log.h"
 #include "plan.h"
 #include "registry.h"
@@ -57,23 +58,19 @@ static const struct ophost_operator mem_ops[] = {
 };
 
 static struct plugin *mem_plugin(void) {
+    static const struct ophost_operator *const ptrs[] = {
+        &mem_ops[0], &mem_ops[1], &mem_ops[2], &mem_ops[3],
+        &mem_ops[4], &mem_ops[5], &mem_ops[6], &mem_ops[7], NULL,
+    };
     static const struct ophost_plugin desc = {
         .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
         .struct_size = sizeof(struct ophost_plugin), .name = "mem", .version = "1",
+        .operators = ptrs,
     };
-    struct plugin *p = calloc(1, sizeof(*p));
+    struct plugin *p = NULL;
+    char *err = NULL;
 
-    ck_assert_ptr_nonnull(p);
-    p->n_ref = 1;
-    p->path = strdup("(memory)");
-    ck_assert_ptr_nonnull(p->path);
-    p->file_name = p->path;
-    p->desc = &desc;
-    p->operators = malloc(sizeof(mem_ops));
-    ck_assert_ptr_nonnull(p->operators);
-    memcpy(p->operators, mem_ops, sizeof(mem_ops));
-    p->n_operators = ELEMENTSOF(mem_ops);
-    p->fd = -1;
+    ck_assert_msg(loader_load_static("(memory)", &desc, &p, &err) == 0, "%s", err);
     return p;
 }
 
@@ -102,7 +99,7 @@ static void setup(void) {
     from = tu_path_in(TEST_PLUGIN_DIR, "recorder.so");
     to = tu_path_in(dir, "recorder.so");
     tu_copy_file(from, to);
-    r = loader_load_file(to, host_table(), geteuid(), &p, &err);
+    r = loader_load_path(to, 0, host_table(), &p, &err);
     ck_assert_msg(r == 0, "loading %s: %d %s", to, r, err ? err : "");
     ck_assert_str_eq(p->desc->name, "recorder");
     free(from);
@@ -115,6 +112,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+    operators_close(reg);
     reg = registry_free(reg);
     tu_remove_tree(dir);
     free(dir);
@@ -205,7 +203,8 @@ static void def_sets(struct def *d, const struct set *sets) {
 static struct plan *build_ok(struct def *d) {
     struct errors errs = { 0 };
     struct plan *plan = NULL;
-    int r = plan_build(reg, &d->cs, &plan, &errs);
+    struct plan_hooks hooks = operators_plan_hooks(reg);
+    int r = plan_build(reg, &d->cs, &hooks, &plan, &errs);
 
     ck_assert_msg(r == 0, "plan_build: %d, first error: %s", r,
                   errs.n > 0 && errs.lines ? errs.lines[0] : "(none)");
@@ -221,7 +220,8 @@ static char *build_fails(struct def *d, int want) {
     char *all = NULL;
     size_t size = 0;
     FILE *m;
-    int r = plan_build(reg, &d->cs, &plan, &errs);
+    struct plan_hooks hooks = operators_plan_hooks(reg);
+    int r = plan_build(reg, &d->cs, &hooks, &plan, &errs);
 
     ck_assert_int_eq(r, want);
     ck_assert_ptr_null(plan);
@@ -242,7 +242,7 @@ static char *build_fails(struct def *d, int want) {
     } while (0)
 
 static struct session *start(struct def *d) {
-    struct session *s = session_new(build_ok(d));
+    struct session *s = session_new(build_ok(d), NULL);
 
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(session_get_state(s), SESSION_CREATED);
@@ -815,7 +815,7 @@ static void tap(struct session *s, const struct ophost_batch *b, void *userdata)
 
 /* Runs d with the tap to its end, which must be want; the tap saw tapped. */
 static void run_tapped(struct def *d, int want, const char *tapped) {
-    struct session *s = session_new(build_ok(d));
+    struct session *s = session_new(build_ok(d), NULL);
 
     tap_log[0] = '\0';
     ck_assert_ptr_nonnull(s);
@@ -884,7 +884,7 @@ START_TEST(test_notify_fd) {
     uint64_t v = 0;
 
     def_std(&d, "notify", trace1);
-    s = session_new(build_ok(&d));
+    s = session_new(build_ok(&d), NULL);
     ck_assert_ptr_nonnull(s);
     p.fd = session_notify_fd(s);
     ck_assert_int_ge(p.fd, 0);

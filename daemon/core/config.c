@@ -407,18 +407,19 @@ static bool map_entries(struct ctx *c, yaml_node_t *node, enum dup_style dup,
 
 /* ---- operators and params ------------------------------------------------- */
 
-static void operator_done(struct config_operator *o) {
+void config_operator_clear(struct config_operator *o) {
     free(o->name);
     for (size_t i = 0; i < o->n_params; i++) {
         free(o->params[i].key);
         free(o->params[i].value);
     }
     free(o->params);
+    *o = (struct config_operator){ 0 };
 }
 
 static void operators_free(struct config_operator *ops, size_t n) {
     for (size_t i = 0; i < n; i++)
-        operator_done(&ops[i]);
+        config_operator_clear(&ops[i]);
     free(ops);
 }
 
@@ -567,7 +568,8 @@ fail:
 /* ---- pipeline files ------------------------------------------------------- */
 
 static const char *const session_keys[] = {
-    "gadget", "autostart", "duration", "restart", "restart-delay", "operators", NULL,
+    "gadget", "autostart", "duration", "restart", "restart-delay", "operators",
+    "memory-max", "tasks-max", "cpu-weight", "process-deadline", "callback-deadline", NULL,
 };
 
 void config_session_clear(struct config_session *s) {
@@ -604,6 +606,72 @@ bool config_session_name_is_valid(const char *s) {
     return true;
 }
 
+struct config_limits config_limits_default(void) {
+    return (struct config_limits){
+        .memory_max = CONFIG_MEMORY_MAX_DEFAULT,
+        .tasks_max = CONFIG_TASKS_MAX_DEFAULT,
+        .cpu_weight = CONFIG_CPU_WEIGHT_DEFAULT,
+        .process_deadline_nsec = CONFIG_PROCESS_DEADLINE_DEFAULT,
+        .callback_deadline_nsec = CONFIG_CALLBACK_DEADLINE_DEFAULT,
+    };
+}
+
+/* Reads a limit key (memory-max, tasks-max, cpu-weight, *-deadline) into
+ * s->limits; false with an error otherwise. "infinity" lifts the memory and
+ * task limits. */
+static bool session_limit(struct ctx *c, struct config_session *s, const char *key,
+                          yaml_node_t *v) {
+    struct config_limits *l = &s->limits;
+    const char *t;
+    uint64_t x;
+
+    if (!is_scalar(v)) {
+        ctx_error(c, v, "session '%s': key '%s': expected a scalar", s->name, key);
+        return false;
+    }
+    t = scalar_text(v);
+    if (streq(key, "memory-max") || streq(key, "tasks-max")) {
+        uint64_t *dst = streq(key, "memory-max") ? &l->memory_max : &l->tasks_max;
+        int r;
+        if (streq(t, "infinity")) {
+            *dst = 0;
+            return true;
+        }
+        r = streq(key, "memory-max") ? parse_size(t, &x) : parse_uint(t, &x);
+        if (r < 0 || x == 0) {
+            ctx_error(c, v, "session '%s': key '%s': '%s' is not %s or 'infinity'", s->name, key,
+                      t, streq(key, "memory-max") ? "a size (e.g. 64M, 1G)" : "a positive number");
+            return false;
+        }
+        if (streq(key, "memory-max") && x < (1ULL << 20)) {
+            ctx_error(c, v, "session '%s': key 'memory-max': '%s' is below the minimum 1M",
+                      s->name, t);
+            return false;
+        }
+        *dst = x;
+        return true;
+    }
+    if (streq(key, "cpu-weight")) {
+        if (parse_uint(t, &x) < 0 || x < 1 || x > 10000) {
+            ctx_error(c, v, "session '%s': key 'cpu-weight': '%s' is not a number from 1 to 10000",
+                      s->name, t);
+            return false;
+        }
+        l->cpu_weight = x;
+        return true;
+    }
+    if (parse_duration(t, &x) < 0 || x < 1000000ULL) {
+        ctx_error(c, v, "session '%s': key '%s': '%s' is not a duration of at least 1ms", s->name,
+                  key, t);
+        return false;
+    }
+    if (streq(key, "process-deadline"))
+        l->process_deadline_nsec = x;
+    else
+        l->callback_deadline_nsec = x;
+    return true;
+}
+
 /* Reads a duration key's scalar; false with an error otherwise. */
 static bool session_duration(struct ctx *c, const char *session, const char *key,
                              yaml_node_t *v, uint64_t *ret) {
@@ -633,6 +701,7 @@ static bool parse_session(struct ctx *c, const char *file, yaml_node_t *key, yam
         .autostart = true,
         .restart = CONFIG_RESTART_NO,
         .restart_delay_nsec = DEFAULT_RESTART_DELAY_NSEC,
+        .limits = config_limits_default(),
     };
 
     if (!config_session_name_is_valid(name)) {
@@ -698,6 +767,10 @@ static bool parse_session(struct ctx *c, const char *file, yaml_node_t *key, yam
                           name, scalar_text(v));
                 ok = false;
             }
+        } else if (streq(e->name, "memory-max") || streq(e->name, "tasks-max") ||
+                   streq(e->name, "cpu-weight") || streq(e->name, "process-deadline") ||
+                   streq(e->name, "callback-deadline")) {
+            ok = session_limit(c, s, e->name, v) && ok;
         } else if (streq(e->name, "operators")) {
             _cleanup_free_ char *prefix = strprintf("session '%s': ", name);
             if (!prefix) {
@@ -1174,6 +1247,7 @@ bool config_session_equal(const struct config_session *a, const struct config_se
     return streq_ptr(a->name, b->name) && streq_ptr(a->gadget, b->gadget) &&
            a->autostart == b->autostart && a->duration_nsec == b->duration_nsec &&
            a->restart == b->restart && a->restart_delay_nsec == b->restart_delay_nsec &&
+           memcmp(&a->limits, &b->limits, sizeof(a->limits)) == 0 &&
            operators_equal(a->operators, a->n_operators, b->operators, b->n_operators);
 }
 

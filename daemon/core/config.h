@@ -41,6 +41,25 @@ enum config_restart {
     CONFIG_RESTART_ON_FAILURE,
 };
 
+/* What a session's worker may use, and how long its plugin code may take
+ * per call (enforced by the supervisor; see README "Limits"). */
+struct config_limits {
+    uint64_t memory_max;              /* bytes; 0 = no limit */
+    uint64_t tasks_max;               /* processes and threads; 0 = no limit */
+    uint64_t cpu_weight;              /* 1..10000, as cgroup cpu.weight */
+    uint64_t process_deadline_nsec;   /* process() and loop callbacks */
+    uint64_t callback_deadline_nsec;  /* every other callback */
+};
+
+#define CONFIG_MEMORY_MAX_DEFAULT (512ULL << 20)
+#define CONFIG_TASKS_MAX_DEFAULT 256
+#define CONFIG_CPU_WEIGHT_DEFAULT 100
+#define CONFIG_PROCESS_DEADLINE_DEFAULT (10ULL * 1000000000ULL)
+#define CONFIG_CALLBACK_DEADLINE_DEFAULT (30ULL * 1000000000ULL)
+
+/* The limits of a session that sets none. */
+struct config_limits config_limits_default(void);
+
 struct config_session {
     char *name;                 /* [A-Za-z0-9_.-]+ */
     char *file;                 /* the pipeline file it came from */
@@ -53,6 +72,7 @@ struct config_session {
     uint64_t duration_nsec;     /* 0 = run until stopped */
     enum config_restart restart;   /* default no */
     uint64_t restart_delay_nsec;   /* first backoff, doubles up to 5 min; default 1 s */
+    struct config_limits limits;
 };
 
 struct config_pipelines {
@@ -111,6 +131,8 @@ struct config_pipelines *config_pipelines_free(struct config_pipelines *p);
 /* Frees what a session holds and zeroes it (for sessions built in memory,
  * e.g. the control socket's ad-hoc runs). */
 void config_session_clear(struct config_session *s);
+/* The same for one operator. */
+void config_operator_clear(struct config_operator *o);
 
 /* Whether s is a valid session name: [A-Za-z0-9_.-]+. */
 bool config_session_name_is_valid(const char *s);

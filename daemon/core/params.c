@@ -213,6 +213,32 @@ int parse_duration(const char *s, uint64_t *ret_nsec) {
     return 0;
 }
 
+int parse_size(const char *s, uint64_t *ret) {
+    static const struct {
+        char suffix;
+        unsigned shift;
+    } units[] = { { 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 } };
+    uint64_t v;
+    unsigned shift = 0;
+    int r;
+
+    assert(s);
+    r = parse_digits(&s, &v);
+    if (r == -EINVAL)
+        return -EINVAL;
+    for (size_t i = 0; i < ELEMENTSOF(units) && *s; i++)
+        if (*s == units[i].suffix) {
+            shift = units[i].shift;
+            s++;
+        }
+    if (*s != '\0')
+        return -EINVAL;
+    if (r == -ERANGE || (shift && v > (UINT64_MAX >> shift)))
+        return -ERANGE;
+    *ret = v << shift;
+    return 0;
+}
+
 const char *param_type_name(uint32_t type) {
     switch (type) {
     case OPHOST_PARAM_STRING:

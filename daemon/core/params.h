@@ -58,6 +58,8 @@ int parse_bool(const char *s, bool *ret);
 int parse_int(const char *s, int64_t *ret);
 int parse_uint(const char *s, uint64_t *ret);
 int parse_duration(const char *s, uint64_t *ret_nsec);
+/* Bytes: "4096", or with a suffix K, M, G, T (powers of 1024): "64M". */
+int parse_size(const char *s, uint64_t *ret);
 
 /* "string", "bool", "int", "uint", "duration", or "unknown". */
 const char *param_type_name(uint32_t type);

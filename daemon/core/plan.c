@@ -154,8 +154,8 @@ static int order_steps(const struct config_session *cs, struct work *w, struct p
     return bad ? -EINVAL : 0;
 }
 
-int plan_build(struct registry *r, const struct config_session *cs, struct plan **ret,
-               struct errors *errs) {
+int plan_build(struct registry *r, const struct config_session *cs,
+               const struct plan_hooks *hooks, struct plan **ret, struct errors *errs) {
     _cleanup_free_ const char **names = registry_names(r);
     struct work w = { 0 };
     struct plan *plan = NULL;
@@ -208,10 +208,10 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
     }
 
     /* Every operator must be usable and accept this gadget. */
-    for (size_t i = 0; i < w.n && !missing && !invalid; i++) {
+    for (size_t i = 0; hooks && i < w.n && !missing && !invalid; i++) {
         struct operator_entry *e = w.items[i];
         char *err = NULL;
-        k = registry_init_operator(r, e, &err);
+        k = hooks->prepare ? hooks->prepare(hooks->userdata, e, &err) : 0;
         if (k == -ENOMEM && !err)
             goto nomem;
         if (k < 0) {
@@ -221,8 +221,7 @@ int plan_build(struct registry *r, const struct config_session *cs, struct plan 
             invalid = true;
             continue;
         }
-        if (i > 0 && e->op->can_operate_on &&
-            !e->op->can_operate_on(&e->ctx, e->op_data, cs->gadget)) {
+        if (i > 0 && hooks->accepts && !hooks->accepts(hooks->userdata, e, cs->gadget)) {
             const struct config_operator *co = config_session_operator(cs, e->op->name);
             errors_add(errs, "%ssession '%s': operator '%s' cannot operate on gadget '%s'",
                        AT(co ? co->pos : cs->pos), cs->name, e->op->name, cs->gadget);

@@ -3,6 +3,9 @@
  * everything they depend on (transitively), each with validated instance
  * params, in the order the sorter gives. The gadget always comes first: every
  * other operator implicitly depends on it.
+ *
+ * The supervisor plans on metadata; a worker plans the same session again on
+ * the plugins it loaded, and its hooks run init and can_operate_on.
  */
 #ifndef OPHOST_DAEMON_PLAN_H
 #define OPHOST_DAEMON_PLAN_H
@@ -24,16 +27,26 @@ struct plan {
     uint64_t duration_nsec;
 };
 
+/* What a planner checks of each operator the plan needs, once it is known
+ * that every one exists. Both may be NULL. */
+struct plan_hooks {
+    /* Makes e usable (a worker runs init; the supervisor checks the global
+     * params and quarantine). 0, or a negative errno with a malloc'd reason
+     * such as "operator 'x': init failed: ..." in *ret_error. */
+    int (*prepare)(void *userdata, struct operator_entry *e, char **ret_error);
+    /* Whether e (never the gadget) works on sessions of gadget. */
+    bool (*accepts)(void *userdata, struct operator_entry *e, const char *gadget);
+    void *userdata;
+};
+
 /*
- * Builds the plan of cs against r. Operators needed by the plan are
- * initialized (registry_init_operator) because can_operate_on needs them.
- * Every problem is appended to errs as "FILE:LINE:COL: session 'x': ...".
- * Returns 0 and the plan in *ret; -ENOENT when the only problems are
- * operators that are not available (the session can wait for a plugin);
- * -EINVAL for any other problem; -ENOMEM.
+ * Builds the plan of cs against r. Every problem is appended to errs as
+ * "FILE:LINE:COL: session 'x': ...". Returns 0 and the plan in *ret;
+ * -ENOENT when the only problems are operators that are not available (the
+ * session can wait for a plugin); -EINVAL for any other problem; -ENOMEM.
  */
-int plan_build(struct registry *r, const struct config_session *cs, struct plan **ret,
-               struct errors *errs);
+int plan_build(struct registry *r, const struct config_session *cs,
+               const struct plan_hooks *hooks, struct plan **ret, struct errors *errs);
 struct plan *plan_free(struct plan *p);
 
 #endif

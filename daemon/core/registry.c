@@ -1,6 +1,6 @@
 /*
  * registry.c — operators by name (a sorted array: registration is rare,
- * lookup is a binary search), their one-time init and their close.
+ * lookup is a binary search) and their global params.
  */
 #include "registry.h"
 
@@ -17,33 +17,13 @@ struct registry {
     size_t n_plugins;
     const struct config_operator *globals;
     size_t n_globals;
-    unsigned next_init_seq;
 };
 
 struct registry *registry_new(void) {
     return calloc(1, sizeof(struct registry));
 }
 
-static void operator_entry_close(struct operator_entry *e) {
-    struct log_context lc = { .operator_name = e->op->name, .plugin = e->plugin->file_name };
-    int r;
-
-    if (e->state != OPERATOR_READY)
-        return;
-    e->state = OPERATOR_CLOSED;
-    if (!e->op->close)
-        return;
-    free(e->ctx.error);
-    e->ctx.error = NULL;
-    r = e->op->close(&e->ctx, e->op_data);
-    if (r < 0) {
-        _cleanup_free_ char *msg = ctx_take_error(&e->ctx, r);
-        log_full(LOG_WARNING, r, &lc, "close failed: %s, ignoring", msg ? msg : strerror(-r));
-    }
-}
-
 static void operator_entry_free(struct operator_entry *e) {
-    operator_entry_close(e);
     params_free(e->global_params);
     free(e->init_message);
     free(e->ctx.error);
@@ -63,20 +43,9 @@ struct operator_entry *operator_entry_unref(struct operator_entry *e) {
     return NULL;
 }
 
-static int compare_seq_desc(const void *a, const void *b) {
-    const struct operator_entry *x = *(struct operator_entry *const *) a;
-    const struct operator_entry *y = *(struct operator_entry *const *) b;
-    return x->init_seq < y->init_seq ? 1 : x->init_seq > y->init_seq ? -1 : 0;
-}
-
 struct registry *registry_free(struct registry *r) {
     if (!r)
         return NULL;
-    /* Close in reverse init order before dropping references. */
-    if (r->n_entries > 0)
-        qsort(r->entries, r->n_entries, sizeof(*r->entries), compare_seq_desc);
-    for (size_t i = 0; i < r->n_entries; i++)
-        operator_entry_close(r->entries[i]);
     for (size_t i = 0; i < r->n_entries; i++) {
         r->entries[i]->in_registry = false;
         operator_entry_unref(r->entries[i]);
@@ -173,9 +142,6 @@ void registry_remove_plugin(struct registry *r, struct plugin *p) {
             r->entries[out++] = e;
     }
     r->n_entries = out;
-    /* Unreferenced ones close now: in reverse init order, as at shutdown. */
-    if (n_gone > 0)
-        qsort(gone, n_gone, sizeof(*gone), compare_seq_desc);
     for (size_t i = 0; i < n_gone; i++) {
         gone[i]->in_registry = false;
         operator_entry_unref(gone[i]);
@@ -215,7 +181,7 @@ const char **registry_names(const struct registry *r) {
     return names;
 }
 
-static const struct config_operator *find_globals(const struct registry *r, const char *name) {
+const struct config_operator *registry_globals_of(const struct registry *r, const char *name) {
     for (size_t i = 0; i < r->n_globals; i++)
         if (streq(r->globals[i].name, name))
             return &r->globals[i];
@@ -260,54 +226,16 @@ static int build_params(const struct ophost_param *descs, const struct config_op
     return 0;
 }
 
-int registry_init_operator(struct registry *r, struct operator_entry *e, char **ret_error) {
-    struct log_context lc = { .operator_name = e->op->name, .plugin = e->plugin->file_name };
-    _cleanup_free_ char *perr = NULL;
-    int k;
+int registry_global_params(const struct registry *r, const struct operator_entry *e,
+                           struct params **ret, char **ret_error) {
+    _cleanup_free_ char *err = NULL;
+    int k = build_params(e->op->global_params, registry_globals_of(r, e->op->name), ret, &err);
 
-    switch (e->state) {
-    case OPERATOR_READY:
-        return 0;
-    case OPERATOR_FAILED:
-        *ret_error = strdup(e->init_message ? e->init_message : "init failed");
-        return e->init_error;
-    case OPERATOR_CLOSED:
-        *ret_error = strprintf("operator '%s': closed", e->op->name);
-        return -ESHUTDOWN;
-    case OPERATOR_NEW:
-        break;
-    }
-
-    k = build_params(e->op->global_params, find_globals(r, e->op->name), &e->global_params, &perr);
-    if (k < 0) {
-        e->state = OPERATOR_FAILED;
-        e->init_error = k;
-        /* perr already names the file position and the operator. */
-        e->init_message = perr ? TAKE_PTR(perr)
-                               : strprintf("operator '%s': global params: %s", e->op->name,
-                                           strerror(-k));
-        *ret_error = e->init_message ? strdup(e->init_message) : NULL;
-        return k;
-    }
-    e->ctx.params = e->global_params;
-    if (e->op->init) {
-        free(e->ctx.error);
-        e->ctx.error = NULL;
-        k = e->op->init(&e->ctx, &e->op_data);
-        if (k < 0) {
-            _cleanup_free_ char *msg = ctx_take_error(&e->ctx, k);
-            e->state = OPERATOR_FAILED;
-            e->init_error = k;
-            e->init_message = strprintf("operator '%s': init failed: %s", e->op->name,
-                                        msg ? msg : strerror(-k));
-            log_full(LOG_ERR, k, &lc, "init failed: %s", msg ? msg : strerror(-k));
-            *ret_error = e->init_message ? strdup(e->init_message) : NULL;
-            return k;
-        }
-    }
-    e->state = OPERATOR_READY;
-    e->init_seq = ++r->next_init_seq;
-    return 0;
+    if (k < 0)
+        /* err names the file position and the operator when it has one. */
+        *ret_error = err ? TAKE_PTR(err)
+                         : strprintf("operator '%s': global params: %s", e->op->name, strerror(-k));
+    return k;
 }
 
 int registry_check_globals(const struct registry *r, struct errors *errs) {

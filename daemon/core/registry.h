@@ -1,10 +1,12 @@
 /*
- * registry.h — the operators the daemon knows, by name. Each operator comes
- * from one loaded plugin; a name is never provided twice (the first plugin
- * wins and the second is refused, naming both). An operator's init runs
- * once, on first use, with its global params; a failed init is remembered and
- * reported on every later use. Operators of an unloaded plugin leave the
- * registry at once but stay alive while sessions still use them.
+ * registry.h — the operators a process knows, by name. Each operator comes
+ * from one plugin; a name is never provided twice (the first plugin wins and
+ * the second is refused, naming both). Operators of a removed plugin leave
+ * the registry at once but stay alive while plans still use them.
+ *
+ * The supervisor's registry holds metadata (plugins the scanner described);
+ * a worker's holds the plugins it loaded, and runs init and close on its
+ * entries (worker/operators.h). Nothing here calls a plugin.
  */
 #ifndef OPHOST_DAEMON_REGISTRY_H
 #define OPHOST_DAEMON_REGISTRY_H
@@ -15,8 +17,9 @@
 #include "config.h"
 #include "ctx.h"
 #include "errors.h"
-#include "loader.h"
+#include "plugin.h"
 
+/* Worker only: where an operator stands in this process. */
 enum operator_state {
     OPERATOR_NEW,         /* init not tried yet */
     OPERATOR_READY,       /* init succeeded (or none): usable */
@@ -28,6 +31,8 @@ struct operator_entry {
     unsigned n_ref;
     const struct ophost_operator *op;   /* in plugin->operators */
     struct plugin *plugin;              /* a reference */
+    bool in_registry;
+    /* Worker only (worker/operators.c): */
     enum operator_state state;
     int init_error;
     char *init_message;
@@ -35,16 +40,15 @@ struct operator_entry {
     struct params *global_params;
     struct ophost_ctx ctx;              /* the operator's global context */
     unsigned init_seq;                  /* order of init, for closing in reverse */
-    bool in_registry;
+    unsigned call_index;                /* what the status page calls it (plan step) */
 };
 
 struct registry;
 
-/* A new empty registry; NULL on ENOMEM. globals (may be NULL) are the global
- * params from the daemon config; they are copied when an operator inits. */
+/* A new empty registry; NULL on ENOMEM. */
 struct registry *registry_new(void);
-/* Closes every initialized operator (reverse init order, errors logged),
- * drops all references. Returns NULL. */
+/* Drops every reference the registry holds (a worker closes its operators
+ * first: operators_close). Returns NULL. */
 struct registry *registry_free(struct registry *r);
 
 /* Global params per operator (from the daemon config); not copied, must
@@ -59,8 +63,8 @@ void registry_set_globals(struct registry *r, const struct config_operator *glob
  */
 int registry_add_plugin(struct registry *r, struct plugin *p, char **ret_error);
 
-/* Removes the operators of p (hot-unplug): they stay usable by sessions that
- * hold references, and are closed when the last goes. */
+/* Removes the operators of p: they stay usable by plans that hold
+ * references. */
 void registry_remove_plugin(struct registry *r, struct plugin *p);
 
 /* The entry named name, or NULL. The pointer is valid until the plugin is
@@ -78,13 +82,14 @@ struct plugin *registry_plugin_by_path(const struct registry *r, const char *pat
  * only (strv pointers belong to the plugins). */
 const char **registry_names(const struct registry *r);
 
-/*
- * Makes e usable: on the first call validates its global params and runs
- * init; later calls return the remembered result. Returns 0, or the init
- * failure (negative errno) with a malloc'd message in *ret_error such as
- * "operator 'x': init failed: reason". Main thread.
- */
-int registry_init_operator(struct registry *r, struct operator_entry *e, char **ret_error);
+/* Builds e's global params from the daemon config's (registry_set_globals),
+ * validated. Returns 0 and new params in *ret, or -EINVAL/-ENOMEM with a
+ * malloc'd message naming the file position and the param in *ret_error. */
+int registry_global_params(const struct registry *r, const struct operator_entry *e,
+                           struct params **ret, char **ret_error);
+
+/* The global params of the daemon config for operator name, or NULL. */
+const struct config_operator *registry_globals_of(const struct registry *r, const char *name);
 
 /* Validates the global params of the daemon config against the registered
  * operators: unknown operators (with hints) and bad params go to errs. */

@@ -1,18 +1,21 @@
 /*
- * control.c — the org.ophost.Manager varlink interface of ophostd.
+ * control.c — the org.ophost.Manager varlink interface of ophostd (the
+ * interface text is in idl.c).
  *
  * Calls run on the main loop. Read-only methods (List*, DescribeSession,
  * Stats, Watch) are open to anyone who can connect to the socket; the
- * mutating ones (StartSession, StopSession, Run, Reload) need uid 0, the
- * daemon's own uid, or membership in the configured control group.
+ * mutating ones (StartSession, StopSession, Run, Reload, Unquarantine) need
+ * uid 0, the daemon's own uid, or membership in the configured control group.
  *
- * Event streaming: every session gets a hub as its tap. The tap runs on the
- * session thread; with no watcher it costs one atomic load. With watchers it
- * serialises the batch once into the hub's scratch buffer (JSON text driven
- * by the data source's schema) and appends it to each watcher's bounded
- * buffer (varlink.c), which drops and counts what does not fit, then wakes
- * the main loop to write. The watcher list is guarded by the hub's mutex,
- * which the main thread also takes before a watcher goes away.
+ * Session calls whose outcome takes time (start, stop, reload) are answered
+ * when the daemon reports it; a client that goes away before is simply not
+ * answered.
+ *
+ * Event streaming: every session's worker gets a hub. Its workers serialise
+ * events only while the hub has watchers (worker_set_watchers); each
+ * message the worker sends is appended to every watcher's bounded buffer
+ * (varlink.c), which drops and counts what does not fit; events the worker
+ * itself could not send are told to every watcher as dropped too.
  *
  * Run: an ad-hoc session built from the request (never written to disk),
  * owned by the calling connection; it ends when the gadget completes or the
@@ -23,23 +26,21 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <time.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "inspect.h"
 #include "log.h"
-#include "params.h"
 #include "plan.h"
+#include "plugins.h"
 #include "registry.h"
-#include "schema.h"
-#include "session.h"
+#include "run-request.h"
 #include "varlink.h"
+#include "worker.h"
 
 #define IFACE "org.ophost.Manager"
 #define ERR_NO_SUCH_SESSION IFACE ".NoSuchSession"
+#define ERR_NO_SUCH_PLUGIN IFACE ".NoSuchPlugin"
 #define ERR_NOT_RUNNING IFACE ".SessionNotRunning"
 #define ERR_PERMISSION IFACE ".PermissionDenied"
 #define ERR_INVALID_PIPELINE IFACE ".InvalidPipeline"
@@ -57,34 +58,35 @@ struct client {
     struct adhoc *run;     /* the ad-hoc session this connection owns */
 };
 
-/* The tap of one session and its watchers. */
+/* The watchers of one worker. */
 struct hub {
     struct control *ctl;
     struct hub *next;
-    struct session *session;
-    uint64_t started_usec;   /* CLOCK_MONOTONIC */
-
-    pthread_mutex_t lock;    /* watchers */
+    struct worker *worker;
     struct varlink_conn **watchers;
     size_t n_watchers, watchers_cap;
-    atomic_uint n_watching;  /* = n_watchers, readable without the lock */
-    _Atomic uint64_t watch_dropped;
-
-    /* Session thread only: the serialised batch. */
-    char *buf;
-    size_t len, cap;
-    uint32_t *ends;
+    uint64_t watch_dropped;  /* events watchers missed */
+    uint32_t *ends;          /* scratch: message ends of one events message */
     size_t ends_cap;
-    bool oom_logged;
 };
 
 struct adhoc {
     struct control *ctl;
     struct adhoc *next;
     struct config_session cs; /* owned: what the request asked for */
-    struct session *session;
-    sd_event_source *notify_es;
+    struct worker *worker;
     struct varlink_conn *owner;
+};
+
+/* A call answered when the daemon reports the outcome. */
+enum pending_kind { PENDING_START, PENDING_STOP, PENDING_RELOAD };
+
+struct pending {
+    struct control *ctl;
+    struct pending *prev, *next;
+    struct varlink_conn *conn;  /* NULL once the client went away */
+    enum pending_kind kind;
+    char *name;
 };
 
 struct control {
@@ -93,352 +95,179 @@ struct control {
     struct varlink_server *srv;
     struct hub *hubs;
     struct adhoc *adhocs;
+    struct pending *pendings;
     unsigned next_run;
 };
 
-/* ------------------------------------------------- event serialisation */
-
-static bool buf_reserve(struct hub *h, size_t more) {
-    size_t cap;
-    char *p;
-    if (h->len + more <= h->cap)
-        return true;
-    cap = h->cap ? h->cap : 16384;
-    while (cap < h->len + more)
-        cap *= 2;
-    p = realloc(h->buf, cap);
-    if (!p)
-        return false;
-    h->buf = p;
-    h->cap = cap;
-    return true;
-}
-
-static void buf_put(struct hub *h, const char *s, size_t n) {
-    memcpy(h->buf + h->len, s, n);
-    h->len += n;
-}
-
-#define BUF_PUTS(h, lit) buf_put((h), (lit), sizeof(lit) - 1)
-
-static const char hex[] = "0123456789abcdef";
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        len = 2, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0)
-        len = 3, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* A JSON string; invalid UTF-8 becomes U+FFFD so the output always parses. */
-static bool put_json_string(struct hub *h, const char *s, size_t n) {
-    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
-    if (!buf_reserve(h, n * 6 + 2))
-        return false;
-    h->buf[h->len++] = '"';
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char) s[i];
-        size_t l;
-        if (c == '"' || c == '\\') {
-            h->buf[h->len++] = '\\';
-            h->buf[h->len++] = (char) c;
-            i++;
-        } else if (c == '\n') {
-            BUF_PUTS(h, "\\n");
-            i++;
-        } else if (c == '\t') {
-            BUF_PUTS(h, "\\t");
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-            buf_put(h, e, 6);
-            i++;
-        } else if ((l = utf8_len((const unsigned char *) s + i, n - i)) > 0) {
-            buf_put(h, s + i, l);
-            i += l;
-        } else {
-            BUF_PUTS(h, "\xef\xbf\xbd");
-            i++;
-        }
-    }
-    h->buf[h->len++] = '"';
-    return true;
-}
-
-/* Bytes as a string of lower-case hex digits. */
-static bool put_hex(struct hub *h, const char *s, size_t n) {
-    if (!buf_reserve(h, n * 2 + 2))
-        return false;
-    h->buf[h->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        h->buf[h->len++] = hex[(unsigned char) s[i] >> 4];
-        h->buf[h->len++] = hex[(unsigned char) s[i] & 15];
-    }
-    h->buf[h->len++] = '"';
-    return true;
-}
-
-/* Room for any other value printed in place: the longest is a quoted
- * timestamp (32 bytes), and snprintf's NUL. */
-#define SCALAR_MAX 40
-
-static bool put_field(struct hub *h, const struct ophost_batch *b, const struct ophost_event *e,
-                      const struct field_def *fd) {
-    ophost_field f = { .offset = fd->offset, .type = (uint16_t) fd->type };
-    const char *s;
-    size_t len = 0;
-    char *p;
-    int n;
-
-    if (fd->type == OPHOST_FIELD_STRING || fd->type == OPHOST_FIELD_BYTES) {
-        s = ophost_event_get_string(b, e, f, &len);
-        if (s)
-            return fd->type == OPHOST_FIELD_STRING ? put_json_string(h, s, len)
-                                                   : put_hex(h, s, len);
-    }
-    if (!buf_reserve(h, SCALAR_MAX))
-        return false;
-    p = h->buf + h->len;
-    switch (fd->type) {
-    case OPHOST_FIELD_U8: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u8(e, f)); break;
-    case OPHOST_FIELD_U16: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u16(e, f)); break;
-    case OPHOST_FIELD_U32:
-        n = snprintf(p, SCALAR_MAX, "%" PRIu32, ophost_event_get_u32(e, f));
-        break;
-    case OPHOST_FIELD_U64:
-        n = snprintf(p, SCALAR_MAX, "%" PRIu64, ophost_event_get_u64(e, f));
-        break;
-    case OPHOST_FIELD_S32:
-        n = snprintf(p, SCALAR_MAX, "%" PRId32, ophost_event_get_s32(e, f));
-        break;
-    case OPHOST_FIELD_S64:
-        n = snprintf(p, SCALAR_MAX, "%" PRId64, ophost_event_get_s64(e, f));
-        break;
-    case OPHOST_FIELD_BOOL:
-        n = snprintf(p, SCALAR_MAX, "%s", ophost_event_get_bool(e, f) ? "true" : "false");
-        break;
-    case OPHOST_FIELD_TIMESTAMP: {
-        uint64_t ns = ophost_event_get_u64(e, f);
-        time_t sec = (time_t) (ns / 1000000000u);
-        struct tm tm;
-        char date[32];
-        gmtime_r(&sec, &tm);
-        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-        n = snprintf(p, SCALAR_MAX, "\"%s.%09" PRIu64 "Z\"", date, ns % 1000000000u);
-        break;
-    }
-    default: /* an unset string or bytes, an unknown type */
-        n = snprintf(p, SCALAR_MAX, "null");
-        break;
-    }
-    h->len += (size_t) n;
-    return true;
-}
-
-/* Serialises the live events of b as complete replies; false on ENOMEM. */
-static bool serialise_batch(struct hub *h, const struct ophost_batch *b) {
-    const struct ophost_datasource *ds = b->ds;
-    static const char head[] = "{\"parameters\":{\"event\":{";
-    static const char tail[] = "}},\"continues\":true}";
-
-    h->len = 0;
-    if (h->ends_cap < b->n) {
-        uint32_t *e = realloc(h->ends, b->n * sizeof(uint32_t));
-        if (!e)
-            return false;
-        h->ends = e;
-        h->ends_cap = b->n;
-    }
-    for (uint32_t i = 0; i < b->n; i++) {
-        const struct ophost_event *e = ophost_batch_event(b, i);
-        if (!buf_reserve(h, sizeof(head) + sizeof(tail) + 1))
-            return false;
-        BUF_PUTS(h, head);
-        for (size_t k = 0; k < ds->n_fields; k++) {
-            const struct field_def *fd = &ds->fields[k];
-            size_t nl = strlen(fd->name);
-            /* Field names are [A-Za-z0-9_.-]: no escaping needed. */
-            if (!buf_reserve(h, nl + 4))
-                return false;
-            if (k)
-                h->buf[h->len++] = ',';
-            h->buf[h->len++] = '"';
-            buf_put(h, fd->name, nl);
-            BUF_PUTS(h, "\":");
-            if (!put_field(h, b, e, fd))
-                return false;
-        }
-        if (!buf_reserve(h, sizeof(tail) + 1) || h->len + sizeof(tail) >= UINT32_MAX)
-            return false;
-        buf_put(h, tail, sizeof(tail)); /* with its NUL: the message terminator */
-        h->ends[i] = (uint32_t) h->len;
-    }
-    return true;
-}
-
-static void hub_tap(struct session *s, const struct ophost_batch *b, void *userdata) {
-    struct hub *h = userdata;
-    size_t dropped = 0, offered;
-
-    if (atomic_load_explicit(&h->n_watching, memory_order_acquire) == 0)
-        return;
-    if (!serialise_batch(h, b)) {
-        if (!h->oom_logged)
-            log_full(LOG_WARNING, -ENOMEM, &(struct log_context){ .session = session_name(s) },
-                     "cannot serialise events for watchers: %m, dropping them");
-        h->oom_logged = true;
-        return;
-    }
-    pthread_mutex_lock(&h->lock);
-    offered = h->n_watchers * b->n;
-    for (size_t i = 0; i < h->n_watchers; i++)
-        dropped += varlink_conn_stream_append(h->watchers[i], h->buf, h->ends, b->n);
-    pthread_mutex_unlock(&h->lock);
-    if (dropped)
-        atomic_fetch_add_explicit(&h->watch_dropped, dropped, memory_order_relaxed);
-    /* Only slow readers with full buffers: the loop already waits to write
-     * to them, a wake would only make it try in vain. */
-    if (dropped < offered)
-        varlink_server_wake(h->ctl->srv);
-}
-
 /* ---------------------------------------------------------------- hubs */
 
-static struct hub *hub_of(struct control *ctl, const struct session *s) {
+static struct hub *hub_of(struct control *ctl, const struct worker *w) {
     for (struct hub *h = ctl ? ctl->hubs : NULL; h; h = h->next)
-        if (h->session == s)
+        if (h->worker == w)
             return h;
     return NULL;
 }
 
-void control_session_attach(struct control *ctl, struct session *s) {
-    struct hub *h;
-
-    if (!ctl)
-        return;
-    h = calloc(1, sizeof(*h));
+static struct hub *hub_new(struct control *ctl, struct worker *w) {
+    struct hub *h = calloc(1, sizeof(*h));
     if (!h) {
-        log_full(LOG_WARNING, -ENOMEM, &(struct log_context){ .session = session_name(s) },
+        log_full(LOG_WARNING, -ENOMEM, &(struct log_context){ .session = worker_name(w) },
                  "cannot watch the session: %m, ophostctl watch will not see it");
-        return;
+        return NULL;
     }
     h->ctl = ctl;
-    h->session = s;
-    h->started_usec = monotonic_usec();
-    pthread_mutex_init(&h->lock, NULL);
+    h->worker = w;
     h->next = ctl->hubs;
     ctl->hubs = h;
-    session_set_tap(s, hub_tap, h);
+    return h;
 }
 
 static int hub_add_watcher(struct hub *h, struct varlink_conn *c) {
-    int r = 0;
-    pthread_mutex_lock(&h->lock);
     if (h->n_watchers == h->watchers_cap) {
         size_t cap = h->watchers_cap ? h->watchers_cap * 2 : 4;
         struct varlink_conn **w = realloc(h->watchers, cap * sizeof(*w));
         if (!w)
-            r = -ENOMEM;
-        else {
-            h->watchers = w;
-            h->watchers_cap = cap;
-        }
+            return -ENOMEM;
+        h->watchers = w;
+        h->watchers_cap = cap;
     }
-    if (r >= 0) {
-        h->watchers[h->n_watchers++] = c;
-        atomic_store_explicit(&h->n_watching, (unsigned) h->n_watchers, memory_order_release);
-    }
-    pthread_mutex_unlock(&h->lock);
-    return r;
+    h->watchers[h->n_watchers++] = c;
+    if (h->n_watchers == 1)
+        worker_set_watchers(h->worker, 1);
+    return 0;
 }
 
 static void hub_remove_watcher(struct hub *h, struct varlink_conn *c) {
-    pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->n_watchers; i++)
         if (h->watchers[i] == c) {
             h->watchers[i] = h->watchers[--h->n_watchers];
             break;
         }
-    atomic_store_explicit(&h->n_watching, (unsigned) h->n_watchers, memory_order_release);
-    pthread_mutex_unlock(&h->lock);
+    if (h->n_watchers == 0)
+        worker_set_watchers(h->worker, 0);
 }
 
-static struct client *client_of(struct varlink_conn *c) {
-    struct client *cl = varlink_conn_get_userdata(c);
-    if (!cl) {
-        cl = calloc(1, sizeof(*cl));
-        if (cl)
-            varlink_conn_set_userdata(c, cl);
+/* Events from the worker: to every watcher. */
+static void hub_events(struct hub *h, const char *data, size_t len, uint64_t dropped) {
+    size_t n = 0, missed = 0;
+
+    for (size_t off = 0; off < len;) {
+        const char *nul = memchr(data + off, '\0', len - off);
+        if (!nul)
+            break; /* a worker sends complete messages only */
+        if (n == h->ends_cap) {
+            size_t cap = h->ends_cap ? h->ends_cap * 2 : 256;
+            uint32_t *e = realloc(h->ends, cap * sizeof(*e));
+            if (!e)
+                return;
+            h->ends = e;
+            h->ends_cap = cap;
+        }
+        off = (size_t) (nul - data) + 1;
+        h->ends[n++] = (uint32_t) off;
     }
-    return cl;
+    for (size_t i = 0; i < h->n_watchers; i++) {
+        if (dropped > 0)
+            varlink_conn_stream_note_dropped(h->watchers[i], dropped);
+        missed += varlink_conn_stream_append(h->watchers[i], data, h->ends, n) + dropped;
+    }
+    h->watch_dropped += missed;
+    if (h->n_watchers > 0)
+        varlink_server_wake(h->ctl->srv);
 }
 
 /* The end of a watched session: each watcher gets its final reply. */
 static void hub_end(struct hub *h) {
-    enum session_state st = session_get_state(h->session);
-    struct varlink_conn **w;
-    size_t n;
+    struct worker *w = h->worker;
+    enum worker_state st = worker_get_state(w);
 
-    pthread_mutex_lock(&h->lock);
-    w = TAKE_PTR(h->watchers);
-    n = h->n_watchers;
-    h->n_watchers = h->watchers_cap = 0;
-    atomic_store(&h->n_watching, 0);
-    pthread_mutex_unlock(&h->lock);
-    for (size_t i = 0; i < n; i++) {
-        struct client *cl = varlink_conn_get_userdata(w[i]);
+    for (size_t i = 0; i < h->n_watchers; i++) {
+        struct client *cl = varlink_conn_get_userdata(h->watchers[i]);
         json_object *p = json_object_new_object();
         if (cl)
             cl->watching = NULL;
-        if (st == SESSION_FAILED) {
-            const char *e = session_error(h->session);
-            json_object_object_add(p, "name", json_object_new_string(session_name(h->session)));
-            json_object_object_add(p, "error", json_object_new_string(e ? e : "failed"));
-            (void) varlink_error(w[i], ERR_SESSION_FAILED, p);
+        if (st == WORKER_FAILED) {
+            json_object_object_add(p, "name", json_object_new_string(worker_name(w)));
+            json_object_object_add(p, "error", json_object_new_string(
+                                                   worker_error(w) ? worker_error(w) : "failed"));
+            (void) varlink_error(h->watchers[i], ERR_SESSION_FAILED, p);
         } else {
             json_object_object_add(p, "ended", json_object_new_boolean(true));
-            json_object_object_add(p, "state", json_object_new_string(session_state_name(st)));
-            json_object_object_add(p, "events",
-                                   json_object_new_uint64(session_events_emitted(h->session)));
-            (void) varlink_reply(w[i], p, false);
+            json_object_object_add(p, "state", json_object_new_string(worker_state_name(st)));
+            json_object_object_add(p, "events", json_object_new_uint64(worker_events_emitted(w)));
+            (void) varlink_reply(h->watchers[i], p, false);
         }
     }
-    free(w);
+    h->n_watchers = 0;
 }
 
-void control_session_detach(struct control *ctl, struct session *s) {
-    struct hub *h = hub_of(ctl, s), **pp;
-
+static void hub_free(struct control *ctl, struct hub *h) {
+    struct hub **pp;
     if (!h)
         return;
     hub_end(h);
     for (pp = &ctl->hubs; *pp != h; pp = &(*pp)->next)
         ;
     *pp = h->next;
-    pthread_mutex_destroy(&h->lock);
-    free(h->buf);
+    free(h->watchers);
     free(h->ends);
     free(h);
+}
+
+/* The daemon's workers (configured sessions). */
+static void obs_started(struct worker *w, void *userdata) {
+    (void) hub_new(userdata, w);
+}
+
+static void obs_events(struct worker *w, const char *data, size_t len, uint64_t dropped,
+                       void *userdata) {
+    struct hub *h = hub_of(userdata, w);
+    if (h)
+        hub_events(h, data, len, dropped);
+}
+
+static void obs_ended(struct worker *w, void *userdata) {
+    struct control *ctl = userdata;
+    hub_free(ctl, hub_of(ctl, w));
+}
+
+static const struct daemon_observer observer = {
+    .worker_started = obs_started,
+    .worker_events = obs_events,
+    .worker_ended = obs_ended,
+};
+
+/* ------------------------------------------------------------ pending */
+
+static struct pending *pending_new(struct control *ctl, struct varlink_conn *c,
+                                   enum pending_kind kind, const char *name) {
+    struct pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->name = name ? strdup(name) : NULL;
+    if (name && !p->name) {
+        free(p);
+        return NULL;
+    }
+    p->ctl = ctl;
+    p->conn = c;
+    p->kind = kind;
+    p->next = ctl->pendings;
+    if (ctl->pendings)
+        ctl->pendings->prev = p;
+    ctl->pendings = p;
+    return p;
+}
+
+static void pending_free(struct pending *p) {
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        p->ctl->pendings = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    free(p->name);
+    free(p);
 }
 
 /* -------------------------------------------------------------- ad hoc */
@@ -452,38 +281,62 @@ static struct adhoc *adhoc_free(struct adhoc *a) {
         ;
     if (*pp)
         *pp = a->next;
-    a->notify_es = sd_event_source_disable_unref(a->notify_es);
     if (a->owner) {
         struct client *cl = varlink_conn_get_userdata(a->owner);
         if (cl)
             cl->run = NULL;
     }
-    if (a->session) {
-        session_request_stop(a->session);
-        (void) session_join(a->session);
-        log_full(LOG_INFO, 0, &(struct log_context){ .session = a->cs.name },
-                 "ad-hoc session ended, %llu events",
-                 (unsigned long long) session_events_emitted(a->session));
-        control_session_detach(a->ctl, a->session);
-        a->session = session_free(a->session);
+    if (a->worker) {
+        hub_free(a->ctl, hub_of(a->ctl, a->worker));
+        a->worker = worker_free(a->worker);
     }
     config_session_clear(&a->cs);
     free(a);
     return NULL;
 }
 
-static int on_adhoc_notify(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+static void adhoc_state(struct worker *w, void *userdata) {
     struct adhoc *a = userdata;
-    enum session_state st;
-    uint64_t v;
+    struct control *ctl = a->ctl;
 
-    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        return 0;
-    st = session_get_state(a->session);
-    if (st == SESSION_STOPPED || st == SESSION_FAILED)
-        adhoc_free(a);
-    return 0;
+    if (!worker_ended(w))
+        return;
+    if (worker_get_state(w) == WORKER_FAILED) {
+        log_full(LOG_ERR, 0, &(struct log_context){ .session = a->cs.name }, "failed: %s",
+                 worker_error(w));
+        daemon_record_fault(ctl->d, w);
+    } else
+        log_full(LOG_INFO, 0, &(struct log_context){ .session = a->cs.name },
+                 "ad-hoc session ended, %llu events",
+                 (unsigned long long) worker_events_emitted(w));
+    /* Stop calls waiting for it. */
+    for (struct pending *p = ctl->pendings, *next; p; p = next) {
+        next = p->next;
+        if (p->kind != PENDING_STOP || !streq_ptr(p->name, a->cs.name))
+            continue;
+        if (p->conn) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "name", json_object_new_string(a->cs.name));
+            json_object_object_add(o, "state", json_object_new_string("stopped"));
+            (void) varlink_reply(p->conn, o, false);
+        }
+        pending_free(p);
+    }
+    adhoc_free(a);
 }
+
+static void adhoc_events(struct worker *w, const char *data, size_t len, uint64_t dropped,
+                         void *userdata) {
+    struct adhoc *a = userdata;
+    struct hub *h = hub_of(a->ctl, w);
+    if (h)
+        hub_events(h, data, len, dropped);
+}
+
+static const struct worker_ops adhoc_ops = {
+    .state_changed = adhoc_state,
+    .events = adhoc_events,
+};
 
 static struct adhoc *find_adhoc(struct control *ctl, const char *name) {
     for (struct adhoc *a = ctl->adhocs; a; a = a->next)
@@ -492,7 +345,31 @@ static struct adhoc *find_adhoc(struct control *ctl, const char *name) {
     return NULL;
 }
 
+void control_start(struct control *ctl) {
+    if (ctl)
+        varlink_server_accept(ctl->srv);
+}
+
+bool control_has_workers(struct control *ctl) {
+    return ctl && ctl->adhocs;
+}
+
+void control_stop_workers(struct control *ctl) {
+    for (struct adhoc *a = ctl ? ctl->adhocs : NULL; a; a = a->next)
+        worker_stop(a->worker);
+}
+
 /* ------------------------------------------------------------- helpers */
+
+static struct client *client_of(struct varlink_conn *c) {
+    struct client *cl = varlink_conn_get_userdata(c);
+    if (!cl) {
+        cl = calloc(1, sizeof(*cl));
+        if (cl)
+            varlink_conn_set_userdata(c, cl);
+    }
+    return cl;
+}
 
 static json_object *json_strv(const char *const *l) {
     json_object *a = json_object_new_array();
@@ -538,7 +415,7 @@ static void reply_no_such_session(struct varlink_conn *c, const char *name) {
     (void) varlink_error(c, ERR_NO_SUCH_SESSION, p);
 }
 
-/* A session by name: configured (info->session may be NULL) or ad hoc. */
+/* A session by name: configured (info->worker may be NULL) or ad hoc. */
 struct found {
     struct daemon_session_info info;
     struct adhoc *adhoc;
@@ -554,8 +431,9 @@ static bool find_session(struct control *ctl, const char *name, struct found *re
     ret->info = (struct daemon_session_info){
         .name = ret->adhoc->cs.name,
         .cfg = &ret->adhoc->cs,
-        .state = session_state_name(session_get_state(ret->adhoc->session)),
-        .session = ret->adhoc->session,
+        .state = worker_state_name(worker_get_state(ret->adhoc->worker)),
+        .worker = ret->adhoc->worker,
+        .error = worker_error(ret->adhoc->worker),
     };
     return true;
 }
@@ -590,213 +468,6 @@ static bool authorized(struct control *ctl, struct varlink_conn *c, const char *
     return false;
 }
 
-/* ----------------------------------------------------------- interfaces */
-
-static const char service_idl[] =
-    "# The Varlink Service Interface is provided by every varlink service. It\n"
-    "# describes the service and the interfaces it implements.\n"
-    "interface org.varlink.service\n"
-    "\n"
-    "# Get a list of all the interfaces a service provides and information\n"
-    "# about the implementation.\n"
-    "method GetInfo() -> (\n"
-    "  vendor: string,\n"
-    "  product: string,\n"
-    "  version: string,\n"
-    "  url: string,\n"
-    "  interfaces: []string\n"
-    ")\n"
-    "\n"
-    "# Get the description of an interface that is implemented by this service.\n"
-    "method GetInterfaceDescription(interface: string) -> (description: string)\n"
-    "\n"
-    "# The requested interface was not found.\n"
-    "error InterfaceNotFound (interface: string)\n"
-    "\n"
-    "# The requested method was not found\n"
-    "error MethodNotFound (method: string)\n"
-    "\n"
-    "# The interface defines the requested method, but the service does not\n"
-    "# implement it.\n"
-    "error MethodNotImplemented (method: string)\n"
-    "\n"
-    "# One of the passed parameters is invalid.\n"
-    "error InvalidParameter (parameter: string)\n"
-    "\n"
-    "# Client is denied access\n"
-    "error PermissionDenied ()\n"
-    "\n"
-    "# Method is expected to be called with 'more' set to true, but wasn't\n"
-    "error ExpectedMore ()\n";
-
-static const char manager_idl[] =
-    "# ophostd, the operator host: its plugins and operators, the configured\n"
-    "# and ad-hoc sessions (pipelines), their events and counters.\n"
-    "# Read-only methods are open to anyone who can connect; StartSession,\n"
-    "# StopSession, Run and Reload need root or the daemon's control-group.\n"
-    "interface org.ophost.Manager\n"
-    "\n"
-    "type Param (\n"
-    "  key: string,\n"
-    "  type: string,\n"
-    "  description: string,\n"
-    "  default: ?string,\n"
-    "  mandatory: bool,\n"
-    "  allowed: ?[]string,\n"
-    "  aliases: ?[]string,\n"
-    "  min: ?string,\n"
-    "  max: ?string\n"
-    ")\n"
-    "\n"
-    "type Plugin (\n"
-    "  name: string,\n"
-    "  version: string,\n"
-    "  description: string,\n"
-    "  path: string,\n"
-    "  operators: []string\n"
-    ")\n"
-    "\n"
-    "type Operator (\n"
-    "  name: string,\n"
-    "  description: string,\n"
-    "  gadget: bool,\n"
-    "  plugin: string,\n"
-    "  version: string,\n"
-    "  path: string,\n"
-    "  priority: int,\n"
-    "  dependencies: []string,\n"
-    "  global_params: []Param,\n"
-    "  instance_params: []Param\n"
-    ")\n"
-    "\n"
-    "# events_in: emitted by the gadget; events_filtered: removed by operators\n"
-    "# on purpose (sum of their in - out); events_out: reached the end of the\n"
-    "# pipeline; events_dropped: accepted by an operator but not delivered (a\n"
-    "# sink's failed write); events_lost: the gadget could not deliver them\n"
-    "# (kernel buffers full).\n"
-    "type Session (\n"
-    "  name: string,\n"
-    "  gadget: string,\n"
-    "  state: string,\n"
-    "  adhoc: bool,\n"
-    "  autostart: bool,\n"
-    "  uptime_usec: int,\n"
-    "  events_in: int,\n"
-    "  events_out: int,\n"
-    "  events_filtered: int,\n"
-    "  events_dropped: int,\n"
-    "  events_lost: int,\n"
-    "  watchers: int\n"
-    ")\n"
-    "\n"
-    "type Field (name: string, type: string, owner: string)\n"
-    "\n"
-    "type DataSource (name: string, fields: []Field)\n"
-    "\n"
-    "type Step (name: string, plugin: string, params: [string]string)\n"
-    "\n"
-    "type OperatorStats (\n"
-    "  name: string,\n"
-    "  events_in: int,\n"
-    "  events_out: int,\n"
-    "  filtered: int,\n"
-    "  dropped: int,\n"
-    "  batches: int,\n"
-    "  ns_spent: int,\n"
-    "  opted_out: bool\n"
-    ")\n"
-    "\n"
-    "type SessionStats (\n"
-    "  name: string,\n"
-    "  state: string,\n"
-    "  events_emitted: int,\n"
-    "  events_lost: int,\n"
-    "  watchers: int,\n"
-    "  watch_dropped: int,\n"
-    "  operators: []OperatorStats\n"
-    ")\n"
-    "\n"
-    "type RunOperator (name: string, params: ?[string]string)\n"
-    "\n"
-    "method ListPlugins() -> (plugins: []Plugin)\n"
-    "\n"
-    "method ListOperators() -> (operators: []Operator)\n"
-    "\n"
-    "method ListSessions() -> (sessions: []Session)\n"
-    "\n"
-    "# The resolved operator order with each operator's params (given or\n"
-    "# default) and, while it runs, the schema of its data sources.\n"
-    "method DescribeSession(name: string) -> (\n"
-    "  name: string,\n"
-    "  gadget: string,\n"
-    "  state: string,\n"
-    "  adhoc: bool,\n"
-    "  file: ?string,\n"
-    "  autostart: bool,\n"
-    "  order: []Step,\n"
-    "  datasources: []DataSource,\n"
-    "  problems: ?[]string\n"
-    ")\n"
-    "\n"
-    "method StartSession(name: string) -> (name: string, state: string)\n"
-    "\n"
-    "method StopSession(name: string) -> (name: string, state: string)\n"
-    "\n"
-    "# Runs an ad-hoc session (needs \"more\": true). The first reply names it\n"
-    "# and its order; then one reply per event; a reply with only 'dropped'\n"
-    "# when this client read too slowly and missed that many events; the last\n"
-    "# reply has ended, state and events (or the error SessionFailed). The\n"
-    "# session ends when the gadget completes or the connection closes.\n"
-    "method Run(\n"
-    "  gadget: string,\n"
-    "  params: ?[string]string,\n"
-    "  operators: ?[]RunOperator,\n"
-    "  duration: ?string,\n"
-    "  name: ?string\n"
-    ") -> (\n"
-    "  session: ?string,\n"
-    "  order: ?[]string,\n"
-    "  event: ?object,\n"
-    "  dropped: ?int,\n"
-    "  ended: ?bool,\n"
-    "  state: ?string,\n"
-    "  events: ?int\n"
-    ")\n"
-    "\n"
-    "# Streams the events of a running session (needs \"more\": true), replies\n"
-    "# as for Run; the first reply carries the data sources.\n"
-    "method Watch(name: string) -> (\n"
-    "  session: ?string,\n"
-    "  datasources: ?[]DataSource,\n"
-    "  event: ?object,\n"
-    "  dropped: ?int,\n"
-    "  ended: ?bool,\n"
-    "  state: ?string,\n"
-    "  events: ?int\n"
-    ")\n"
-    "\n"
-    "# Counters of every running session, or of the one named.\n"
-    "method Stats(name: ?string) -> (sessions: []SessionStats)\n"
-    "\n"
-    "# Re-reads the daemon config and the pipeline files (like SIGHUP).\n"
-    "method Reload() -> ()\n"
-    "\n"
-    "error NoSuchSession (name: string)\n"
-    "\n"
-    "error SessionNotRunning (name: string, state: string)\n"
-    "\n"
-    "error SessionFailed (name: string, error: string)\n"
-    "\n"
-    "error InvalidPipeline (errors: []string)\n"
-    "\n"
-    "error ReloadFailed (errors: []string)\n"
-    "\n"
-    "error PermissionDenied (method: string, reason: string)\n"
-    "\n"
-    "error InvalidRequest (reason: string)\n"
-    "\n"
-    "error RequestTooLarge (reason: string)\n";
-
 /* -------------------------------------------------------------- methods */
 
 static void m_get_info(struct control *ctl, struct varlink_conn *c, json_object *params) {
@@ -821,8 +492,8 @@ static void m_get_interface_description(struct control *ctl, struct varlink_conn
     p = json_object_new_object();
     if (streq(name, IFACE) || streq(name, "org.varlink.service")) {
         json_object_object_add(p, "description",
-                               json_object_new_string(streq(name, IFACE) ? manager_idl
-                                                                         : service_idl));
+                               json_object_new_string(streq(name, IFACE) ? control_manager_idl
+                                                                         : control_service_idl));
         (void) varlink_reply(c, p, false);
     } else {
         json_object_object_add(p, "interface", json_object_new_string(name));
@@ -830,21 +501,38 @@ static void m_get_interface_description(struct control *ctl, struct varlink_conn
     }
 }
 
+static json_object *plugin_json(const struct plugin *pl, const char *state, const char *reason) {
+    json_object *o = json_object_new_object(), *ops = json_object_new_array();
+    json_object_object_add(o, "name", json_str_or_empty(pl && pl->desc ? pl->desc->name : NULL));
+    json_object_object_add(o, "version",
+                           json_str_or_empty(pl && pl->desc ? pl->desc->version : NULL));
+    json_object_object_add(o, "description",
+                           json_str_or_empty(pl && pl->desc ? pl->desc->description : NULL));
+    for (size_t k = 0; pl && k < pl->n_operators; k++)
+        json_object_array_add(ops, json_object_new_string(pl->operators[k].name));
+    json_object_object_add(o, "operators", ops);
+    json_object_object_add(o, "state", json_object_new_string(state));
+    if (reason)
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+    return o;
+}
+
 static void m_list_plugins(struct control *ctl, struct varlink_conn *c, json_object *params) {
-    size_t n;
+    size_t n, n_refused;
     struct plugin *const *plugins = registry_plugins(daemon_registry(ctl->d), &n);
+    const struct refusal *refused = plugin_dirs_refusals(daemon_plugin_dirs(ctl->d), &n_refused);
     json_object *p = json_object_new_object(), *a = json_object_new_array();
 
     for (size_t i = 0; i < n; i++) {
         const struct plugin *pl = plugins[i];
-        json_object *o = json_object_new_object(), *ops = json_object_new_array();
-        json_object_object_add(o, "name", json_object_new_string(pl->desc->name));
-        json_object_object_add(o, "version", json_str_or_empty(pl->desc->version));
-        json_object_object_add(o, "description", json_str_or_empty(pl->desc->description));
+        json_object *o = plugin_json(pl, pl->faults.quarantined ? "quarantined" : "loaded",
+                                     pl->faults.quarantined ? pl->faults.reason : NULL);
         json_object_object_add(o, "path", json_object_new_string(pl->path));
-        for (size_t k = 0; k < pl->n_operators; k++)
-            json_object_array_add(ops, json_object_new_string(pl->operators[k].name));
-        json_object_object_add(o, "operators", ops);
+        json_object_array_add(a, o);
+    }
+    for (size_t i = 0; i < n_refused; i++) {
+        json_object *o = plugin_json(NULL, "refused", refused[i].reason);
+        json_object_object_add(o, "path", json_object_new_string(refused[i].path));
         json_object_array_add(a, o);
     }
     json_object_object_add(p, "plugins", a);
@@ -864,11 +552,11 @@ static void m_list_operators(struct control *ctl, struct varlink_conn *c, json_o
 
 /* Events in (emitted), filtered out by operators, out (reached the end),
  * and dropped (accepted by an operator, not delivered: host->dropped). */
-static void session_counts(struct session *s, uint64_t *ret_in, uint64_t *ret_filtered,
+static void session_counts(const struct worker *w, uint64_t *ret_in, uint64_t *ret_filtered,
                            uint64_t *ret_out, uint64_t *ret_dropped) {
-    struct instance_stats st[64];
-    size_t n = session_instance_stats(s, st, ELEMENTSOF(st));
-    uint64_t in = session_events_emitted(s), filtered = 0, dropped = 0;
+    struct instance_counters st[64];
+    size_t n = worker_counters(w, st, ELEMENTSOF(st));
+    uint64_t in = worker_events_emitted(w), filtered = 0, dropped = 0;
 
     for (size_t i = 0; i < n; i++) {
         if (st[i].events_in > st[i].events_out)
@@ -881,18 +569,31 @@ static void session_counts(struct session *s, uint64_t *ret_in, uint64_t *ret_fi
     *ret_dropped = dropped;
 }
 
+static void add_failure(json_object *o, const struct daemon_session_info *info) {
+    if (info->error)
+        json_object_object_add(o, "error", json_object_new_string(info->error));
+    json_object_object_add(o, "restarts", json_object_new_int64(info->restarts));
+    if (info->next_retry_usec) {
+        uint64_t now = monotonic_usec();
+        json_object_object_add(o, "next_retry_usec",
+                               json_object_new_uint64(info->next_retry_usec > now
+                                                          ? info->next_retry_usec - now
+                                                          : 0));
+    }
+}
+
 static json_object *session_summary(struct control *ctl, const struct daemon_session_info *info,
                                     bool adhoc) {
     json_object *o = json_object_new_object();
     uint64_t in = 0, filtered = 0, out = 0, dropped = 0, lost = 0, uptime = 0;
-    struct hub *h = info->session ? hub_of(ctl, info->session) : NULL;
+    struct hub *h = info->worker ? hub_of(ctl, info->worker) : NULL;
 
-    if (info->session) {
-        session_counts(info->session, &in, &filtered, &out, &dropped);
-        lost = session_events_lost(info->session);
+    if (info->worker) {
+        session_counts(info->worker, &in, &filtered, &out, &dropped);
+        lost = worker_events_lost(info->worker);
+        if (worker_started_usec(info->worker))
+            uptime = monotonic_usec() - worker_started_usec(info->worker);
     }
-    if (h)
-        uptime = monotonic_usec() - h->started_usec;
     json_object_object_add(o, "name", json_object_new_string(info->name));
     json_object_object_add(o, "gadget", json_object_new_string(info->cfg->gadget));
     json_object_object_add(o, "state", json_object_new_string(info->state));
@@ -904,8 +605,8 @@ static json_object *session_summary(struct control *ctl, const struct daemon_ses
     json_object_object_add(o, "events_filtered", json_object_new_uint64(filtered));
     json_object_object_add(o, "events_dropped", json_object_new_uint64(dropped));
     json_object_object_add(o, "events_lost", json_object_new_uint64(lost));
-    json_object_object_add(o, "watchers",
-                           json_object_new_int(h ? (int) atomic_load(&h->n_watching) : 0));
+    json_object_object_add(o, "watchers", json_object_new_int(h ? (int) h->n_watchers : 0));
+    add_failure(o, info);
     return o;
 }
 
@@ -944,34 +645,21 @@ static json_object *step_params(const struct config_session *cs, const struct op
     return o;
 }
 
-static json_object *json_datasources(struct session *s) {
-    json_object *a = json_object_new_array();
-    size_t n = 0;
-    struct ophost_datasource *const *ds = s ? session_datasources(s, &n) : NULL;
-
-    for (size_t i = 0; i < n; i++) {
-        json_object *o = json_object_new_object(), *fields = json_object_new_array();
-        json_object_object_add(o, "name", json_object_new_string(ds[i]->name));
-        for (size_t k = 0; k < ds[i]->n_fields; k++) {
-            json_object *f = json_object_new_object();
-            const char *t = field_type_name(ds[i]->fields[k].type);
-            json_object_object_add(f, "name", json_object_new_string(ds[i]->fields[k].name));
-            json_object_object_add(f, "type", json_object_new_string(t ? t : "unknown"));
-            json_object_object_add(f, "owner", json_str_or_empty(ds[i]->fields[k].owner));
-            json_object_array_add(fields, f);
-        }
-        json_object_object_add(o, "fields", fields);
-        json_object_array_add(a, o);
-    }
-    return a;
+static json_object *limits_json(const struct config_limits *l) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "memory_max", json_object_new_uint64(l->memory_max));
+    json_object_object_add(o, "tasks_max", json_object_new_uint64(l->tasks_max));
+    json_object_object_add(o, "cpu_weight", json_object_new_uint64(l->cpu_weight));
+    json_object_object_add(o, "process_deadline_usec",
+                           json_object_new_uint64(l->process_deadline_nsec / 1000));
+    json_object_object_add(o, "callback_deadline_usec",
+                           json_object_new_uint64(l->callback_deadline_nsec / 1000));
+    return o;
 }
 
-static bool session_has_schema(struct session *s) {
-    enum session_state st;
-    if (!s)
-        return false;
-    st = session_get_state(s);
-    return st == SESSION_RUNNING || st == SESSION_STOPPING;
+static bool has_schema(const struct worker *w) {
+    return w && worker_datasources(w) &&
+           (worker_get_state(w) == WORKER_RUNNING || worker_get_state(w) == WORKER_STOPPING);
 }
 
 static void m_describe_session(struct control *ctl, struct varlink_conn *c, json_object *params) {
@@ -994,15 +682,14 @@ static void m_describe_session(struct control *ctl, struct varlink_conn *c, json
     json_object_object_add(p, "gadget", json_object_new_string(f.info.cfg->gadget));
     json_object_object_add(p, "state", json_object_new_string(f.info.state));
     json_object_object_add(p, "adhoc", json_object_new_boolean(f.adhoc != NULL));
-    if (!f.adhoc)
-        if (f.info.cfg->file) /* ad-hoc sessions come from no file */
-            json_object_object_add(p, "file", json_object_new_string(f.info.cfg->file));
+    if (!f.adhoc && f.info.cfg->file) /* ad-hoc sessions come from no file */
+        json_object_object_add(p, "file", json_object_new_string(f.info.cfg->file));
     json_object_object_add(p, "autostart", json_object_new_boolean(f.info.cfg->autostart));
-    if (f.info.session) {
-        plan = session_plan(f.info.session);
+    if (f.info.worker) {
+        plan = worker_plan(f.info.worker);
     } else {
         /* Not running: plan it now to show what it would run. */
-        if (plan_build(daemon_registry(ctl->d), f.info.cfg, &own_plan, &errs) < 0)
+        if (plan_build(daemon_registry(ctl->d), f.info.cfg, NULL, &own_plan, &errs) < 0)
             own_plan = plan_free(own_plan);
         plan = own_plan;
     }
@@ -1016,11 +703,14 @@ static void m_describe_session(struct control *ctl, struct varlink_conn *c, json
         json_object_array_add(order, o);
     }
     json_object_object_add(p, "order", order);
-    json_object_object_add(p, "datasources", json_datasources(session_has_schema(f.info.session)
-                                                                  ? f.info.session
-                                                                  : NULL));
+    json_object_object_add(p, "datasources",
+                           has_schema(f.info.worker)
+                               ? json_object_get(worker_datasources(f.info.worker))
+                               : json_object_new_array());
     if (errs.n > 0)
         json_object_object_add(p, "problems", error_lines(&errs));
+    add_failure(p, &f.info);
+    json_object_object_add(p, "limits", limits_json(&f.info.cfg->limits));
     plan_free(own_plan);
     errors_clear(&errs);
     (void) varlink_reply(c, p, false);
@@ -1036,47 +726,79 @@ static void reply_session_state(struct control *ctl, struct varlink_conn *c, con
     (void) varlink_reply(c, p, false);
 }
 
+/* The outcome of a start, stop or reload. */
+static void on_done(int r, const char *error, const struct errors *errs, void *userdata) {
+    struct pending *pd = userdata;
+    struct control *ctl = pd->ctl;
+    json_object *p;
+
+    if (pd->conn) {
+        if (r >= 0 && pd->kind == PENDING_RELOAD)
+            (void) varlink_reply(pd->conn, NULL, false);
+        else if (r >= 0)
+            reply_session_state(ctl, pd->conn, pd->name);
+        else if (pd->kind == PENDING_RELOAD) {
+            struct errors none = { 0 };
+            p = json_object_new_object();
+            if (!errs || errs->n == 0)
+                errors_add(&none, "reload failed: %s", error ? error : strerror(-r));
+            json_object_object_add(p, "errors", error_lines(errs && errs->n > 0 ? errs : &none));
+            errors_clear(&none);
+            (void) varlink_error(pd->conn, ERR_RELOAD_FAILED, p);
+        } else {
+            p = json_object_new_object();
+            json_object_object_add(p, "name", json_object_new_string(pd->name));
+            json_object_object_add(p, "error", json_object_new_string(error ? error
+                                                                             : strerror(-r)));
+            (void) varlink_error(pd->conn, ERR_SESSION_FAILED, p);
+        }
+    }
+    pending_free(pd);
+}
+
 static void m_start_session(struct control *ctl, struct varlink_conn *c, json_object *params) {
     bool replied;
     const char *name = param_string(c, params, "name", true, &replied);
-    _cleanup_free_ char *err = NULL;
-    struct daemon_session_info info;
-    int r;
+    struct pending *pd;
 
     if (!name)
         return;
-    if (daemon_session_find(ctl->d, name, &info) < 0) {
+    if (find_adhoc(ctl, name)) {
+        reply_session_state(ctl, c, name); /* an ad-hoc session runs already */
+        return;
+    }
+    pd = pending_new(ctl, c, PENDING_START, name);
+    if (!pd) {
+        (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
+        return;
+    }
+    if (daemon_start_session(ctl->d, name, on_done, pd) < 0) {
+        pending_free(pd);
         reply_no_such_session(c, name);
-        return;
     }
-    r = daemon_start_session(ctl->d, name, &err);
-    if (r < 0) {
-        json_object *p = json_object_new_object();
-        json_object_object_add(p, "name", json_object_new_string(name));
-        json_object_object_add(p, "error", json_object_new_string(err ? err : strerror(-r)));
-        (void) varlink_error(c, ERR_SESSION_FAILED, p);
-        return;
-    }
-    reply_session_state(ctl, c, name);
 }
 
 static void m_stop_session(struct control *ctl, struct varlink_conn *c, json_object *params) {
     bool replied;
     const char *name = param_string(c, params, "name", true, &replied);
+    struct pending *pd;
     struct adhoc *a;
 
     if (!name)
         return;
+    pd = pending_new(ctl, c, PENDING_STOP, name);
+    if (!pd) {
+        (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
+        return;
+    }
     if ((a = find_adhoc(ctl, name))) {
-        adhoc_free(a);
-        reply_session_state(ctl, c, name);
+        worker_stop(a->worker); /* answered in adhoc_state */
         return;
     }
-    if (daemon_stop_session(ctl->d, name) < 0) {
+    if (daemon_stop_session(ctl->d, name, on_done, pd) < 0) {
+        pending_free(pd);
         reply_no_such_session(c, name);
-        return;
     }
-    reply_session_state(ctl, c, name);
 }
 
 static bool require_more(struct varlink_conn *c, const struct varlink_call *call) {
@@ -1100,8 +822,8 @@ static void m_watch(struct control *ctl, struct varlink_conn *c, const struct va
         reply_no_such_session(c, name);
         return;
     }
-    h = f.info.session ? hub_of(ctl, f.info.session) : NULL;
-    if (!h || !session_has_schema(f.info.session)) {
+    h = f.info.worker ? hub_of(ctl, f.info.worker) : NULL;
+    if (!h || !has_schema(f.info.worker)) {
         p = json_object_new_object();
         json_object_object_add(p, "name", json_object_new_string(name));
         json_object_object_add(p, "state", json_object_new_string(f.info.state));
@@ -1115,7 +837,7 @@ static void m_watch(struct control *ctl, struct varlink_conn *c, const struct va
     }
     p = json_object_new_object();
     json_object_object_add(p, "session", json_object_new_string(name));
-    json_object_object_add(p, "datasources", json_datasources(f.info.session));
+    json_object_object_add(p, "datasources", json_object_get(worker_datasources(f.info.worker)));
     (void) varlink_reply(c, p, true);
     if (hub_add_watcher(h, c) < 0) {
         (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
@@ -1124,157 +846,18 @@ static void m_watch(struct control *ctl, struct varlink_conn *c, const struct va
     cl->watching = h;
 }
 
-/* A param value from JSON: strings as they are, numbers and booleans as
- * their text. NULL for anything else. */
-static char *param_value_text(json_object *v) {
-    switch (json_object_get_type(v)) {
-    case json_type_string:
-        return strdup(json_object_get_string(v));
-    case json_type_int:
-    case json_type_double:
-    case json_type_boolean:
-        return strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-    default:
-        return NULL;
-    }
-}
-
-/* Appends an operator with params (a JSON object or NULL) to cs; on a bad
- * value writes the offending parameter path into bad. */
-static int cs_add_operator(struct config_session *cs, const char *name, json_object *params,
-                           char *bad, size_t bad_len, const char *where) {
-    struct config_operator *ops, *co;
-    size_t n;
-
-    if (params && !json_object_is_type(params, json_type_object)) {
-        snprintf(bad, bad_len, "%s.params", where);
-        return -EINVAL;
-    }
-    /* Named twice (e.g. the gadget in "params" and in "operators"): one
-     * operator with the params of both. */
-    co = (struct config_operator *) config_session_operator(cs, name);
-    if (!co) {
-        ops = realloc(cs->operators, (cs->n_operators + 1) * sizeof(*ops));
-        if (!ops)
-            return -ENOMEM;
-        cs->operators = ops;
-        co = &ops[cs->n_operators++];
-        *co = (struct config_operator){ 0 }; /* no position: not from a file */
-        co->name = strdup(name);
-        if (!co->name)
-            return -ENOMEM;
-    }
-    n = params ? json_object_object_length(params) : 0;
-    {
-        struct config_param *cp = realloc(co->params, (co->n_params + n + 1) * sizeof(*cp));
-        if (!cp)
-            return -ENOMEM;
-        co->params = cp;
-        memset(cp + co->n_params, 0, (n + 1) * sizeof(*cp));
-    }
-    if (!params)
-        return 0;
-    json_object_object_foreach(params, key, val) {
-        struct config_param *cp = &co->params[co->n_params];
-        cp->value = param_value_text(val);
-        if (!cp->value) {
-            snprintf(bad, bad_len, "%s.params.%s", where, key);
-            return -EINVAL;
-        }
-        cp->key = strdup(key);
-        cp->pos = co->pos;
-        co->n_params++;
-        if (!cp->key)
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-/* Builds the session the Run request describes. -EINVAL with the bad
- * parameter's name in bad. */
-static int build_run_session(struct control *ctl, json_object *params, struct config_session *cs,
-                             char *bad, size_t bad_len) {
-    json_object *gadget, *v, *ops;
-    const char *name = NULL;
-    int r;
-
-    if (!json_object_object_get_ex(params, "gadget", &gadget) ||
-        !json_object_is_type(gadget, json_type_string) || !json_object_get_string_len(gadget)) {
-        snprintf(bad, bad_len, "gadget");
-        return -EINVAL;
-    }
-    if (json_object_object_get_ex(params, "name", &v) && v) {
-        if (!json_object_is_type(v, json_type_string) || !json_object_get_string_len(v)) {
-            snprintf(bad, bad_len, "name");
-            return -EINVAL;
-        }
-        name = json_object_get_string(v);
-        if (!config_session_name_is_valid(name)) {
-            snprintf(bad, bad_len, "name");
-            return -EINVAL;
-        }
-    }
-    cs->name = name ? strdup(name) : strprintf("run-%u", ++ctl->next_run);
-    cs->gadget = strdup(json_object_get_string(gadget));
-    if (!cs->name || !cs->gadget)
-        return -ENOMEM;
-    /* cs->file and the positions stay empty: error lines then carry no
-     * "FILE:LINE:COL: " prefix (config_pos_prefix). */
-    cs->autostart = true;
-    if (json_object_object_get_ex(params, "duration", &v) && v) {
-        if (!json_object_is_type(v, json_type_string) ||
-            parse_duration(json_object_get_string(v), &cs->duration_nsec) < 0) {
-            snprintf(bad, bad_len, "duration");
-            return -EINVAL;
-        }
-    }
-    if (json_object_object_get_ex(params, "params", &v) && v &&
-        (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > 0)) {
-        r = cs_add_operator(cs, cs->gadget, v, bad, bad_len, "");
-        if (r < 0) {
-            if (r == -EINVAL && bad[0] == '.')
-                memmove(bad, bad + 1, strlen(bad));
-            return r;
-        }
-    }
-    if (json_object_object_get_ex(params, "operators", &ops) && ops) {
-        if (!json_object_is_type(ops, json_type_array)) {
-            snprintf(bad, bad_len, "operators");
-            return -EINVAL;
-        }
-        for (size_t i = 0; i < json_object_array_length(ops); i++) {
-            json_object *o = json_object_array_get_idx(ops, i), *n = NULL, *pp = NULL;
-            char where[32];
-            snprintf(where, sizeof(where), "operators[%zu]", i);
-            if (json_object_is_type(o, json_type_string)) {
-                n = o;
-            } else if (json_object_is_type(o, json_type_object)) {
-                (void) json_object_object_get_ex(o, "name", &n);
-                (void) json_object_object_get_ex(o, "params", &pp);
-            }
-            if (!n || !json_object_is_type(n, json_type_string) ||
-                !json_object_get_string_len(n)) {
-                snprintf(bad, bad_len, "%s.name", where);
-                return -EINVAL;
-            }
-            r = cs_add_operator(cs, json_object_get_string(n), pp, bad, bad_len, where);
-            if (r < 0)
-                return r;
-        }
-    }
-    return 0;
-}
-
 static void m_run(struct control *ctl, struct varlink_conn *c, const struct varlink_call *call) {
     struct config_session cs = { 0 };
     struct errors errs = { 0 };
     struct plan *plan = NULL;
     struct adhoc *a = NULL;
+    struct daemon_session_info info;
+    struct plan_hooks hooks = daemon_plan_hooks(ctl->d);
+    _cleanup_free_ char *err = NULL;
     struct client *cl;
     struct hub *h;
     json_object *p, *order;
     char bad[128] = "";
-    struct daemon_session_info info;
     int r;
 
     if (!require_more(c, call))
@@ -1285,7 +868,14 @@ static void m_run(struct control *ctl, struct varlink_conn *c, const struct varl
         (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
         return;
     }
-    r = build_run_session(ctl, call->parameters, &cs, bad, sizeof(bad));
+    if (daemon_stopping(ctl->d)) {
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string("run"));
+        json_object_object_add(p, "error", json_object_new_string("the daemon is stopping"));
+        (void) varlink_error(c, ERR_SESSION_FAILED, p);
+        return;
+    }
+    r = run_request_parse(call->parameters, &ctl->next_run, &cs, bad, sizeof(bad));
     if (r == -EINVAL) {
         (void) varlink_error_invalid_parameter(c, bad);
         goto out;
@@ -1304,7 +894,7 @@ static void m_run(struct control *ctl, struct varlink_conn *c, const struct varl
         (void) varlink_error(c, ERR_INVALID_PIPELINE, p);
         goto out;
     }
-    r = plan_build(daemon_registry(ctl->d), &cs, &plan, &errs);
+    r = plan_build(daemon_registry(ctl->d), &cs, &hooks, &plan, &errs);
     if (r < 0) {
         p = json_object_new_object();
         json_object_object_add(p, "errors", error_lines(&errs));
@@ -1323,49 +913,70 @@ static void m_run(struct control *ctl, struct varlink_conn *c, const struct varl
     order = json_object_new_array();
     for (size_t i = 0; i < plan->n_steps; i++)
         json_object_array_add(order, json_object_new_string(plan->steps[i].entry->op->name));
-    a->session = session_new(plan);
-    if (!a->session) {
+    r = worker_start(ctl->loop, plan, &a->cs, daemon_worker_env(ctl->d), 1, &adhoc_ops, a,
+                     &a->worker, &err);
+    if (r < 0) {
+        log_full(LOG_ERR, r, &(struct log_context){ .session = a->cs.name },
+                 "cannot start the ad-hoc session: %s", err ? err : strerror(-r));
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(a->cs.name));
+        json_object_object_add(p, "error", json_object_new_string(err ? err : strerror(-r)));
         json_object_put(order);
         adhoc_free(a);
-        (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
+        (void) varlink_error(c, ERR_SESSION_FAILED, p);
         goto out;
     }
     a->next = ctl->adhocs;
     ctl->adhocs = a;
-    control_session_attach(ctl, a->session);
-    h = hub_of(ctl, a->session);
     a->owner = c;
     cl->run = a;
-
+    h = hub_new(ctl, a->worker);
     p = json_object_new_object();
     json_object_object_add(p, "session", json_object_new_string(a->cs.name));
     json_object_object_add(p, "order", order);
     (void) varlink_reply(c, p, true);
     if (h && hub_add_watcher(h, c) >= 0)
         cl->watching = h;
-
-    r = sd_event_add_io(ctl->loop, &a->notify_es, session_notify_fd(a->session), EPOLLIN,
-                        on_adhoc_notify, a);
-    if (r >= 0)
-        r = session_start(a->session);
-    if (r < 0) {
-        log_full(LOG_ERR, r, &(struct log_context){ .session = a->cs.name },
-                 "cannot start the ad-hoc session: %m");
-        p = json_object_new_object();
-        json_object_object_add(p, "name", json_object_new_string(a->cs.name));
-        json_object_object_add(p, "error", json_object_new_string(strerror(-r)));
-        if (cl->watching)
-            hub_remove_watcher(cl->watching, c);
-        cl->watching = NULL;
-        adhoc_free(a);
-        (void) varlink_error(c, ERR_SESSION_FAILED, p);
-        goto out;
-    }
     log_full(LOG_INFO, 0, &(struct log_context){ .session = a->cs.name },
              "ad-hoc session started for uid %u", (unsigned) varlink_conn_peer(c)->uid);
 out:
     config_session_clear(&cs);
     errors_clear(&errs);
+}
+
+static json_object *session_stats(struct control *ctl, const char *name, struct worker *w) {
+    struct instance_counters st[64];
+    size_t n = worker_counters(w, st, ELEMENTSOF(st));
+    struct hub *h = hub_of(ctl, w);
+    json_object *o = json_object_new_object(), *ops = json_object_new_array();
+
+    json_object_object_add(o, "name", json_object_new_string(name));
+    json_object_object_add(o, "state",
+                           json_object_new_string(worker_state_name(worker_get_state(w))));
+    json_object_object_add(o, "events_emitted", json_object_new_uint64(worker_events_emitted(w)));
+    json_object_object_add(o, "events_lost", json_object_new_uint64(worker_events_lost(w)));
+    json_object_object_add(o, "watchers", json_object_new_int(h ? (int) h->n_watchers : 0));
+    json_object_object_add(o, "watch_dropped", json_object_new_uint64(h ? h->watch_dropped : 0));
+    /* The gadget processes nothing: its output is what it emitted. */
+    if (n > 0)
+        st[0].events_out = worker_events_emitted(w);
+    for (size_t i = 0; i < n; i++) {
+        json_object *op = json_object_new_object();
+        json_object_object_add(op, "name", json_object_new_string(st[i].operator_name));
+        json_object_object_add(op, "events_in", json_object_new_uint64(st[i].events_in));
+        json_object_object_add(op, "events_out", json_object_new_uint64(st[i].events_out));
+        json_object_object_add(op, "filtered",
+                               json_object_new_uint64(st[i].events_in > st[i].events_out
+                                                          ? st[i].events_in - st[i].events_out
+                                                          : 0));
+        json_object_object_add(op, "dropped", json_object_new_uint64(st[i].dropped));
+        json_object_object_add(op, "batches", json_object_new_uint64(st[i].batches));
+        json_object_object_add(op, "ns_spent", json_object_new_uint64(st[i].ns_spent));
+        json_object_object_add(op, "opted_out", json_object_new_boolean(st[i].opted_out));
+        json_object_array_add(ops, op);
+    }
+    json_object_object_add(o, "operators", ops);
+    return o;
 }
 
 static void m_stats(struct control *ctl, struct varlink_conn *c, json_object *params) {
@@ -1383,68 +994,40 @@ static void m_stats(struct control *ctl, struct varlink_conn *c, json_object *pa
     }
     p = json_object_new_object();
     a = json_object_new_array();
-    for (struct hub *h = ctl->hubs; h; h = h->next) {
-        struct instance_stats st[64];
-        size_t n = session_instance_stats(h->session, st, ELEMENTSOF(st));
-        json_object *o, *ops;
-        if (name && !streq(name, session_name(h->session)))
-            continue;
-        /* Only sessions that still exist for the daemon or as ad hoc. */
-        if (daemon_session_find(ctl->d, session_name(h->session), &info) < 0 &&
-            !find_adhoc(ctl, session_name(h->session)))
-            continue;
-        o = json_object_new_object();
-        ops = json_object_new_array();
-        json_object_object_add(o, "name", json_object_new_string(session_name(h->session)));
-        json_object_object_add(o, "state", json_object_new_string(session_state_name(
-                                               session_get_state(h->session))));
-        json_object_object_add(o, "events_emitted",
-                               json_object_new_uint64(session_events_emitted(h->session)));
-        json_object_object_add(o, "events_lost",
-                               json_object_new_uint64(session_events_lost(h->session)));
-        json_object_object_add(o, "watchers", json_object_new_int((int) atomic_load(&h->n_watching)));
-        json_object_object_add(o, "watch_dropped",
-                               json_object_new_uint64(atomic_load(&h->watch_dropped)));
-        /* The gadget processes nothing: its output is what it emitted. */
-        if (n > 0)
-            st[0].events_out = session_events_emitted(h->session);
-        for (size_t i = 0; i < n; i++) {
-            json_object *op = json_object_new_object();
-            json_object_object_add(op, "name", json_object_new_string(st[i].operator_name));
-            json_object_object_add(op, "events_in", json_object_new_uint64(st[i].events_in));
-            json_object_object_add(op, "events_out", json_object_new_uint64(st[i].events_out));
-            json_object_object_add(op, "filtered",
-                                   json_object_new_uint64(st[i].events_in > st[i].events_out
-                                                              ? st[i].events_in - st[i].events_out
-                                                              : 0));
-            json_object_object_add(op, "dropped", json_object_new_uint64(st[i].dropped));
-            json_object_object_add(op, "batches", json_object_new_uint64(st[i].batches));
-            json_object_object_add(op, "ns_spent", json_object_new_uint64(st[i].ns_spent));
-            json_object_object_add(op, "opted_out", json_object_new_boolean(st[i].opted_out));
-            json_object_array_add(ops, op);
-        }
-        json_object_object_add(o, "operators", ops);
-        json_object_array_add(a, o);
-    }
+    for (size_t i = 0; daemon_session_at(ctl->d, i, &info) >= 0; i++)
+        if (info.worker && (!name || streq(name, info.name)))
+            json_object_array_add(a, session_stats(ctl, info.name, info.worker));
+    for (struct adhoc *ad = ctl->adhocs; ad; ad = ad->next)
+        if (!name || streq(name, ad->cs.name))
+            json_object_array_add(a, session_stats(ctl, ad->cs.name, ad->worker));
     json_object_object_add(p, "sessions", a);
     (void) varlink_reply(c, p, false);
 }
 
 static void m_reload(struct control *ctl, struct varlink_conn *c, json_object *params) {
-    struct errors errs = { 0 };
-    int r = daemon_reload(ctl->d, &errs);
+    struct pending *pd = pending_new(ctl, c, PENDING_RELOAD, NULL);
+
+    if (!pd || daemon_reload(ctl->d, on_done, pd) < 0) {
+        if (pd)
+            pending_free(pd);
+        (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
+    }
+}
+
+static void m_unquarantine(struct control *ctl, struct varlink_conn *c, json_object *params) {
+    bool replied;
+    const char *name = param_string(c, params, "plugin", true, &replied);
     json_object *p;
 
-    if (r >= 0) {
-        (void) varlink_reply(c, NULL, false);
-    } else {
+    if (!name)
+        return;
+    if (daemon_unquarantine(ctl->d, name) < 0) {
         p = json_object_new_object();
-        if (errs.n == 0)
-            errors_add(&errs, "reload failed: %s", strerror(-r));
-        json_object_object_add(p, "errors", error_lines(&errs));
-        (void) varlink_error(c, ERR_RELOAD_FAILED, p);
+        json_object_object_add(p, "plugin", json_object_new_string(name));
+        (void) varlink_error(c, ERR_NO_SUCH_PLUGIN, p);
+        return;
     }
-    errors_clear(&errs);
+    (void) varlink_reply(c, NULL, false);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -1475,6 +1058,7 @@ static const struct method {
     { IFACE ".Watch", NULL, m_watch, 0 },
     { IFACE ".Stats", m_stats, NULL, 0 },
     { IFACE ".Reload", m_reload, NULL, M_MUTATING },
+    { IFACE ".Unquarantine", m_unquarantine, NULL, M_MUTATING },
 };
 
 static void on_call(struct varlink_conn *c, const struct varlink_call *call, void *userdata) {
@@ -1508,16 +1092,21 @@ static void on_call(struct varlink_conn *c, const struct varlink_call *call, voi
 }
 
 static void on_disconnect(struct varlink_conn *c, void *userdata) {
+    struct control *ctl = userdata;
     struct client *cl = varlink_conn_get_userdata(c);
 
+    for (struct pending *p = ctl->pendings; p; p = p->next)
+        if (p->conn == c)
+            p->conn = NULL; /* the outcome has nobody to go to */
     if (!cl)
         return;
     if (cl->watching)
         hub_remove_watcher(cl->watching, c);
     cl->watching = NULL;
     if (cl->run) {
+        /* Its session ends: stop it, and free it once its worker is gone. */
         cl->run->owner = NULL;
-        adhoc_free(cl->run);
+        worker_stop(cl->run->worker);
     }
     varlink_conn_set_userdata(c, NULL);
     free(cl);
@@ -1553,6 +1142,7 @@ int control_new(struct daemon *d, sd_event *loop, const struct daemon_config *cf
     }
     log_info("control socket %s%s", varlink_server_activated(ctl->srv) ? "(from systemd) " : "",
              cfg->control_socket);
+    daemon_set_observer(d, &observer, ctl);
     *ret = ctl;
     return 0;
 }
@@ -1560,11 +1150,14 @@ int control_new(struct daemon *d, sd_event *loop, const struct daemon_config *cf
 struct control *control_free(struct control *ctl) {
     if (!ctl)
         return NULL;
+    daemon_set_observer(ctl->d, NULL, NULL);
     while (ctl->adhocs)
         adhoc_free(ctl->adhocs);
+    while (ctl->pendings)
+        pending_free(ctl->pendings);
     ctl->srv = varlink_server_free(ctl->srv);
-    while (ctl->hubs) /* sessions the daemon forgot to detach: none expected */
-        control_session_detach(ctl, ctl->hubs->session);
+    while (ctl->hubs) /* the daemon's workers: it frees them after us */
+        hub_free(ctl, ctl->hubs);
     free(ctl);
     return NULL;
 }

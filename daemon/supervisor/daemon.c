@@ -1,33 +1,43 @@
 /*
- * daemon.c — the running ophostd. The main thread owns the configuration,
- * the registry and the list of configured sessions, and runs one sd-event
- * loop for signals (TERM/INT: stop, HUP: reload), session state changes,
- * restarts with backoff and the plugin directory watch. Sessions run on
- * their own threads (session.c).
+ * daemon.c — the running ophostd's supervisor. The main thread owns the
+ * configuration, the registry (metadata of the plugins the scanner
+ * described) and the configured sessions, and runs one sd-event loop for
+ * signals (TERM/INT: stop, HUP: reload), the workers' states, restarts with
+ * backoff, quarantine and the plugin directory watch. It runs no plugin
+ * code: plugins are probed by scanner children, sessions run in worker
+ * children, reload dry runs in children too (probe.h, worker.h).
  *
- * Reload is prepare-then-swap: the new daemon config and pipelines are read
- * and every session planned first; any error leaves everything as it was.
- * Then unchanged sessions keep running, changed ones restart, removed ones
- * stop and new ones start. Signals that arrive during a reload wait in the
- * signalfd and are handled after it (several HUPs coalesce into one).
+ * Startup: the plugin directories are scanned (a scanner probes every
+ * snapshot), the pipelines read, the autostart sessions started, and once
+ * each of them runs or failed, READY=1.
+ *
+ * Reload is prepare-then-swap: the new daemon config and pipelines are read,
+ * every new or changed session planned and dry-run in children first; any
+ * error leaves everything as it was. Then unchanged sessions keep running,
+ * changed ones restart, removed ones stop and new ones start. A reload asked
+ * for while one is being prepared runs after it (several coalesce).
  */
 #include "daemon.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
+#include "child.h"
 #include "config.h"
 #include "control.h"
-#include "ctx.h"
 #include "inspect.h"
-#include "loader.h"
 #include "log.h"
+#include "params.h"
 #include "plan.h"
+#include "plugins.h"
+#include "probe.h"
 #include "registry.h"
-#include "session.h"
+#include "worker.h"
 
 #define RESTART_DELAY_MAX_NSEC (300ULL * 1000000000ULL)
 #define PLUGIN_RESCAN_DELAY_USEC (100 * 1000)
@@ -35,11 +45,19 @@
 enum managed_state {
     MANAGED_IDLE,     /* not started (autostart off, or ended) */
     MANAGED_WAITING,  /* needs an operator no plugin provides yet */
-    MANAGED_RUNNING,  /* a session exists */
+    MANAGED_RUNNING,  /* a worker exists */
     MANAGED_BACKOFF,  /* failed; restart scheduled */
+    MANAGED_DEFERRED, /* starts when the worker of its old definition is gone */
 };
 
 struct daemon;
+
+/* A caller waiting for the outcome of a start or stop. */
+struct waiter {
+    daemon_done_fn done;
+    void *userdata;
+    struct waiter *next;
+};
 
 /* One configured session and what runs it. */
 struct managed {
@@ -47,10 +65,35 @@ struct managed {
     char *name;
     const struct config_session *cfg; /* in d->pipelines */
     enum managed_state state;
-    struct session *session;
-    sd_event_source *notify_es;
+    struct worker *worker;
     sd_event_source *restart_es;
     uint64_t backoff_nsec;
+    unsigned restarts;
+    uint64_t next_retry_usec;
+    char *last_error;
+    bool failed;               /* the last run (or start) failed */
+    bool blocked;              /* by a quarantined plugin */
+    bool autostart_pending;    /* READY=1 waits for it */
+    bool retired;              /* removed or changed by a reload; its worker stops */
+    bool replaced;             /* retired for a changed definition */
+    struct plan *deferred;     /* MANAGED_DEFERRED: what to start */
+    struct waiter *start_waiters, *stop_waiters;
+};
+
+struct reload_request {
+    daemon_done_fn done;
+    void *userdata;
+    struct reload_request *next;
+};
+
+/* A reload between its plans and its swap: the dry runs run. */
+struct reload {
+    struct daemon_config *config;
+    struct config_pipelines *pipelines;
+    struct plan **plans;        /* per new session; NULL if unchanged or waiting */
+    int *plan_rc;
+    struct probe *probe;
+    struct reload_request *requests;
 };
 
 struct daemon {
@@ -58,17 +101,42 @@ struct daemon {
     sd_event *loop;
     struct daemon_config *config;
     struct registry *registry;
+    struct plugin_dirs *dirs;
+    struct worker_env env;
     struct config_pipelines *pipelines;
     struct managed **managed; /* sorted by name, like pipelines */
     size_t n_managed;
+    struct managed **retired; /* a reload removed or changed them: stopping */
+    size_t n_retired;
     int inotify_fd;
     sd_event_source *rescan_es;
-    struct control *control; /* NULL without a control socket */
+    struct probe *scan;            /* a plugin scan under way */
+    bool rescan_again;
+    bool started;                  /* the initial scan is done */
+    bool ready;                    /* READY=1 sent */
+    struct reload *reload;         /* a reload under way */
+    struct reload_request *reload_queue; /* asked for meanwhile */
+    bool stopping;
+    struct control *control;       /* NULL without a control socket */
+    const struct daemon_observer *obs;
+    void *obs_userdata;
     size_t config_errors; /* of the last reload (or startup) that failed; 0 after a good one */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct daemon_config *, daemon_config_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config_pipelines *, config_pipelines_free)
+
+static void managed_start(struct managed *m);
+
+static struct managed *find_managed(struct daemon *d, const char *name) {
+    for (size_t i = 0; i < d->n_managed; i++)
+        if (streq(d->managed[i]->name, name))
+            return d->managed[i];
+    return NULL;
+}
+static void notify_status(struct daemon *d);
+static void maybe_ready(struct daemon *d);
+static void maybe_exit(struct daemon *d);
 
 /* ------------------------------------------------------------- loading */
 
@@ -104,51 +172,6 @@ static int load_config(const struct daemon_options *opt, struct daemon_config **
     return 0;
 }
 
-/* Adds each plugin of found (NULL-terminated) that the registry does not
- * hold yet from the same path; the registry's refusals are appended to
- * refused. The running daemon logs each plugin it loads (log_loaded);
- * --check and --list don't. Returns how many were added. */
-static size_t add_plugins(struct registry *reg, struct plugin *const *found,
-                          struct errors *refused, bool log_loaded) {
-    size_t n = 0;
-
-    for (size_t i = 0; found && found[i]; i++) {
-        struct plugin *p = found[i];
-        char *err = NULL;
-        if (registry_plugin_by_path(reg, p->path))
-            continue; /* same file as before */
-        if (registry_add_plugin(reg, p, &err) < 0) {
-            errors_add(refused, "%s", err ? err : p->path);
-            free(err);
-            continue;
-        }
-        if (log_loaded)
-            log_full(LOG_INFO, 0, &(struct log_context){ .plugin = p->file_name },
-                     "plugin '%s' %s loaded, %zu operators", p->desc->name,
-                     p->desc->version ? p->desc->version : "", p->n_operators);
-        n++;
-    }
-    return n;
-}
-
-static void plugins_unref(struct plugin **plugins) {
-    for (size_t i = 0; plugins && plugins[i]; i++)
-        plugin_unref(plugins[i]);
-    free(plugins);
-}
-
-/* Loads every plugin of the configured dirs into the registry. Refusals are
- * appended to refused. */
-static int load_plugins(struct registry *reg, char *const *dirs, struct errors *refused,
-                        bool log_loaded) {
-    struct plugin **plugins = NULL;
-    int r = loader_scan(dirs, host_table(), geteuid(), &plugins, refused);
-
-    (void) add_plugins(reg, plugins, refused, log_loaded);
-    plugins_unref(plugins);
-    return r < 0 ? r : 0;
-}
-
 static void log_lines(int priority, const struct errors *e, const char *suffix) {
     /* A list of errors is bounded and every line matters: not rate limited. */
     for (size_t i = 0; e->lines && e->lines[i]; i++)
@@ -156,38 +179,54 @@ static void log_lines(int priority, const struct errors *e, const char *suffix) 
                  suffix);
 }
 
-/* plan_build, then one dry instantiate (session_check_plan), for --check
- * and reload: a schema error (a field nobody provides) shows now, not when
- * the session starts. Problems are appended to errs. Returns 0 and
- * the plan in *ret, or plan_build's error, or -EINVAL if the dry run
- * failed. */
-static int plan_checked(struct registry *reg, const struct config_session *cs, struct plan **ret,
-                        struct errors *errs) {
-    _cleanup_free_ char *err = NULL;
-    struct plan *plan;
-    int r;
+/* The soft RLIMIT_NOFILE workers get (the one we started with), after
+ * raising ours to the hard limit: the supervisor holds a socket and a pidfd
+ * per worker, and never uses select(). */
+static uint64_t raise_nofile(void) {
+    struct rlimit rl;
+    uint64_t soft;
 
-    r = plan_build(reg, cs, &plan, errs);
-    if (r < 0)
-        return r;
-    r = session_check_plan(plan, &err);
-    if (r < 0) {
-        char at[CONFIG_POS_PREFIX_MAX];
-        errors_add(errs, "%ssession '%s': %s", config_pos_prefix(cs->pos, at), cs->name,
-                   err ? err : strerror(-r));
-        plan_free(plan);
-        return -EINVAL;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    soft = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
     }
-    *ret = plan;
-    return 0;
+    return soft;
 }
 
-/* ----------------------------------------------------- --check, --list */
+/* Plan hooks of the supervisor: the operator's global params must be
+ * valid and its plugin not quarantined. No plugin code runs. */
+static int hook_prepare(void *userdata, struct operator_entry *e, char **ret_error) {
+    struct registry *reg = userdata;
+    struct params *p = NULL;
+    int r;
+
+    if (e->plugin->faults.quarantined) {
+        *ret_error = strprintf("plugin %s is quarantined: %s (replace the file, or run "
+                               "'ophostctl unquarantine %s')",
+                               e->plugin->file_name, e->plugin->faults.reason,
+                               e->plugin->file_name);
+        return -EPERM;
+    }
+    r = registry_global_params(reg, e, &p, ret_error);
+    params_free(p);
+    return r;
+}
+
+static struct plan_hooks supervisor_hooks(struct registry *reg) {
+    return (struct plan_hooks){ .prepare = hook_prepare, .userdata = reg };
+}
+
+/* ------------------------------------------------- the command line tools */
 
 int daemon_list_operators(const struct daemon_options *opt, bool json) {
     _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
     struct errors errs = { 0 }, refused = { 0 };
-    struct registry *reg;
+    struct plugin_dirs *pd = NULL;
+    struct registry *reg = NULL;
+    sd_event *loop = NULL;
     int r;
 
     r = load_config(opt, &c, &errs);
@@ -197,12 +236,15 @@ int daemon_list_operators(const struct daemon_options *opt, bool json) {
         return 1;
     }
     reg = registry_new();
-    if (!reg)
-        return 1;
-    r = load_plugins(reg, c->plugin_dirs, &refused, false);
+    pd = plugin_dirs_new(geteuid());
+    r = reg && pd ? sd_event_new(&loop) : -ENOMEM;
+    if (r >= 0)
+        r = probe_scan_dirs(loop, reg, pd, c->plugin_dirs, c->log_level, &refused);
     if (r >= 0)
         r = inspect_list_operators(stdout, reg, &refused, json);
     registry_free(reg);
+    plugin_dirs_free(pd);
+    sd_event_unref(loop);
     errors_clear(&refused);
     return r < 0 ? 1 : 0;
 }
@@ -210,35 +252,70 @@ int daemon_list_operators(const struct daemon_options *opt, bool json) {
 int daemon_check(const struct daemon_options *opt, bool json) {
     _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
     _cleanup_(config_pipelines_freep) struct config_pipelines *p = NULL;
-    _cleanup_free_ struct plan **plans = NULL;
+    _cleanup_free_ struct plan **plans = NULL, **checked = NULL;
+    _cleanup_free_ const struct config_session **sessions = NULL;
     struct errors errs = { 0 };
     struct registry *reg = NULL;
+    struct plugin_dirs *pd = NULL;
+    struct probe *probe = NULL;
+    struct worker_env env;
+    sd_event *loop = NULL;
+    size_t n_checked = 0;
     int r, status = 1;
 
     r = load_config(opt, &c, &errs);
     if (r < 0)
         goto out;
     reg = registry_new();
-    if (!reg)
+    pd = plugin_dirs_new(geteuid());
+    if (!reg || !pd || sd_event_new(&loop) < 0)
         goto out;
     registry_set_globals(reg, c->operators, c->n_operators);
-    if (load_plugins(reg, c->plugin_dirs, &errs, false) < 0)
+    if (probe_scan_dirs(loop, reg, pd, c->plugin_dirs, c->log_level, &errs) < 0)
         goto out;
     (void) registry_check_globals(reg, &errs);
     if (config_load_pipelines(c->pipeline_dir, &p, &errs) < 0)
         goto out;
     plans = calloc(p->n_sessions + 1, sizeof(struct plan *));
-    if (!plans)
+    checked = calloc(p->n_sessions + 1, sizeof(struct plan *));
+    sessions = calloc(p->n_sessions + 1, sizeof(*sessions));
+    if (!plans || !checked || !sessions)
         goto out;
-    for (size_t i = 0; i < p->n_sessions; i++)
-        (void) plan_checked(reg, &p->sessions[i], &plans[i], &errs);
+    for (size_t i = 0; i < p->n_sessions; i++) {
+        struct plan_hooks hooks = supervisor_hooks(reg);
+        if (plan_build(reg, &p->sessions[i], &hooks, &plans[i], &errs) >= 0) {
+            checked[n_checked] = plans[i];
+            sessions[n_checked++] = &p->sessions[i];
+        }
+    }
+    /* The dry runs: init, can_operate_on, instantiate and destroy of every
+     * session, each in a child. */
+    env = (struct worker_env){ .cfg = c, .nofile = 0 };
+    if (probe_check(loop, checked, sessions, n_checked, &env, NULL, NULL, &probe) < 0 ||
+        probe_wait(loop, probe) < 0)
+        goto out;
+    for (size_t i = 0, k = 0; i < p->n_sessions; i++) {
+        if (!plans[i])
+            continue;
+        if (probe_errors(probe, k)->n > 0) {
+            struct errors copy = { 0 };
+            for (size_t l = 0; l < probe_errors(probe, k)->n; l++)
+                (void) errors_add(&copy, "%s", probe_errors(probe, k)->lines[l]);
+            errors_move(&errs, &copy);
+            plans[i] = plan_free(plans[i]);
+        }
+        k++;
+    }
     status = errs.n > 0 ? 1 : 0;
 
 out:
     (void) inspect_check(stdout, stderr, plans, p ? p->n_sessions : 0, &errs, json);
+    probe_free(probe);
     for (size_t i = 0; plans && p && i < p->n_sessions; i++)
         plan_free(plans[i]);
     registry_free(reg);
+    plugin_dirs_free(pd);
+    sd_event_unref(loop);
     errors_clear(&errs);
     return status;
 }
@@ -246,54 +323,99 @@ out:
 /* ------------------------------------------------------------ sessions */
 
 static void notify_status(struct daemon *d) {
-    size_t running = 0, waiting = 0, failed = 0, n_plugins;
+    size_t running = 0, waiting = 0, restarting = 0, failed = 0, n_plugins;
+    char rejected[96] = "";
+
     (void) registry_plugins(d->registry, &n_plugins);
     for (size_t i = 0; i < d->n_managed; i++) {
-        running += d->managed[i]->state == MANAGED_RUNNING;
-        waiting += d->managed[i]->state == MANAGED_WAITING;
-        failed += d->managed[i]->state == MANAGED_BACKOFF;
+        struct managed *m = d->managed[i];
+        running += m->state == MANAGED_RUNNING;
+        waiting += m->state == MANAGED_WAITING;
+        restarting += m->state == MANAGED_BACKOFF;
+        failed += m->state == MANAGED_IDLE && m->failed;
     }
-    char rejected[80] = "";
     if (d->config_errors)
-        snprintf(rejected, sizeof(rejected), ", last configuration rejected: %zu errors (see the log)",
-                 d->config_errors);
-    sd_notifyf(0, "STATUS=%zu plugins, %zu sessions running, %zu waiting, %zu restarting%s",
-               n_plugins, running, waiting, failed, rejected);
+        snprintf(rejected, sizeof(rejected),
+                 ", last configuration rejected: %zu errors (see the log)", d->config_errors);
+    sd_notifyf(0, "STATUS=%zu plugins, %zu sessions running, %zu waiting, %zu restarting, "
+                  "%zu failed%s",
+               n_plugins, running, waiting, restarting, failed, rejected);
 }
 
-/* Frees m's session once its thread has ended; watchers are told first. */
-static struct session *managed_session_free(struct managed *m) {
-    session_request_stop(m->session);
-    (void) session_join(m->session);
-    control_session_detach(m->d->control, m->session);
-    return session_free(m->session);
-}
-
-static void managed_stop(struct managed *m) {
-    m->notify_es = sd_event_source_disable_unref(m->notify_es);
-    m->restart_es = sd_event_source_disable_unref(m->restart_es);
-    if (m->session) {
-        m->session = managed_session_free(m);
-        log_full(LOG_INFO, 0, &(struct log_context){ .session = m->name }, "stopped");
+static void waiters_call(struct waiter **list, int r, const char *error) {
+    struct waiter *w = *list;
+    *list = NULL;
+    while (w) {
+        struct waiter *next = w->next;
+        w->done(r, error, NULL, w->userdata);
+        free(w);
+        w = next;
     }
-    m->state = MANAGED_IDLE;
 }
 
-static struct managed *managed_free(struct managed *m) {
+static void waiters_drop(struct waiter **list) {
+    while (*list) {
+        struct waiter *next = (*list)->next;
+        free(*list);
+        *list = next;
+    }
+}
+
+static int waiter_add(struct waiter **list, daemon_done_fn done, void *userdata) {
+    struct waiter *w;
+    if (!done)
+        return 0;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->done = done;
+    w->userdata = userdata;
+    w->next = *list;
+    *list = w;
+    return 0;
+}
+
+static void set_error(struct managed *m, const char *error) {
+    free(m->last_error);
+    m->last_error = error ? strdup(error) : NULL;
+    m->failed = error != NULL;
+}
+
+/* Frees m's worker (it has ended, or is killed now); watchers are told
+ * first. */
+static void managed_drop_worker(struct managed *m) {
+    if (!m->worker)
+        return;
+    if (m->d->obs && m->d->obs->worker_ended)
+        m->d->obs->worker_ended(m->worker, m->d->obs_userdata);
+    m->worker = worker_free(m->worker);
+}
+
+static struct managed *managed_free(struct managed *m, bool call_waiters) {
     if (!m)
         return NULL;
-    managed_stop(m);
+    m->restart_es = sd_event_source_disable_unref(m->restart_es);
+    managed_drop_worker(m);
+    plan_free(m->deferred);
+    if (call_waiters) {
+        waiters_call(&m->start_waiters, -ECANCELED, "the session was removed");
+        waiters_call(&m->stop_waiters, 0, NULL);
+    } else {
+        waiters_drop(&m->start_waiters);
+        waiters_drop(&m->stop_waiters);
+    }
+    free(m->last_error);
     free(m->name);
     free(m);
     return NULL;
 }
 
-static int managed_start(struct managed *m, struct plan *plan);
-
 static int on_restart_timer(sd_event_source *es, uint64_t usec, void *userdata) {
     struct managed *m = userdata;
     m->restart_es = sd_event_source_disable_unref(m->restart_es);
-    (void) managed_start(m, NULL);
+    m->next_retry_usec = 0;
+    m->restarts++;
+    managed_start(m);
     notify_status(m->d);
     return 0;
 }
@@ -312,79 +434,178 @@ static void schedule_restart(struct managed *m) {
         return;
     }
     m->state = MANAGED_BACKOFF;
+    m->next_retry_usec = monotonic_usec() + delay / 1000;
     log_full(LOG_NOTICE, 0, &lc, "restarting in %llu ms", (unsigned long long) (delay / 1000000));
 }
 
-static int on_session_notify(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-    struct managed *m = userdata;
-    struct log_context lc = { .session = m->name };
-    enum session_state st;
-    uint64_t v;
-    int r;
-
-    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        return 0;
-    if (!m->session)
-        return 0;
-    st = session_get_state(m->session);
-    if (st != SESSION_STOPPED && st != SESSION_FAILED)
-        return 0;
-
-    r = session_join(m->session);
-    if (st == SESSION_FAILED) {
-        log_full(LOG_ERR, r, &lc, "failed: %s", session_error(m->session) ? session_error(m->session)
-                                                                          : strerror(-r));
-    } else {
-        log_full(LOG_INFO, 0, &lc, "completed, %llu events",
-                 (unsigned long long) session_events_emitted(m->session));
-        m->backoff_nsec = 0;
+/* Whether a plugin an operator of cs needs is quarantined. */
+static bool uses_quarantined(struct daemon *d, const struct config_session *cs) {
+    struct operator_entry *e = registry_find(d->registry, cs->gadget);
+    if (e && e->plugin->faults.quarantined)
+        return true;
+    for (size_t i = 0; i < cs->n_operators; i++) {
+        e = registry_find(d->registry, cs->operators[i].name);
+        if (e && e->plugin->faults.quarantined)
+            return true;
     }
-    m->notify_es = sd_event_source_disable_unref(m->notify_es);
-    m->session = managed_session_free(m);
-    m->state = MANAGED_IDLE;
-    if (st == SESSION_FAILED && m->cfg->restart == CONFIG_RESTART_ON_FAILURE)
-        schedule_restart(m);
-    notify_status(m->d);
-    return 0;
+    return false;
 }
 
-/* Starts m's session from plan (taken), or plans it now if plan is NULL.
- * A missing operator leaves m waiting for a plugin. */
-static int managed_start(struct managed *m, struct plan *plan) {
+static void managed_settled(struct managed *m) {
+    if (m->autostart_pending) {
+        m->autostart_pending = false;
+        maybe_ready(m->d);
+    }
+}
+
+static void managed_run(struct managed *m, struct plan *plan);
+
+/* The worker of a session's old definition ended: the new one may start. */
+static void retired_ended(struct managed *m) {
+    struct daemon *d = m->d;
+    struct managed *next = find_managed(d, m->name);
+
+    if (worker_get_state(m->worker) == WORKER_FAILED)
+        log_full(LOG_ERR, 0, &(struct log_context){ .session = m->name }, "failed: %s",
+                 worker_error(m->worker));
+    else
+        log_full(LOG_INFO, 0, &(struct log_context){ .session = m->name }, "%s",
+                 m->replaced ? "stopped its old definition" : "stopped");
+    if (worker_get_state(m->worker) == WORKER_FAILED)
+        daemon_record_fault(d, m->worker);
+    for (size_t i = 0; i < d->n_retired; i++)
+        if (d->retired[i] == m) {
+            d->retired[i] = d->retired[--d->n_retired];
+            break;
+        }
+    managed_free(m, true);
+    if (next && next->state == MANAGED_DEFERRED && !d->stopping)
+        managed_run(next, TAKE_PTR(next->deferred));
+    else if (next && next->state == MANAGED_DEFERRED)
+        next->state = MANAGED_IDLE;
+}
+
+static void on_worker_state(struct worker *w, void *userdata) {
+    struct managed *m = userdata;
+    struct daemon *d = m->d;
     struct log_context lc = { .session = m->name };
-    struct errors errs = { 0 };
+    enum worker_state st = worker_get_state(w);
+
+    if (m->retired) {
+        if (worker_ended(w)) {
+            retired_ended(m);
+            maybe_exit(d);
+        }
+        return;
+    }
+    if (st == WORKER_RUNNING) {
+        log_full(LOG_INFO, 0, &lc, "started");
+        waiters_call(&m->start_waiters, 0, NULL);
+        managed_settled(m);
+        return;
+    }
+    if (!worker_ended(w))
+        return;
+
+    if (st == WORKER_FAILED) {
+        log_full(LOG_ERR, 0, &lc, "failed: %s", worker_error(w));
+        set_error(m, worker_error(w));
+        daemon_record_fault(d, w);
+    } else {
+        log_full(LOG_INFO, 0, &lc, "%s, %llu events",
+                 m->stop_waiters || d->stopping ? "stopped" : "completed",
+                 (unsigned long long) worker_events_emitted(w));
+        set_error(m, NULL);
+        m->backoff_nsec = 0;
+    }
+    managed_drop_worker(m);
+    m->state = MANAGED_IDLE;
+    if (st == WORKER_FAILED && m->cfg->restart == CONFIG_RESTART_ON_FAILURE && !d->stopping &&
+        !uses_quarantined(d, m->cfg))
+        schedule_restart(m);
+    else if (st == WORKER_FAILED && uses_quarantined(d, m->cfg))
+        m->blocked = true;
+    /* Callers learn the outcome once the state they may look at is final. */
+    waiters_call(&m->start_waiters, st == WORKER_FAILED ? -EIO : 0,
+                 st == WORKER_FAILED ? m->last_error : NULL);
+    waiters_call(&m->stop_waiters, 0, NULL);
+    managed_settled(m);
+    notify_status(d);
+    maybe_exit(d);
+}
+
+static void on_worker_events(struct worker *w, const char *data, size_t len, uint64_t dropped,
+                             void *userdata) {
+    struct managed *m = userdata;
+    if (m->d->obs && m->d->obs->worker_events)
+        m->d->obs->worker_events(w, data, len, dropped, m->d->obs_userdata);
+}
+
+static const struct worker_ops managed_worker_ops = {
+    .state_changed = on_worker_state,
+    .events = on_worker_events,
+};
+
+static struct managed *find_retired(struct daemon *d, const char *name) {
+    for (size_t i = 0; i < d->n_retired; i++)
+        if (streq(d->retired[i]->name, name))
+            return d->retired[i];
+    return NULL;
+}
+
+/* Starts m's session from plan (taken), once the worker of its previous
+ * definition (if any) is gone: two never run side by side. */
+static void managed_run(struct managed *m, struct plan *plan) {
+    struct log_context lc = { .session = m->name };
+    _cleanup_free_ char *err = NULL;
     int r;
 
-    if (!plan) {
-        r = plan_build(m->d->registry, m->cfg, &plan, &errs);
-        if (r < 0) {
-            m->state = r == -ENOENT ? MANAGED_WAITING : MANAGED_IDLE;
-            log_lines(r == -ENOENT ? LOG_WARNING : LOG_ERR, &errs,
-                      r == -ENOENT ? ", waiting for a plugin that provides it" : "");
-            errors_clear(&errs);
-            return r;
-        }
+    if (find_retired(m->d, m->name)) {
+        plan_free(m->deferred);
+        m->deferred = plan;
+        m->state = MANAGED_DEFERRED;
+        return;
     }
-    m->session = session_new(plan);
-    if (!m->session)
-        return log_full(LOG_ERR, -ENOMEM, &lc, "cannot create the session: %m");
-    control_session_attach(m->d->control, m->session);
-    r = sd_event_add_io(m->d->loop, &m->notify_es, session_notify_fd(m->session), EPOLLIN,
-                        on_session_notify, m);
-    if (r >= 0)
-        r = session_start(m->session);
+    r = worker_start(m->d->loop, plan, m->cfg, &m->d->env, 0, &managed_worker_ops, m,
+                     &m->worker, &err);
     if (r < 0) {
-        m->notify_es = sd_event_source_disable_unref(m->notify_es);
-        m->session = managed_session_free(m);
+        _cleanup_free_ char *msg = strprintf("cannot start the session: %s",
+                                             err ? err : strerror(-r));
+        log_full(LOG_ERR, r, &lc, "%s", msg ? msg : "cannot start the session");
+        set_error(m, msg);
         m->state = MANAGED_IDLE;
-        return log_full(LOG_ERR, r, &lc, "cannot start the session: %m");
+        waiters_call(&m->start_waiters, r, msg);
+        managed_settled(m);
+        return;
     }
     m->state = MANAGED_RUNNING;
-    /* Wait for the forward phases so READY=1 and reloads mean "running". A
-     * failure is reported through the notify fd like any other end. */
-    if (session_wait_started(m->session) >= 0)
-        log_full(LOG_INFO, 0, &lc, "started");
-    return 0;
+    m->blocked = false;
+    if (m->d->obs && m->d->obs->worker_started)
+        m->d->obs->worker_started(m->worker, m->d->obs_userdata);
+}
+
+/* Plans m's session now and starts it; a missing operator leaves m waiting
+ * for a plugin. */
+static void managed_start(struct managed *m) {
+    struct plan_hooks hooks = supervisor_hooks(m->d->registry);
+    struct errors errs = { 0 };
+    struct plan *plan = NULL;
+    int r;
+
+    r = plan_build(m->d->registry, m->cfg, &hooks, &plan, &errs);
+    if (r < 0) {
+        bool waiting = r == -ENOENT;
+        log_lines(waiting ? LOG_WARNING : LOG_ERR, &errs,
+                  waiting ? ", waiting for a plugin that provides it" : "");
+        m->state = waiting ? MANAGED_WAITING : MANAGED_IDLE;
+        set_error(m, errs.n > 0 && errs.lines ? errs.lines[0] : strerror(-r));
+        m->blocked = !waiting && uses_quarantined(m->d, m->cfg);
+        waiters_call(&m->start_waiters, r, m->last_error);
+        managed_settled(m);
+        errors_clear(&errs);
+        return;
+    }
+    managed_run(m, plan);
 }
 
 static struct managed *managed_new(struct daemon *d, const struct config_session *cfg) {
@@ -401,91 +622,175 @@ static struct managed *managed_new(struct daemon *d, const struct config_session
     return m;
 }
 
-static struct managed *find_managed(struct daemon *d, const char *name) {
-    for (size_t i = 0; i < d->n_managed; i++)
-        if (streq(d->managed[i]->name, name))
-            return d->managed[i];
-    return NULL;
+
+/* Starts every session waiting for a plugin or blocked by a quarantine
+ * that may be over. */
+static void retry_waiting(struct daemon *d) {
+    for (size_t i = 0; i < d->n_managed; i++) {
+        struct managed *m = d->managed[i];
+        if (m->state == MANAGED_WAITING ||
+            (m->state == MANAGED_IDLE && m->blocked && !uses_quarantined(d, m->cfg)))
+            managed_start(m);
+    }
 }
 
-/* Starts every waiting session whose operators may now exist. */
-static void retry_waiting(struct daemon *d) {
+static void maybe_ready(struct daemon *d) {
+    if (d->ready || !d->started || d->stopping)
+        return;
     for (size_t i = 0; i < d->n_managed; i++)
-        if (d->managed[i]->state == MANAGED_WAITING)
-            (void) managed_start(d->managed[i], NULL);
+        if (d->managed[i]->autostart_pending)
+            return;
+    d->ready = true;
+    control_start(d->control);
+    log_info("ready: %zu sessions configured", d->n_managed);
+    sd_notify(0, "READY=1");
+    notify_status(d);
+}
+
+/* ----------------------------------------------------------- quarantine */
+
+void daemon_record_fault(struct daemon *d, struct worker *w) {
+    struct plugin *p = worker_culprit(w);
+    struct plugin_faults *f;
+    uint64_t now = monotonic_usec();
+    unsigned recent = 0;
+
+    if (!p || p->faults.quarantined)
+        return;
+    f = &p->faults;
+    if (f->n == PLUGIN_FAULTS_QUARANTINE) {
+        memmove(f->at_usec, f->at_usec + 1, (f->n - 1) * sizeof(f->at_usec[0]));
+        f->n--;
+    }
+    f->at_usec[f->n++] = now;
+    free(f->last);
+    f->last = worker_error(w) ? strdup(worker_error(w)) : NULL;
+    for (unsigned i = 0; i < f->n; i++)
+        recent += now - f->at_usec[i] <= PLUGIN_FAULTS_WINDOW_USEC;
+    if (recent < PLUGIN_FAULTS_QUARANTINE)
+        return;
+    f->quarantined = true;
+    f->reason = strprintf("%u faults within %llu minutes, the last: %s", recent,
+                          PLUGIN_FAULTS_WINDOW_USEC / 60000000ULL,
+                          f->last ? f->last : "unknown");
+    log_full(LOG_ERR, 0, &(struct log_context){ .plugin = p->file_name, .unlimited = true },
+             "plugin quarantined: %s; sessions using it stop restarting until the file "
+             "changes or 'ophostctl unquarantine %s'",
+             f->reason ? f->reason : "", p->file_name);
+    (void) d;
+}
+
+int daemon_unquarantine(struct daemon *d, const char *name) {
+    size_t n;
+    struct plugin *const *plugins = registry_plugins(d->registry, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        struct plugin *p = plugins[i];
+        if (!p->faults.quarantined ||
+            (!streq(p->file_name, name) && !streq(p->desc->name, name) && !streq(p->path, name)))
+            continue;
+        free(p->faults.reason);
+        free(p->faults.last);
+        p->faults = (struct plugin_faults){ 0 };
+        log_full(LOG_NOTICE, 0, &(struct log_context){ .plugin = p->file_name },
+                 "quarantine lifted");
+        retry_waiting(d);
+        notify_status(d);
+        return 0;
+    }
+    return -ENOENT;
 }
 
 /* -------------------------------------------------------------- reload */
 
-static int reload(struct daemon *d, struct errors *ret_errors) {
-    _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
-    _cleanup_(config_pipelines_freep) struct config_pipelines *p = NULL;
-    _cleanup_free_ struct plan **plans = NULL;
-    _cleanup_free_ int *plan_rc = NULL;
-    struct managed **next = NULL;
-    struct errors errs = { 0 };
+static struct reload *reload_free(struct reload *rl) {
+    if (!rl)
+        return NULL;
+    probe_free(rl->probe);
+    for (size_t i = 0; rl->plans && rl->pipelines && i < rl->pipelines->n_sessions; i++)
+        plan_free(rl->plans[i]);
+    free(rl->plans);
+    free(rl->plan_rc);
+    config_pipelines_free(rl->pipelines);
+    daemon_config_free(rl->config);
+    free(rl);
+    return NULL;
+}
+
+static void requests_done(struct reload_request **list, int r, const struct errors *errs) {
+    struct reload_request *q = *list;
+    *list = NULL;
+    while (q) {
+        struct reload_request *next = q->next;
+        if (q->done)
+            q->done(r, errs && errs->n > 0 && errs->lines ? errs->lines[0] : NULL, errs,
+                    q->userdata);
+        free(q);
+        q = next;
+    }
+}
+
+static void reload_start(struct daemon *d);
+
+/* A reload ended (swapped or rejected): report and run a queued one. */
+static void reload_finish(struct daemon *d, int r, struct errors *errs) {
+    struct reload_request *requests = d->reload ? d->reload->requests : NULL;
+
+    if (d->reload)
+        d->reload->requests = NULL;
+    d->reload = reload_free(d->reload);
+    if (r < 0) {
+        log_lines(LOG_ERR, errs, "");
+        log_error("reload failed (%zu errors), keeping the running configuration", errs->n);
+        d->config_errors = errs->n > 0 ? errs->n : 1;
+    }
+    sd_notify(0, "READY=1");
+    notify_status(d);
+    requests_done(&requests, r, errs);
+    if (d->reload_queue && !d->stopping)
+        reload_start(d);
+}
+
+static void reload_swap(struct daemon *d) {
+    struct reload *rl = d->reload;
+    struct config_pipelines *p = rl->pipelines;
+    struct managed **next;
     size_t n_next = 0, n_kept = 0;
-    bool bad = false;
-    int r;
 
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) monotonic_usec());
-    log_info("reloading");
-
-    r = load_config(&d->opt, &c, &errs);
-    if (r >= 0)
-        r = config_load_pipelines(c->pipeline_dir, &p, &errs);
-    if (r < 0)
-        goto reject;
-
-    /* The new globals apply to operators initialized from now on. */
-    registry_set_globals(d->registry, c->operators, c->n_operators);
-    if (registry_check_globals(d->registry, &errs) < 0)
-        goto reject_globals;
-
-    /* Plan every new or changed autostart session before touching anything. */
-    plans = calloc(p->n_sessions + 1, sizeof(*plans));
-    plan_rc = calloc(p->n_sessions + 1, sizeof(*plan_rc));
-    if (!plans || !plan_rc) {
-        r = -ENOMEM;
-        goto reject_globals;
-    }
-    for (size_t i = 0; i < p->n_sessions; i++) {
-        const struct config_session *cs = &p->sessions[i];
-        struct managed *old = find_managed(d, cs->name);
-        struct errors missing = { 0 };
-        if (old && config_session_equal(old->cfg, cs))
-            continue;
-        plan_rc[i] = plan_checked(d->registry, cs, &plans[i], &missing);
-        if (plan_rc[i] == -ENOENT) {
-            /* Not an error of the files: the session waits for its plugin. */
-            log_lines(LOG_WARNING, &missing, ", waiting for a plugin that provides it");
-            errors_clear(&missing);
-        } else if (plan_rc[i] < 0) {
-            errors_move(&errs, &missing);
-            bad = true;
-        }
-    }
-    if (bad) {
-        r = -EINVAL;
-        goto reject_globals;
-    }
-
-    /* Swap. */
     next = calloc(p->n_sessions + 1, sizeof(*next));
     if (!next) {
-        r = -ENOMEM;
-        goto reject_globals;
+        struct errors errs = { 0 };
+        errors_add(&errs, "reload failed: %s", strerror(ENOMEM));
+        registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
+        reload_finish(d, -ENOMEM, &errs);
+        errors_clear(&errs);
+        return;
     }
     /* Stop removed and changed sessions first, newest configuration last;
      * d->managed keeps the unchanged ones only. */
     for (size_t i = d->n_managed; i-- > 0;) {
         struct managed *m = d->managed[i];
         const struct config_session *cs = config_pipelines_find(p, m->name);
-        if (!cs || !config_session_equal(m->cfg, cs)) {
-            log_full(LOG_INFO, 0, &(struct log_context){ .session = m->name },
-                     cs ? "changed, restarting" : "removed, stopping");
-            d->managed[i] = managed_free(m);
+        struct managed **r;
+        if (cs && config_session_equal(m->cfg, cs))
+            continue;
+        log_full(LOG_INFO, 0, &(struct log_context){ .session = m->name },
+                 cs ? "changed, restarting" : "removed, stopping");
+        d->managed[i] = NULL;
+        m->restart_es = sd_event_source_disable_unref(m->restart_es);
+        r = m->worker ? realloc(d->retired, (d->n_retired + 1) * sizeof(*r)) : NULL;
+        if (!r) {
+            managed_free(m, true); /* no worker, or no memory: it goes at once */
+            continue;
         }
+        /* Its worker stops (its undos run) while the rest goes on. */
+        d->retired = r;
+        d->retired[d->n_retired++] = m;
+        m->retired = true;
+        m->replaced = cs != NULL;
+        m->cfg = NULL;
+        waiters_call(&m->start_waiters, -ECANCELED, "the session was changed by a reload");
+        worker_stop(m->worker);
     }
     for (size_t i = 0; i < d->n_managed; i++)
         if (d->managed[i])
@@ -501,104 +806,206 @@ static int reload(struct daemon *d, struct errors *ret_errors) {
         }
         m = managed_new(d, cs);
         if (!m) {
-            plan_free(plans[i]);
-            plans[i] = NULL;
             log_error("cannot track session '%s': out of memory", cs->name);
             continue;
         }
         next[n_next++] = m;
-        if (!cs->autostart) {
-            plans[i] = plan_free(plans[i]);
+        if (!cs->autostart)
             continue;
-        }
-        if (plan_rc[i] == -ENOENT)
+        if (rl->plan_rc[i] == -ENOENT)
             m->state = MANAGED_WAITING;
         else
-            (void) managed_start(m, TAKE_PTR(plans[i]));
+            managed_run(m, TAKE_PTR(rl->plans[i]));
     }
     free(d->managed);
     d->managed = next;
     d->n_managed = n_next;
     config_pipelines_free(d->pipelines);
-    d->pipelines = TAKE_PTR(p);
+    d->pipelines = TAKE_PTR(rl->pipelines);
     daemon_config_free(d->config);
-    d->config = TAKE_PTR(c);
+    d->config = TAKE_PTR(rl->config);
+    d->env.cfg = d->config;
+    registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
     log_set_max_level(d->config->log_level);
     log_info("reloaded: %zu sessions configured", d->n_managed);
     d->config_errors = 0;
-    sd_notify(0, "READY=1");
-    notify_status(d);
-    return 0;
+    reload_finish(d, 0, NULL);
+}
+
+static void on_dry_runs(struct probe *probe, void *userdata) {
+    struct daemon *d = userdata;
+    struct reload *rl = d->reload;
+    struct errors errs = { 0 };
+    size_t k = 0;
+
+    for (size_t i = 0; i < rl->pipelines->n_sessions; i++) {
+        const struct errors *e;
+        if (!rl->plans[i])
+            continue;
+        e = probe_errors(probe, k++);
+        for (size_t l = 0; l < e->n; l++)
+            (void) errors_add(&errs, "%s", e->lines[l]);
+    }
+    if (errs.n > 0) {
+        registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
+        reload_finish(d, -EINVAL, &errs);
+    } else
+        reload_swap(d);
+    errors_clear(&errs);
+}
+
+/* Reads the configuration again, plans what changed and starts the dry
+ * runs; the swap (or the rejection) follows when they are done. */
+static void reload_start(struct daemon *d) {
+    _cleanup_free_ struct plan **checked = NULL;
+    _cleanup_free_ const struct config_session **sessions = NULL;
+    struct errors errs = { 0 };
+    struct reload *rl;
+    size_t n_checked = 0;
+    bool bad = false;
+    int r;
+
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) monotonic_usec());
+    log_info("reloading");
+    rl = calloc(1, sizeof(*rl));
+    if (!rl) {
+        errors_add(&errs, "reload failed: %s", strerror(ENOMEM));
+        goto reject;
+    }
+    rl->requests = TAKE_PTR(d->reload_queue);
+    d->reload = rl;
+
+    r = load_config(&d->opt, &rl->config, &errs);
+    if (r < 0)
+        goto reject;
+    if (!streq(rl->config->control_socket, d->config->control_socket))
+        log_warning("control-socket changed to %s: takes effect at the next start, ignoring",
+                    rl->config->control_socket);
+    registry_set_globals(d->registry, rl->config->operators, rl->config->n_operators);
+    (void) registry_check_globals(d->registry, &errs);
+    r = config_load_pipelines(rl->config->pipeline_dir, &rl->pipelines, &errs);
+    if (r < 0 || errs.n > 0)
+        goto reject_globals;
+
+    rl->plans = calloc(rl->pipelines->n_sessions + 1, sizeof(*rl->plans));
+    rl->plan_rc = calloc(rl->pipelines->n_sessions + 1, sizeof(int));
+    checked = calloc(rl->pipelines->n_sessions + 1, sizeof(*checked));
+    sessions = calloc(rl->pipelines->n_sessions + 1, sizeof(*sessions));
+    if (!rl->plans || !rl->plan_rc || !checked || !sessions) {
+        errors_add(&errs, "reload failed: %s", strerror(ENOMEM));
+        goto reject_globals;
+    }
+    for (size_t i = 0; i < rl->pipelines->n_sessions; i++) {
+        const struct config_session *cs = &rl->pipelines->sessions[i];
+        struct managed *old = find_managed(d, cs->name);
+        struct plan_hooks hooks = supervisor_hooks(d->registry);
+        struct errors missing = { 0 };
+        if (old && config_session_equal(old->cfg, cs))
+            continue;
+        rl->plan_rc[i] = plan_build(d->registry, cs, &hooks, &rl->plans[i], &missing);
+        if (rl->plan_rc[i] == -ENOENT) {
+            /* Not an error of the files: the session waits for its plugin. */
+            log_lines(LOG_WARNING, &missing, ", waiting for a plugin that provides it");
+            errors_clear(&missing);
+        } else if (rl->plan_rc[i] < 0) {
+            errors_move(&errs, &missing);
+            bad = true;
+        } else {
+            checked[n_checked] = rl->plans[i];
+            sessions[n_checked++] = cs;
+        }
+    }
+    if (bad)
+        goto reject_globals;
+    r = probe_check(d->loop, checked, sessions, n_checked, &d->env, on_dry_runs, d, &rl->probe);
+    if (r < 0) {
+        errors_add(&errs, "reload failed: cannot start the dry runs: %s", strerror(-r));
+        goto reject_globals;
+    }
+    return;
 
 reject_globals:
     registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
 reject:
-    for (size_t i = 0; plans && p && i < p->n_sessions; i++)
-        plan_free(plans[i]);
-    log_lines(LOG_ERR, &errs, "");
-    log_error("reload failed (%zu errors), keeping the running configuration", errs.n);
-    d->config_errors = errs.n > 0 ? errs.n : 1;
-    if (ret_errors)
-        errors_move(ret_errors, &errs);
+    reload_finish(d, -EINVAL, &errs);
     errors_clear(&errs);
-    sd_notify(0, "READY=1");
-    notify_status(d);
-    return r;
+}
+
+int daemon_reload(struct daemon *d, daemon_done_fn done, void *userdata) {
+    struct reload_request *q = calloc(1, sizeof(*q)), **tail;
+
+    if (!q)
+        return -ENOMEM;
+    q->done = done;
+    q->userdata = userdata;
+    for (tail = &d->reload_queue; *tail; tail = &(*tail)->next)
+        ;
+    *tail = q;
+    if (!d->reload && d->started && !d->stopping)
+        reload_start(d);
+    return 0;
 }
 
 /* ------------------------------------------------------------- hot-plug */
 
-/* Brings the registry in line with the plugin directories: new files load,
- * replaced files (new inode) replace their plugin, removed files unload. */
+static void rescan_plugins(struct daemon *d);
+
+static void on_scan_done(struct probe *p, void *userdata) {
+    struct daemon *d = userdata;
+    struct errors refused = { 0 };
+    size_t added;
+
+    added = probe_apply_scan(p, d->registry, d->dirs, &refused, true);
+    log_lines(LOG_WARNING, &refused, ", ignoring");
+    errors_clear(&refused);
+    d->scan = probe_free(d->scan);
+    if (!d->started) {
+        d->started = true;
+        return; /* daemon_run continues the startup */
+    }
+    if (added > 0)
+        retry_waiting(d);
+    notify_status(d);
+    if (d->rescan_again) {
+        d->rescan_again = false;
+        rescan_plugins(d);
+    }
+}
+
+/* Brings the registry in line with the plugin directories: new files are
+ * probed and load, changed files replace their plugin, removed files
+ * unload. Running sessions keep the snapshot they run. */
 static void rescan_plugins(struct daemon *d) {
-    struct plugin **found = NULL;
-    struct errors refused = { 0 }, conflicts = { 0 };
-    size_t n_plugins;
-    bool changed = false;
+    struct errors refused = { 0 };
+    struct plugin_scan scan;
     int r;
 
-    r = loader_scan(d->config->plugin_dirs, host_table(), geteuid(), &found, &refused);
+    if (d->scan) {
+        d->rescan_again = true;
+        return;
+    }
+    r = plugin_dirs_scan(d->dirs, d->config->plugin_dirs, d->registry, &scan, &refused);
     if (r < 0) {
         log_error_errno(r, "plugin rescan failed: %m, ignoring");
-        goto out;
+        return;
     }
-    /* Unload plugins whose file went away or was replaced. */
-    for (;;) {
-        struct plugin *const *loaded = registry_plugins(d->registry, &n_plugins);
-        struct plugin *gone = NULL;
-        for (size_t i = 0; i < n_plugins && !gone; i++) {
-            bool present = false;
-            for (size_t k = 0; found && found[k]; k++)
-                if (streq(found[k]->path, loaded[i]->path) && found[k]->dev == loaded[i]->dev &&
-                    found[k]->ino == loaded[i]->ino)
-                    present = true;
-            if (!present)
-                gone = loaded[i];
-        }
-        if (!gone)
-            break;
-        log_full(LOG_INFO, 0, &(struct log_context){ .plugin = gone->file_name },
-                 "plugin removed or replaced, its operators leave the registry");
-        registry_remove_plugin(d->registry, gone);
-        changed = true;
-    }
-    if (add_plugins(d->registry, found, &conflicts, true) > 0)
-        changed = true;
-    log_lines(LOG_WARNING, &conflicts, ", ignoring");
-    for (size_t i = 0; refused.lines && refused.lines[i]; i++)
-        log_debug("%s", refused.lines[i]);
-    if (changed)
-        retry_waiting(d);
-out:
-    plugins_unref(found);
+    log_lines(LOG_WARNING, &refused, ", ignoring");
     errors_clear(&refused);
-    errors_clear(&conflicts);
+    for (size_t i = 0; i < scan.n_gone; i++) {
+        log_full(LOG_INFO, 0, &(struct log_context){ .plugin = scan.gone[i]->file_name },
+                 "plugin removed or replaced, its operators leave the registry");
+        registry_remove_plugin(d->registry, scan.gone[i]);
+    }
+    r = probe_scan(d->loop, scan.fresh, scan.n_fresh, d->config->log_level, on_scan_done, d,
+                   &d->scan);
+    if (r < 0)
+        log_error_errno(r, "cannot start the plugin scanner: %m, new plugins are not loaded");
+    plugin_scan_clear(&scan);
     notify_status(d);
 }
 
 static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata) {
-    struct daemon *d = userdata;
-    rescan_plugins(d);
+    rescan_plugins(userdata);
     return 0;
 }
 
@@ -611,7 +1018,7 @@ static int on_inotify(sd_event_source *es, int fd, uint32_t revents, void *userd
     while ((n = read(fd, buf, sizeof(buf))) > 0)
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *) (void *) p;
-            if (ev->len > 0 && loader_is_plugin_name(ev->name))
+            if (ev->len > 0 && plugin_is_file_name(ev->name))
                 relevant = true;
             if (ev->mask & IN_Q_OVERFLOW)
                 relevant = true;
@@ -647,15 +1054,54 @@ static int watch_plugin_dirs(struct daemon *d) {
 /* ---------------------------------------------------------------- run */
 
 static int on_sighup(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
-    (void) reload(userdata, NULL);
+    (void) daemon_reload(userdata, NULL, NULL);
     return 0;
+}
+
+/* Exits the loop once shutting down and no worker is left. */
+static void maybe_exit(struct daemon *d) {
+    if (!d->stopping)
+        return;
+    for (size_t i = 0; i < d->n_managed; i++)
+        if (d->managed[i]->worker)
+            return;
+    if (d->n_retired > 0 || control_has_workers(d->control))
+        return;
+    (void) sd_event_exit(d->loop, 0);
 }
 
 static int on_sigterm(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
     struct daemon *d = userdata;
+
+    if (d->stopping)
+        return 0;
     log_info("received %s, stopping", strsignal((int) si->ssi_signo));
     sd_notify(0, "STOPPING=1");
-    return sd_event_exit(d->loop, 0);
+    d->stopping = true;
+    d->scan = probe_free(d->scan);
+    if (d->reload) {
+        struct errors errs = { 0 };
+        errors_add(&errs, "the daemon is stopping");
+        d->reload->probe = probe_free(d->reload->probe);
+        registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
+        reload_finish(d, -ECANCELED, &errs);
+        errors_clear(&errs);
+    }
+    /* Stop sessions in reverse order: the last started stops first. Each
+     * worker's deadlines bound how long its undos may take. */
+    for (size_t i = d->n_managed; i-- > 0;) {
+        struct managed *m = d->managed[i];
+        m->restart_es = sd_event_source_disable_unref(m->restart_es);
+        if (m->state == MANAGED_BACKOFF || m->state == MANAGED_WAITING ||
+            m->state == MANAGED_DEFERRED)
+            m->state = MANAGED_IDLE;
+        m->deferred = plan_free(m->deferred);
+        if (m->worker)
+            worker_stop(m->worker);
+    }
+    control_stop_workers(d->control);
+    maybe_exit(d);
+    return 0;
 }
 
 /* TEST ONLY, enabled by OPHOST_TEST_HOOKS=1 in the environment: SIGUSR2
@@ -671,13 +1117,21 @@ static int on_test_stall(sd_event_source *es, const struct signalfd_siginfo *si,
 }
 
 static void daemon_free(struct daemon *d) {
-    /* Stop sessions in reverse order: the last started stops first. */
+    /* The control socket first: its pending calls must not be answered by
+     * what is freed below. */
+    d->control = control_free(d->control);
     for (size_t i = d->n_managed; i-- > 0;)
-        managed_free(d->managed[i]);
+        managed_free(d->managed[i], false);
     free(d->managed);
-    d->control = control_free(d->control); /* after the sessions it watches */
+    for (size_t i = 0; i < d->n_retired; i++)
+        managed_free(d->retired[i], false);
+    free(d->retired);
+    d->reload = reload_free(d->reload);
+    requests_done(&d->reload_queue, -ECANCELED, NULL);
+    d->scan = probe_free(d->scan);
     sd_event_source_disable_unref(d->rescan_es);
     registry_free(d->registry);
+    plugin_dirs_free(d->dirs);
     config_pipelines_free(d->pipelines);
     daemon_config_free(d->config);
     if (d->inotify_fd >= 0)
@@ -685,15 +1139,57 @@ static void daemon_free(struct daemon *d) {
     sd_event_unref(d->loop);
 }
 
+/* After the first scan: the pipelines, the autostart sessions, READY=1
+ * once they run (or failed). */
+static int start_sessions(struct daemon *d) {
+    struct errors errs = { 0 };
+    int r;
+
+    (void) registry_check_globals(d->registry, &errs);
+    log_lines(LOG_ERR, &errs, "");
+    errors_clear(&errs);
+
+    /* Pipelines are all or nothing, as on reload: with an error in the
+     * files the daemon runs no session until a reload brings valid ones.
+     * A session whose plan fails (a missing or failing operator) is
+     * reported and does not keep the others from starting. */
+    r = config_load_pipelines(d->config->pipeline_dir, &d->pipelines, &errs);
+    if (r < 0) {
+        log_lines(LOG_ERR, &errs, "");
+        log_error("no sessions started: fix the pipeline files and reload");
+        d->config_errors = errs.n > 0 ? errs.n : 1;
+        errors_clear(&errs);
+        d->pipelines = calloc(1, sizeof(*d->pipelines));
+        if (!d->pipelines)
+            return -ENOMEM;
+    }
+    d->managed = calloc(d->pipelines->n_sessions + 1, sizeof(*d->managed));
+    if (!d->managed)
+        return -ENOMEM;
+    for (size_t i = 0; i < d->pipelines->n_sessions; i++) {
+        struct managed *m = managed_new(d, &d->pipelines->sessions[i]);
+        if (!m)
+            return -ENOMEM;
+        d->managed[d->n_managed++] = m;
+        m->autostart_pending = m->cfg->autostart;
+    }
+    for (size_t i = 0; i < d->n_managed; i++)
+        if (d->managed[i]->cfg->autostart)
+            managed_start(d->managed[i]);
+    maybe_ready(d);
+    return 0;
+}
+
 int daemon_run(const struct daemon_options *opt) {
     struct daemon d = { .opt = *opt, .inotify_fd = -1 };
+    _cleanup_free_ char *cg = NULL;
     struct errors errs = { 0 };
     bool test_hooks = streq_ptr(getenv("OPHOST_TEST_HOOKS"), "1"); /* see on_test_stall */
     sigset_t mask;
     int r, status = 1;
 
-    /* Block the signals before any session thread exists, so only the
-     * main loop's signalfd receives them. */
+    /* The signals go to the loop's signalfd. SIGCHLD stays at its default:
+     * workers are reaped through their pidfds. */
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
@@ -701,7 +1197,8 @@ int daemon_run(const struct daemon_options *opt) {
     sigaddset(&mask, SIGPIPE);
     if (test_hooks)
         sigaddset(&mask, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    (void) signal(SIGCHLD, SIG_DFL);
 
     r = load_config(opt, &d.config, &errs);
     if (r < 0) {
@@ -710,6 +1207,7 @@ int daemon_run(const struct daemon_options *opt) {
         goto out;
     }
     log_set_max_level(d.config->log_level);
+    d.env = (struct worker_env){ .cfg = d.config, .nofile = raise_nofile() };
 
     r = sd_event_new(&d.loop);
     if (r >= 0)
@@ -727,53 +1225,45 @@ int daemon_run(const struct daemon_options *opt) {
         goto out;
     }
 
+    r = cgroup_setup("/sys/fs/cgroup", &cg);
+    if (r > 0)
+        log_info("limits: each session's worker runs in its own cgroup below %s",
+                 cg ? cg : "the unit's");
+    else
+        log_info("limits: no delegated cgroup (%s%s): memory-max applies as RLIMIT_DATA, "
+                 "cpu-weight as a nice value, tasks-max does not apply",
+                 cg ? cg : "", r < 0 ? ", setting it up failed" : "");
+
     d.registry = registry_new();
-    if (!d.registry)
+    d.dirs = plugin_dirs_new(geteuid());
+    if (!d.registry || !d.dirs)
         goto out;
     registry_set_globals(d.registry, d.config->operators, d.config->n_operators);
-    r = load_plugins(d.registry, d.config->plugin_dirs, &errs, true);
-    if (r < 0)
-        goto out;
-    log_lines(LOG_WARNING, &errs, ", ignoring");
-    errors_clear(&errs);
-    (void) registry_check_globals(d.registry, &errs);
-    log_lines(LOG_ERR, &errs, "");
-    errors_clear(&errs);
     if (control_new(&d, d.loop, d.config, &d.control) < 0)
         log_error("running without a control socket: ophostctl cannot reach this daemon");
     r = watch_plugin_dirs(&d);
     if (r < 0)
         log_warning("cannot watch the plugin directories: %s, hot-plug disabled", strerror(-r));
 
-    /* Pipelines are all or nothing, as on reload: with an error in the
-     * files the daemon runs no session until a reload brings valid ones.
-     * A session whose plan fails (a missing or failing operator) is
-     * reported and does not keep the others from starting. */
-    r = config_load_pipelines(d.config->pipeline_dir, &d.pipelines, &errs);
-    if (r < 0) {
-        log_lines(LOG_ERR, &errs, "");
-        log_error("no sessions started: fix the pipeline files and reload");
-        d.config_errors = errs.n > 0 ? errs.n : 1;
-        errors_clear(&errs);
-        d.pipelines = calloc(1, sizeof(*d.pipelines));
-        if (!d.pipelines)
+    /* The first scan: the loop runs until the scanner answered. */
+    rescan_plugins(&d);
+    while (!d.started && !d.stopping) {
+        if (!d.scan) { /* the scanner could not even start */
+            d.started = true;
+            break;
+        }
+        r = sd_event_run(d.loop, UINT64_MAX);
+        if (r < 0) {
+            log_error_errno(r, "main loop failed: %m");
             goto out;
+        }
     }
-    d.managed = calloc(d.pipelines->n_sessions + 1, sizeof(*d.managed));
-    if (!d.managed)
+    if (!d.stopping && start_sessions(&d) < 0) {
+        log_error("out of memory");
         goto out;
-    for (size_t i = 0; i < d.pipelines->n_sessions; i++) {
-        struct managed *m = managed_new(&d, &d.pipelines->sessions[i]);
-        if (!m)
-            goto out;
-        d.managed[d.n_managed++] = m;
-        if (m->cfg->autostart)
-            (void) managed_start(m, NULL);
     }
-
-    log_info("ready: %zu sessions configured", d.n_managed);
-    sd_notify(0, "READY=1");
-    notify_status(&d);
+    if (d.stopping)
+        maybe_exit(&d);
     r = sd_event_loop(d.loop);
     status = r < 0 ? 1 : 0;
 out:
@@ -784,28 +1274,60 @@ out:
 
 /* ------------------------------------------------ for the control socket */
 
+void daemon_set_observer(struct daemon *d, const struct daemon_observer *obs, void *userdata) {
+    d->obs = obs;
+    d->obs_userdata = userdata;
+}
+
 struct registry *daemon_registry(struct daemon *d) {
     return d->registry;
+}
+
+struct plugin_dirs *daemon_plugin_dirs(struct daemon *d) {
+    return d->dirs;
 }
 
 const struct daemon_config *daemon_get_config(struct daemon *d) {
     return d->config;
 }
 
-size_t daemon_n_sessions(struct daemon *d) {
-    return d->n_managed;
+const struct worker_env *daemon_worker_env(struct daemon *d) {
+    return &d->env;
+}
+
+sd_event *daemon_loop(struct daemon *d) {
+    return d->loop;
+}
+
+struct plan_hooks daemon_plan_hooks(struct daemon *d) {
+    return supervisor_hooks(d->registry);
+}
+
+bool daemon_stopping(struct daemon *d) {
+    return d->stopping;
 }
 
 static void session_info(struct managed *m, struct daemon_session_info *ret) {
-    static const char *const names[] = {
-        [MANAGED_IDLE] = "inactive", [MANAGED_WAITING] = "waiting",
-        [MANAGED_RUNNING] = "running", [MANAGED_BACKOFF] = "restarting",
-    };
+    const char *state;
+
+    if (m->worker)
+        state = worker_state_name(worker_get_state(m->worker));
+    else if (m->state == MANAGED_DEFERRED)
+        state = "starting";
+    else if (m->state == MANAGED_WAITING)
+        state = "waiting";
+    else if (m->state == MANAGED_BACKOFF)
+        state = "restarting";
+    else
+        state = m->failed ? "failed" : "inactive";
     *ret = (struct daemon_session_info){
         .name = m->name,
         .cfg = m->cfg,
-        .state = m->session ? session_state_name(session_get_state(m->session)) : names[m->state],
-        .session = m->session,
+        .state = state,
+        .worker = m->worker,
+        .error = m->last_error,
+        .restarts = m->restarts,
+        .next_retry_usec = m->next_retry_usec,
     };
 }
 
@@ -824,50 +1346,56 @@ int daemon_session_find(struct daemon *d, const char *name, struct daemon_sessio
     return 0;
 }
 
-int daemon_start_session(struct daemon *d, const char *name, char **ret_error) {
+int daemon_start_session(struct daemon *d, const char *name, daemon_done_fn done,
+                         void *userdata) {
     struct managed *m = find_managed(d, name);
-    struct errors errs = { 0 };
-    struct plan *plan = NULL;
-    int r;
 
     if (!m)
         return -ENOENT;
-    if (m->session)
+    if (d->stopping) {
+        if (done)
+            done(-ESHUTDOWN, "the daemon is stopping", NULL, userdata);
         return 0;
+    }
+    if (m->worker && worker_get_state(m->worker) == WORKER_RUNNING) {
+        if (done)
+            done(0, NULL, NULL, userdata);
+        return 0;
+    }
+    if (waiter_add(&m->start_waiters, done, userdata) < 0)
+        return -ENOMEM;
+    if (m->worker || m->state == MANAGED_DEFERRED)
+        return 0; /* starting, or stopping: the outcome of this run decides */
     m->restart_es = sd_event_source_disable_unref(m->restart_es);
+    m->next_retry_usec = 0;
     m->backoff_nsec = 0;
-    r = plan_build(d->registry, m->cfg, &plan, &errs);
-    if (r < 0) {
-        if (ret_error)
-            *ret_error = errs.n > 0 && errs.lines ? strdup(errs.lines[0]) : NULL;
-        errors_clear(&errs);
-        m->state = r == -ENOENT ? MANAGED_WAITING : MANAGED_IDLE;
-        notify_status(d);
-        return r;
-    }
-    r = managed_start(m, plan);
-    if (r >= 0 && m->session && session_get_state(m->session) == SESSION_FAILED) {
-        r = session_join(m->session);
-        if (ret_error && session_error(m->session))
-            *ret_error = strdup(session_error(m->session));
-        if (r >= 0)
-            r = -EIO;
-    } else if (r < 0 && ret_error) {
-        *ret_error = strprintf("cannot start the session: %s", strerror(-r));
-    }
-    notify_status(d);
-    return r;
-}
-
-int daemon_stop_session(struct daemon *d, const char *name) {
-    struct managed *m = find_managed(d, name);
-    if (!m)
-        return -ENOENT;
-    managed_stop(m);
+    m->restarts = 0;
+    managed_start(m);
     notify_status(d);
     return 0;
 }
 
-int daemon_reload(struct daemon *d, struct errors *ret_errors) {
-    return reload(d, ret_errors);
+int daemon_stop_session(struct daemon *d, const char *name, daemon_done_fn done,
+                        void *userdata) {
+    struct managed *m = find_managed(d, name);
+
+    if (!m)
+        return -ENOENT;
+    m->restart_es = sd_event_source_disable_unref(m->restart_es);
+    m->next_retry_usec = 0;
+    m->deferred = plan_free(m->deferred);
+    if (m->state != MANAGED_RUNNING)
+        m->state = MANAGED_IDLE;
+    if (!m->worker) {
+        notify_status(d);
+        if (done)
+            done(0, NULL, NULL, userdata);
+        return 0;
+    }
+    if (waiter_add(&m->stop_waiters, done, userdata) < 0)
+        return -ENOMEM;
+    log_full(LOG_INFO, 0, &(struct log_context){ .session = m->name }, "stopping");
+    worker_stop(m->worker);
+    notify_status(d);
+    return 0;
 }

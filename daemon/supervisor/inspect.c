@@ -6,8 +6,10 @@
 #include <json-c/json.h>
 #include <libgen.h>
 
-#include "ctx.h"
+#include "log.h"
 #include "params.h"
+#include "plugins.h"
+#include "probe.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
@@ -191,15 +193,47 @@ static void check_plugin_location(const char *path, struct errors *warnings) {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     const char *dir;
 
-    if (!loader_is_plugin_name(base))
+    if (!plugin_is_file_name(base))
         (void) errors_add(warnings, "%s: file: ophostd loads only files named '*.so' that do not "
                                     "start with '.'; install it under such a name", path);
     if (!copy)
         return;
     dir = dirname(copy);
-    if (loader_check_dir(dir, geteuid(), &err) < 0)
+    if (plugin_check_dir(dir, geteuid(), &err) < 0)
         (void) errors_add(warnings, "%s; ophostd refuses every plugin in such a directory, "
                                     "install into one that passes", err ? err : dir);
+}
+
+/* The file checks, the snapshot, and the scanner's probe (in a child: the
+ * plugin's code never runs in this process). 0 and the described plugin, or
+ * the refusal. */
+static int probe_file(const char *path, struct plugin **ret, char **ret_refusal) {
+    struct plugin *snap = NULL, *p;
+    struct probe *probe = NULL;
+    sd_event *loop = NULL;
+    int r;
+
+    r = plugin_snapshot(path, geteuid(), &snap, ret_refusal);
+    if (r < 0)
+        return r;
+    r = sd_event_new(&loop);
+    if (r >= 0)
+        r = probe_scan(loop, &snap, 1, log_get_max_level(), NULL, NULL, &probe);
+    if (r >= 0)
+        r = probe_wait(loop, probe);
+    if (r >= 0) {
+        p = probe_plugin(probe, 0);
+        if (p)
+            *ret = plugin_ref(p);
+        else {
+            *ret_refusal = strdup(probe_error(probe, 0) ? probe_error(probe, 0) : "refused");
+            r = -EINVAL;
+        }
+    }
+    probe_free(probe);
+    plugin_unref(snap);
+    sd_event_unref(loop);
+    return r;
 }
 
 int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json) {
@@ -209,7 +243,7 @@ int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json) {
     int r;
 
     check_plugin_location(path, &warnings);
-    r = loader_load_file(path, host_table(), geteuid(), &p, &refusal);
+    r = probe_file(path, &p, &refusal);
     if (r < 0 && !refusal)
         refusal = strprintf("%s: %s", path, strerror(-r));
 

@@ -304,6 +304,13 @@ size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, cons
     return dropped;
 }
 
+void varlink_conn_stream_note_dropped(struct varlink_conn *c, uint64_t n) {
+    pthread_mutex_lock(&c->lock);
+    if (c->streaming)
+        c->dropped_pending += n;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void varlink_server_wake(struct varlink_server *s) {
     uint64_t one = 1;
     if (atomic_exchange(&s->wake_pending, true))
@@ -806,6 +813,8 @@ int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_meth
         goto fail;
     }
     r = sd_event_add_io(loop, &s->listen_es, s->fd, EPOLLIN, on_accept, s);
+    if (r >= 0) /* varlink_server_accept() opens the door */
+        r = sd_event_source_set_enabled(s->listen_es, SD_EVENT_OFF);
     if (r >= 0)
         r = sd_event_add_io(loop, &s->wake_es, s->wake_fd, EPOLLIN, on_wake, s);
     if (r >= 0)
@@ -846,6 +855,10 @@ struct varlink_server *varlink_server_free(struct varlink_server *s) {
     sd_event_unref(s->loop);
     free(s);
     return NULL;
+}
+
+void varlink_server_accept(struct varlink_server *s) {
+    (void) sd_event_source_set_enabled(s->listen_es, SD_EVENT_ON);
 }
 
 bool varlink_server_activated(const struct varlink_server *s) {

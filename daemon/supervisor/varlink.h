@@ -69,6 +69,10 @@ int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_meth
 /* Closes every connection (calling disconnect), the listening socket, and
  * unlinks the socket path if it was bound here. Returns NULL. */
 struct varlink_server *varlink_server_free(struct varlink_server *s);
+/* Starts accepting connections. Until then clients wait in the listen
+ * backlog: the socket exists (and a second daemon sees it taken) while the
+ * daemon starts. */
+void varlink_server_accept(struct varlink_server *s);
 /* Whether the listening socket came from systemd. */
 bool varlink_server_activated(const struct varlink_server *s);
 
@@ -101,6 +105,9 @@ int varlink_error_invalid_parameter(struct varlink_conn *c, const char *name);
  */
 size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, const uint32_t *ends,
                                   size_t n);
+/* Any thread: counts n events c missed before what is appended next (they
+ * never reached the daemon); told to the client like its own drops. */
+void varlink_conn_stream_note_dropped(struct varlink_conn *c, uint64_t n);
 /* Any thread: have the loop write out what was appended. Cheap when a wake
  * is already pending. */
 void varlink_server_wake(struct varlink_server *s);

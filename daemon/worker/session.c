@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <systemd/sd-event.h>
 
+#include "calls.h"
 #include "ctx.h"
 #include "hint.h"
 #include "log.h"
@@ -46,7 +47,7 @@ struct instance {
     bool opted_out;
     bool done[_PHASE_MAX];
     struct ophost_source *sources;
-    _Atomic uint64_t events_in, events_out, batches, ns_spent, dropped;
+    struct status_counters *c; /* in the session's status page */
 };
 
 /* One batch in TIMING_SAMPLE is timed; the time is scaled up. Timing every
@@ -66,6 +67,8 @@ struct session {
     size_t n_ds;
     struct var *vars;
     size_t n_vars;
+    struct status_page *status; /* counters; the worker's shared page or own */
+    bool own_status;
 
     pthread_t thread;
     bool thread_started;
@@ -85,7 +88,6 @@ struct session {
     bool emitting;    /* every start succeeded, until stop: emit allowed */
     bool done_requested;
     int done_error;
-    _Atomic uint64_t emitted, lost;
     uint64_t n_batches;
     session_tap_fn tap;
     void *tap_userdata;
@@ -102,7 +104,7 @@ const char *session_state_name(enum session_state state) {
 }
 
 /* A session for plan, which stays the caller's on failure. */
-static struct session *session_alloc(struct plan *plan) {
+static struct session *session_alloc(struct plan *plan, struct status_page *status) {
     struct session *s = calloc(1, sizeof(*s));
 
     if (!s)
@@ -110,10 +112,17 @@ static struct session *session_alloc(struct plan *plan) {
     s->stop_fd = s->notify_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    if (!status || status->n_counters < plan->n_steps) {
+        status = calloc(1, status_page_size(plan->n_steps));
+        if (status)
+            status->n_counters = (uint32_t) plan->n_steps;
+        s->own_status = true;
+    }
+    s->status = status;
     s->instances = calloc(plan->n_steps, sizeof(struct instance));
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!s->instances || s->stop_fd < 0 || s->notify_fd < 0) {
+    if (!s->status || !s->instances || s->stop_fd < 0 || s->notify_fd < 0) {
         session_free(s);
         return NULL;
     }
@@ -128,12 +137,13 @@ static struct session *session_alloc(struct plan *plan) {
         in->ctx.params = plan->steps[i].params;
         in->ctx.session = s;
         in->ctx.instance = in;
+        in->c = &s->status->counters[i];
     }
     return s;
 }
 
-struct session *session_new(struct plan *plan) {
-    struct session *s = session_alloc(plan);
+struct session *session_new(struct plan *plan, struct status_page *status) {
+    struct session *s = session_alloc(plan, status);
     if (!s)
         plan_free(plan);
     return s;
@@ -182,34 +192,56 @@ static void instance_drop_sources(struct instance *in) {
         session_host_source_free(in->sources);
 }
 
+static uint32_t index_of(const struct instance *in) {
+    return (uint32_t) (in - in->session->instances);
+}
+
 static int call_do(struct instance *in, enum phase p) {
+    static const enum call_kind kinds[_PHASE_MAX] = { CALL_INSTANTIATE, CALL_PRE_START, CALL_START };
     const struct ophost_operator *op = in->entry->op;
+    uint32_t prev = call_enter(kinds[p], index_of(in));
+    int r;
+
     switch (p) {
     case PHASE_INSTANTIATE:
-        return op->instantiate ? op->instantiate(&in->ctx, in->entry->op_data, &in->data) : 0;
+        r = op->instantiate ? op->instantiate(&in->ctx, in->entry->op_data, &in->data) : 0;
+        break;
     case PHASE_PRE_START:
-        return op->pre_start ? op->pre_start(&in->ctx, in->data) : 0;
+        r = op->pre_start ? op->pre_start(&in->ctx, in->data) : 0;
+        break;
     case PHASE_START:
-        return op->start ? op->start(&in->ctx, in->data) : 0;
+        r = op->start ? op->start(&in->ctx, in->data) : 0;
+        break;
     default:
         assert(false);
-        return -EINVAL;
+        r = -EINVAL;
     }
+    call_leave(prev);
+    return r;
 }
 
 static int call_undo(struct instance *in, enum phase p) {
+    static const enum call_kind kinds[_PHASE_MAX] = { CALL_DESTROY, CALL_POST_STOP, CALL_STOP };
     const struct ophost_operator *op = in->entry->op;
+    uint32_t prev = call_enter(kinds[p], index_of(in));
+    int r;
+
     switch (p) {
     case PHASE_INSTANTIATE:
-        return op->destroy ? op->destroy(&in->ctx, in->data) : 0;
+        r = op->destroy ? op->destroy(&in->ctx, in->data) : 0;
+        break;
     case PHASE_PRE_START:
-        return op->post_stop ? op->post_stop(&in->ctx, in->data) : 0;
+        r = op->post_stop ? op->post_stop(&in->ctx, in->data) : 0;
+        break;
     case PHASE_START:
-        return op->stop ? op->stop(&in->ctx, in->data) : 0;
+        r = op->stop ? op->stop(&in->ctx, in->data) : 0;
+        break;
     default:
         assert(false);
-        return -EINVAL;
+        r = -EINVAL;
     }
+    call_leave(prev);
+    return r;
 }
 
 static int freeze_schema(struct session *s) {
@@ -244,6 +276,7 @@ static int run_phase(struct session *s, enum phase p, struct instance **ret_in, 
                 return -EINVAL;
             }
             in->opted_out = true;
+            atomic_store_explicit(&in->c->opted_out, 1, memory_order_relaxed);
             continue;
         }
         if (r < 0) {
@@ -378,7 +411,7 @@ struct ophost_datasource *const *session_datasources(const struct session *s, si
 }
 
 int session_check_plan(struct plan *plan, char **ret_error) {
-    struct session *s = session_alloc(plan);
+    struct session *s = session_alloc(plan, NULL);
     _cleanup_free_ char *msg = NULL;
     struct instance *in = NULL;
     int r;
@@ -464,6 +497,8 @@ struct session *session_free(struct session *s) {
     if (s->notify_fd >= 0)
         close(s->notify_fd);
     free(s->error);
+    if (s->own_status)
+        free(s->status);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     plan_free(s->plan);
@@ -500,25 +535,26 @@ int session_notify_fd(const struct session *s) {
 }
 
 uint64_t session_events_emitted(const struct session *s) {
-    return atomic_load_explicit(&s->emitted, memory_order_relaxed);
+    return atomic_load_explicit(&s->status->emitted, memory_order_relaxed);
 }
 
 uint64_t session_events_lost(const struct session *s) {
-    return atomic_load_explicit(&s->lost, memory_order_relaxed);
+    return atomic_load_explicit(&s->status->lost, memory_order_relaxed);
 }
 
 size_t session_instance_stats(const struct session *s, struct instance_stats *out, size_t n) {
     size_t i;
     for (i = 0; i < n && i < s->n_instances; i++) {
         const struct instance *in = &s->instances[i];
+        const struct status_counters *c = in->c;
         out[i] = (struct instance_stats){
             .operator_name = in->entry->op->name,
-            .events_in = atomic_load_explicit(&in->events_in, memory_order_relaxed),
-            .events_out = atomic_load_explicit(&in->events_out, memory_order_relaxed),
-            .batches = atomic_load_explicit(&in->batches, memory_order_relaxed),
-            .ns_spent = atomic_load_explicit(&in->ns_spent, memory_order_relaxed),
-            .dropped = atomic_load_explicit(&in->dropped, memory_order_relaxed),
-            .opted_out = in->opted_out,
+            .events_in = atomic_load_explicit(&c->events_in, memory_order_relaxed),
+            .events_out = atomic_load_explicit(&c->events_out, memory_order_relaxed),
+            .batches = atomic_load_explicit(&c->batches, memory_order_relaxed),
+            .ns_spent = atomic_load_explicit(&c->ns_spent, memory_order_relaxed),
+            .dropped = atomic_load_explicit(&c->dropped, memory_order_relaxed),
+            .opted_out = atomic_load_explicit(&c->opted_out, memory_order_relaxed) != 0,
         };
     }
     return i;
@@ -703,12 +739,15 @@ static void source_link(struct instance *in, struct ophost_source *src) {
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
     struct ophost_source *src = userdata;
     struct instance *in = src->inst;
+    uint32_t prev;
     int r;
 
     free(in->ctx.error);
     in->ctx.error = NULL;
     /* src may be freed by the callback: do not touch it afterwards. */
+    prev = call_enter(CALL_IO, index_of(in));
     r = src->io_cb(&in->ctx, fd, revents, src->userdata);
+    call_leave(prev);
     if (r < 0) {
         _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
         fail(in->session, in, r, "fd callback failed: %s", msg ? msg : strerror(-r));
@@ -719,6 +758,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
     struct ophost_source *src = userdata;
     struct instance *in = src->inst;
+    uint32_t prev;
     int r;
 
     if (src->interval_usec > 0) {
@@ -728,7 +768,9 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
     }
     free(in->ctx.error);
     in->ctx.error = NULL;
+    prev = call_enter(CALL_TIMER, index_of(in));
     r = src->timer_cb(&in->ctx, src->userdata);
+    call_leave(prev);
     if (r < 0) {
         _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
         fail(in->session, in, r, "timer callback failed: %s", msg ? msg : strerror(-r));
@@ -836,21 +878,23 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
         batch_reset(b);
         return -ESHUTDOWN;
     }
-    counter_add(&s->emitted, b->n);
+    counter_add(&s->status->emitted, b->n);
     timed = s->n_batches++ % TIMING_SAMPLE == 0;
     for (size_t i = 1; i < s->n_instances && b->n > 0; i++) {
         struct instance *in = &s->instances[i];
-        uint32_t n_in = b->n;
+        uint32_t n_in = b->n, prev;
         uint64_t t0 = 0;
         if (in->opted_out || !in->entry->op->process)
             continue;
         if (timed)
             t0 = monotonic_nsec();
+        prev = call_enter(CALL_PROCESS, (uint32_t) i);
         r = in->entry->op->process(&in->ctx, in->data, b);
+        call_leave(prev);
         if (timed)
-            counter_add(&in->ns_spent, (monotonic_nsec() - t0) * TIMING_SAMPLE);
-        counter_add(&in->events_in, n_in);
-        counter_add(&in->batches, 1);
+            counter_add(&in->c->ns_spent, (monotonic_nsec() - t0) * TIMING_SAMPLE);
+        counter_add(&in->c->events_in, n_in);
+        counter_add(&in->c->batches, 1);
         if (r < 0) {
             _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
             fail(s, in, r, "process failed: %s", msg ? msg : strerror(-r));
@@ -864,7 +908,7 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
             r = -ECANCELED;
             break;
         }
-        counter_add(&in->events_out, b->n);
+        counter_add(&in->c->events_out, b->n);
     }
     if (r >= 0 && s->tap && b->n > 0)
         s->tap(s, b, s->tap_userdata);
@@ -875,13 +919,13 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *b) {
 void session_host_lost(struct ophost_ctx *ctx, uint64_t n) {
     struct instance *in = instance_of(ctx);
     if (in)
-        atomic_fetch_add_explicit(&in->session->lost, n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in->session->status->lost, n, memory_order_relaxed);
 }
 
 void session_host_dropped(struct ophost_ctx *ctx, uint64_t n) {
     struct instance *in = instance_of(ctx);
     if (in)
-        counter_add(&in->dropped, n);
+        counter_add(&in->c->dropped, n);
 }
 
 void session_host_done(struct ophost_ctx *ctx, int error) {

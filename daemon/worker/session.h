@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "plan.h"
+#include "status.h"
 
 enum session_state {
     SESSION_CREATED,
@@ -45,8 +46,10 @@ typedef void (*session_tap_fn)(struct session *s, const struct ophost_batch *bat
                                void *userdata);
 
 /* A new session running plan (ownership of plan moves to it, also on
- * failure). NULL on ENOMEM. */
-struct session *session_new(struct plan *plan);
+ * failure). Its counters live in status (at least plan->n_steps of them:
+ * a worker's shared status page), or in a page of its own when status is
+ * NULL. NULL on ENOMEM. */
+struct session *session_new(struct plan *plan, struct status_page *status);
 /* Stops (if running), waits for the thread and frees. Returns NULL. */
 struct session *session_free(struct session *s);
 

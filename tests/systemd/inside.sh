@@ -95,7 +95,7 @@ ready_at=$(grep -n -F "ready: 2 sessions configured" <<<"$j" | head -n 1 | cut -
 [ -n "$started_at" ] && [ "$ready_at" -lt "$started_at" ] ||
     fail "systemd said Started (line ${started_at:-none}) before ophostd was ready (line $ready_at)"
 status_text=$(prop StatusText)
-[[ $status_text =~ ^[0-9]+\ plugins,\ 2\ sessions\ running,\ 0\ waiting,\ 0\ restarting$ ]] ||
+[[ $status_text =~ ^[0-9]+\ plugins,\ 2\ sessions\ running,\ 0\ waiting,\ 0\ restarting,\ 0\ failed$ ]] ||
     fail "StatusText is '$status_text'"
 systemctl status --no-pager ophostd | grep -q -F "Status: \"$status_text\"" ||
     fail "systemctl status does not show the status text"
@@ -175,8 +175,8 @@ v=$(journalctl --no-pager -o verbose OPHOST_SESSION=gamma OPHOST_OPERATOR=print 
 grep -q -F "    OPHOST_PLUGIN=print.so" <<<"$v" || fail "no error entry for gamma/print with OPHOST_PLUGIN=print.so: $v"
 grep -q -F "/nonexistent/gamma.log" <<<"$v" || fail "gamma's error does not name the path: $v"
 status_text=$(prop StatusText)
-[[ $status_text =~ ^[0-9]+\ plugins,\ 2\ sessions\ running,\ 0\ waiting,\ 0\ restarting$ ]] ||
-    fail "StatusText after a good reload: '$status_text'"
+[[ $status_text =~ ^[0-9]+\ plugins,\ 2\ sessions\ running,\ 0\ waiting,\ 0\ restarting,\ 1\ failed$ ]] ||
+    fail "StatusText after a good reload (gamma failed): '$status_text'"
 rm "$pipelines/gamma.yaml"
 systemctl reload ophostd || fail "systemctl reload exited $?"
 ok "gamma's failing print: journalctl OPHOST_SESSION=gamma OPHOST_OPERATOR=print PRIORITY=3 has OPHOST_PLUGIN=print.so"

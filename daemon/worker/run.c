@@ -1,0 +1,431 @@
+/*
+ * run.c — the session job of a worker (PROTO_RUN) and the dry run
+ * (PROTO_CHECK): load the plan's plugin snapshots, plan the session again
+ * on them (init and can_operate_on run here), then run it with today's
+ * session engine, or instantiate and destroy it once. See proto.h for the
+ * messages.
+ *
+ * The main thread serves the supervisor's socket (stop, watchers), forwards
+ * the session's state changes and sends the events the tap collected; the
+ * session runs on its own thread as in-process sessions always did.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <systemd/sd-event.h>
+
+#include "calls.h"
+#include "ctx.h"
+#include "errors.h"
+#include "loader.h"
+#include "log.h"
+#include "operators.h"
+#include "plan.h"
+#include "registry.h"
+#include "schema.h"
+#include "session.h"
+#include "tap.h"
+#include "jobs.h"
+
+/* How long the end of a session waits for the supervisor to take the
+ * events still queued for watchers. */
+#define FINAL_FLUSH_USEC (2 * 1000000)
+
+struct job {
+    int sock;
+    uint32_t type;
+    struct config_session cs;
+    char *globals_file;
+    struct config_operator *globals;
+    size_t n_globals;
+    char **order;          /* the supervisor's order, NULL-terminated */
+    struct registry *reg;
+    struct status_page *page;
+    uint64_t nofile, memory_rlimit, watchers;
+};
+
+static void job_clear(struct job *j) {
+    config_session_clear(&j->cs);
+    for (size_t i = 0; i < j->n_globals; i++)
+        config_operator_clear(&j->globals[i]);
+    free(j->globals);
+    free(j->globals_file);
+    strv_free(j->order);
+    if (j->reg) {
+        operators_close(j->reg);
+        j->reg = registry_free(j->reg);
+    }
+}
+
+/* Reads PLAN (proto.h) into j; -EBADMSG if malformed. */
+static int parse_plan(struct job *j, json_object *req) {
+    json_object *session, *order, *globals;
+    const char *gf = proto_json_string(req, "globals_file");
+    int r;
+
+    if (!json_object_object_get_ex(req, "session", &session) ||
+        !json_object_object_get_ex(req, "order", &order) ||
+        !json_object_is_type(order, json_type_array) ||
+        !json_object_object_get_ex(req, "globals", &globals) ||
+        !json_object_is_type(globals, json_type_array) ||
+        !proto_json_uint(req, "nofile", &j->nofile) ||
+        !proto_json_uint(req, "memory_rlimit", &j->memory_rlimit))
+        return -EBADMSG;
+    (void) proto_json_uint(req, "watchers", &j->watchers);
+    r = proto_session_from_json(session, &j->cs);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < json_object_array_length(order); i++) {
+        json_object *o = json_object_array_get_idx(order, i);
+        if (!json_object_is_type(o, json_type_string))
+            return -EBADMSG;
+        if (strv_extend(&j->order, json_object_get_string(o)) < 0)
+            return -ENOMEM;
+    }
+    j->globals_file = gf ? strdup(gf) : NULL;
+    if (gf && !j->globals_file)
+        return -ENOMEM;
+    j->globals = calloc(json_object_array_length(globals) + 1, sizeof(*j->globals));
+    if (!j->globals)
+        return -ENOMEM;
+    for (size_t i = 0; i < json_object_array_length(globals); i++) {
+        r = proto_operator_from_json(json_object_array_get_idx(globals, i), j->globals_file,
+                                     &j->globals[i]);
+        j->n_globals++;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* VmData of this process, in bytes (0 if unknown). */
+static uint64_t vm_data(void) {
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long kib;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmData: %llu kB", &kib) == 1)
+            return (uint64_t) kib * 1024;
+    return 0;
+}
+
+/* Loads the snapshots, registers their operators, applies the limits.
+ * 0, or a failure already reported to the supervisor (exit status 0). */
+static int load_plugins(struct job *j, json_object *req, struct proto_msg *m) {
+    json_object *plugins;
+    size_t n;
+
+    if (!json_object_object_get_ex(req, "plugins", &plugins) ||
+        !json_object_is_type(plugins, json_type_array) ||
+        (n = json_object_array_length(plugins)) + 1 != m->n_fds)
+        return -EBADMSG;
+    j->reg = registry_new();
+    if (!j->reg)
+        return -ENOMEM;
+    registry_set_globals(j->reg, j->globals, j->n_globals);
+    for (size_t i = 0; i < n; i++) {
+        json_object *path = json_object_array_get_idx(plugins, i);
+        _cleanup_free_ char *err = NULL;
+        struct plugin *p = NULL;
+        int fd = m->fds[i], r;
+
+        m->fds[i] = -1;
+        if (!json_object_is_type(path, json_type_string)) {
+            close(fd);
+            return -EBADMSG;
+        }
+        r = loader_load_fd(fd, json_object_get_string(path), (unsigned) i, host_table(), &p, &err);
+        if (r >= 0) {
+            r = registry_add_plugin(j->reg, p, &err);
+            plugin_unref(p);
+        }
+        if (r < 0) {
+            job_fail(j->sock, err ? err : strerror(-r), NULL);
+            return -ECANCELED;
+        }
+    }
+    /* What the status page calls each operator: its step in the
+     * supervisor's order. */
+    for (size_t k = 0; j->order && j->order[k]; k++) {
+        struct operator_entry *e = registry_find(j->reg, j->order[k]);
+        if (e)
+            e->call_index = (unsigned) k;
+    }
+    if (j->nofile > 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && j->nofile <= rl.rlim_max) {
+            rl.rlim_cur = j->nofile;
+            (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    if (j->memory_rlimit > 0) {
+        /* No cgroup applies memory-max: the data segment may grow by that
+         * much beyond what the worker uses with its plugins loaded. */
+        struct rlimit rl = { .rlim_cur = vm_data() + j->memory_rlimit };
+        rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_DATA, &rl) < 0)
+            log_warning("cannot apply memory-max as RLIMIT_DATA: %m, running without it");
+    }
+    return 0;
+}
+
+/* Plans the session on the loaded plugins (init, can_operate_on) and
+ * checks that the order is the supervisor's. 0 with *ret, or the failure
+ * already reported. */
+static int plan_session(struct job *j, struct plan **ret) {
+    struct plan_hooks hooks = operators_plan_hooks(j->reg);
+    struct errors errs = { 0 };
+    struct plan *plan = NULL;
+    bool same;
+    int r;
+
+    r = plan_build(j->reg, &j->cs, &hooks, &plan, &errs);
+    if (r < 0) {
+        job_fail(j->sock, errs.n > 0 && errs.lines ? errs.lines[0] : strerror(-r), &errs);
+        errors_clear(&errs);
+        return -ECANCELED;
+    }
+    same = strv_length(j->order) == plan->n_steps;
+    for (size_t i = 0; same && i < plan->n_steps; i++)
+        same = streq(j->order[i], plan->steps[i].entry->op->name);
+    if (!same) {
+        plan_free(plan);
+        job_fail(j->sock, "the plugins' descriptors differ from what the scanner saw "
+                             "(a plugin that answers differently each time it loads)", NULL);
+        return -ECANCELED;
+    }
+    *ret = plan;
+    return 0;
+}
+
+static int send_state(int sock, const char *state, const char *error) {
+    json_object *o = json_object_new_object();
+    int r;
+    json_object_object_add(o, "state", json_object_new_string(state));
+    if (error)
+        json_object_object_add(o, "error", json_object_new_string(error));
+    r = proto_send_json(sock, PROTO_STATE, o, NULL, 0);
+    json_object_put(o);
+    return r;
+}
+
+/* ------------------------------------------------------------- dry run */
+
+static int check_job(struct job *j) {
+    _cleanup_free_ char *err = NULL;
+    struct plan *plan = NULL;
+    int r;
+
+    if (plan_session(j, &plan) < 0)
+        return 0;
+    r = session_check_plan(plan, &err);
+    plan_free(plan);
+    if (r < 0)
+        return job_fail(j->sock, err ? err : strerror(-r), NULL);
+    (void) send_state(j->sock, "stopped", NULL);
+    return 0;
+}
+
+/* ---------------------------------------------------------- a session */
+
+struct runner {
+    struct job *job;
+    sd_event *loop;
+    struct session *session;
+    struct tap *tap;
+    sd_event_source *sock_es;
+    bool running_sent;
+    bool supervisor_gone;
+};
+
+static json_object *datasources_json(struct session *s) {
+    json_object *a = json_object_new_array();
+    size_t n = 0;
+    struct ophost_datasource *const *ds = session_datasources(s, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_new_object(), *fields = json_object_new_array();
+        json_object_object_add(o, "name", json_object_new_string(ds[i]->name));
+        for (size_t k = 0; k < ds[i]->n_fields; k++) {
+            const struct field_def *fd = &ds[i]->fields[k];
+            json_object *f = json_object_new_object();
+            const char *t = field_type_name(fd->type);
+            json_object_object_add(f, "name", json_object_new_string(fd->name));
+            json_object_object_add(f, "type", json_object_new_string(t ? t : "unknown"));
+            json_object_object_add(f, "owner", json_object_new_string(fd->owner ? fd->owner : ""));
+            json_object_array_add(fields, f);
+        }
+        json_object_object_add(o, "fields", fields);
+        json_object_array_add(a, o);
+    }
+    return a;
+}
+
+static void update_sock_events(struct runner *rn) {
+    (void) sd_event_source_set_io_events(rn->sock_es,
+                                         EPOLLIN | (tap_pending(rn->tap) ? EPOLLOUT : 0));
+}
+
+static void flush_events(struct runner *rn) {
+    int r = tap_flush(rn->tap, rn->job->sock);
+    if (r < 0 && r != -EAGAIN && !rn->supervisor_gone) {
+        rn->supervisor_gone = true;
+        session_request_stop(rn->session);
+    }
+    update_sock_events(rn);
+}
+
+static int on_sock(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    static char buf[PROTO_MESSAGE_MAX + sizeof(struct proto_header)];
+    struct runner *rn = userdata;
+    struct proto_msg m;
+    json_object *o;
+    uint64_t n;
+    int r;
+
+    if (revents & EPOLLOUT)
+        flush_events(rn);
+    if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return 0;
+    r = proto_recv(fd, &m, buf, sizeof(buf));
+    if (r == -EAGAIN)
+        return 0;
+    if (r <= 0) {
+        /* The supervisor is gone (or broke the protocol): end quietly. */
+        rn->supervisor_gone = true;
+        rn->sock_es = sd_event_source_disable_unref(rn->sock_es);
+        session_request_stop(rn->session);
+        return 0;
+    }
+    proto_msg_close_fds(&m);
+    switch (m.type) {
+    case PROTO_STOP:
+        session_request_stop(rn->session);
+        break;
+    case PROTO_WATCH:
+        o = proto_parse_json(&m);
+        if (o && proto_json_uint(o, "watchers", &n))
+            tap_set_watching(rn->tap, n > 0);
+        json_object_put(o);
+        break;
+    default:
+        log_warning("worker: unexpected message %u from the supervisor, ignoring", m.type);
+    }
+    return 0;
+}
+
+static int on_tap_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct runner *rn = userdata;
+    if (!rn->supervisor_gone)
+        flush_events(rn);
+    return 0;
+}
+
+/* Waits (bounded) until the events of the ended session went out. */
+static void final_flush(struct runner *rn) {
+    uint64_t deadline = monotonic_usec() + FINAL_FLUSH_USEC;
+
+    while (!rn->supervisor_gone && tap_pending(rn->tap)) {
+        struct pollfd p = { .fd = rn->job->sock, .events = POLLOUT };
+        uint64_t now = monotonic_usec();
+        int r = tap_flush(rn->tap, rn->job->sock);
+        if (r >= 0 && !tap_pending(rn->tap))
+            return;
+        if ((r < 0 && r != -EAGAIN) || now >= deadline)
+            return;
+        (void) poll(&p, 1, (int) ((deadline - now) / 1000) + 1);
+    }
+}
+
+static int on_session_notify(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+    struct runner *rn = userdata;
+    enum session_state st;
+    uint64_t v;
+    int r;
+
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return 0;
+    st = session_get_state(rn->session);
+    if (st == SESSION_RUNNING && !rn->running_sent && !rn->supervisor_gone) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "state", json_object_new_string("running"));
+        json_object_object_add(o, "datasources", datasources_json(rn->session));
+        (void) proto_send_json(rn->job->sock, PROTO_STATE, o, NULL, 0);
+        json_object_put(o);
+        rn->running_sent = true;
+    }
+    if (st != SESSION_STOPPED && st != SESSION_FAILED)
+        return 0;
+    r = session_join(rn->session);
+    if (!rn->supervisor_gone) {
+        final_flush(rn);
+        (void) send_state(rn->job->sock, r < 0 ? "failed" : "stopped",
+                          r < 0 ? (session_error(rn->session) ? session_error(rn->session)
+                                                              : strerror(-r))
+                                : NULL);
+    }
+    return sd_event_exit(rn->loop, 0);
+}
+
+static int session_job(struct job *j) {
+    struct runner rn = { .job = j };
+    struct plan *plan = NULL;
+    int r;
+
+    if (plan_session(j, &plan) < 0)
+        return 0;
+    rn.session = session_new(plan, j->page);
+    rn.tap = tap_new();
+    r = rn.session && rn.tap ? sd_event_new(&rn.loop) : -ENOMEM;
+    if (r >= 0)
+        r = sd_event_add_io(rn.loop, &rn.sock_es, j->sock, EPOLLIN, on_sock, &rn);
+    if (r >= 0)
+        r = sd_event_add_io(rn.loop, NULL, session_notify_fd(rn.session), EPOLLIN,
+                            on_session_notify, &rn);
+    if (r >= 0)
+        r = sd_event_add_io(rn.loop, NULL, tap_wake_fd(rn.tap), EPOLLIN, on_tap_wake, &rn);
+    if (r >= 0) {
+        tap_set_watching(rn.tap, j->watchers > 0);
+        session_set_tap(rn.session, tap_batch, rn.tap);
+        r = session_start(rn.session);
+    }
+    if (r >= 0)
+        r = sd_event_loop(rn.loop);
+    if (r < 0)
+        job_fail(j->sock, strerror(-r), NULL);
+    rn.session = session_free(rn.session);
+    rn.tap = tap_free(rn.tap);
+    sd_event_source_disable_unref(rn.sock_es);
+    sd_event_unref(rn.loop);
+    return 0;
+}
+
+int run_job(int sock, uint32_t type, json_object *req, struct proto_msg *m) {
+    struct job j = { .sock = sock, .type = type };
+    int r;
+
+    if (m->n_fds == 0) {
+        log_error("worker: no status page");
+        return 1;
+    }
+    j.page = job_map_status(m->fds[m->n_fds - 1]);
+    m->fds[m->n_fds - 1] = -1;
+    if (!j.page) {
+        log_error("worker: no status page");
+        return 1;
+    }
+    calls_set_page(j.page);
+    r = parse_plan(&j, req);
+    if (r >= 0)
+        r = load_plugins(&j, req, m);
+    if (r == -EBADMSG || r == -ENOMEM) {
+        log_error_errno(r, "worker: malformed plan: %m");
+        job_clear(&j);
+        return 1;
+    }
+    if (r >= 0)
+        r = type == PROTO_CHECK ? check_job(&j) : session_job(&j);
+    job_clear(&j);
+    return 0;
+}

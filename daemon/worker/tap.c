@@ -1,0 +1,379 @@
+/*
+ * tap.c — serialising a session's events for watchers and handing them to
+ * the main thread (see tap.h).
+ *
+ * Two buffers: the session thread appends to `in` under the lock; the main
+ * thread swaps `in` with its empty `out` and sends `out` without holding
+ * the lock, so the session thread never waits on the socket. Their sizes
+ * together stay within TAP_OUTBOX_MAX.
+ */
+#include "tap.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "log.h"
+#include "proto.h"
+#include "schema.h"
+#include "session.h"
+#include "util.h"
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+struct tap {
+    atomic_bool watching;
+    int wake_fd;
+
+    /* Session thread only: the serialised batch. */
+    struct buf scratch;
+    bool oom_logged;
+
+    pthread_mutex_t lock; /* in, dropped, out_len */
+    struct buf in;
+    uint64_t dropped;     /* events not appended since the last send */
+    size_t out_len;       /* what the main thread still has to send */
+
+    /* Main thread only. */
+    struct buf out;
+    size_t out_sent;
+    uint64_t out_dropped; /* sent with the first message of out */
+};
+
+static bool buf_reserve(struct buf *b, size_t more) {
+    size_t cap;
+    char *p;
+    if (b->len + more <= b->cap)
+        return true;
+    cap = b->cap ? b->cap : 16384;
+    while (cap < b->len + more)
+        cap *= 2;
+    p = realloc(b->p, cap);
+    if (!p)
+        return false;
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void buf_put(struct buf *b, const char *s, size_t n) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+#define BUF_PUTS(b, lit) buf_put((b), (lit), sizeof(lit) - 1)
+#define SWAP_BUF(a, b)          \
+    do {                        \
+        struct buf _t_ = (a);   \
+        (a) = (b);              \
+        (b) = _t_;              \
+    } while (0)
+
+struct tap *tap_new(void) {
+    struct tap *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->wake_fd < 0) {
+        free(t);
+        return NULL;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+struct tap *tap_free(struct tap *t) {
+    if (!t)
+        return NULL;
+    close(t->wake_fd);
+    pthread_mutex_destroy(&t->lock);
+    free(t->scratch.p);
+    free(t->in.p);
+    free(t->out.p);
+    free(t);
+    return NULL;
+}
+
+void tap_set_watching(struct tap *t, bool on) {
+    atomic_store_explicit(&t->watching, on, memory_order_release);
+}
+
+int tap_wake_fd(const struct tap *t) {
+    return t->wake_fd;
+}
+
+/* ----------------------------------------------------- serialisation */
+
+static const char hex[] = "0123456789abcdef";
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0)
+        len = 2, cp = s[0] & 0x1f;
+    else if ((s[0] & 0xf0) == 0xe0)
+        len = 3, cp = s[0] & 0x0f;
+    else if ((s[0] & 0xf8) == 0xf0)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* A JSON string; invalid UTF-8 becomes U+FFFD so the output always parses. */
+static bool put_json_string(struct buf *b, const char *s, size_t n) {
+    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
+    if (!buf_reserve(b, n * 6 + 2))
+        return false;
+    b->p[b->len++] = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char) s[i];
+        size_t l;
+        if (c == '"' || c == '\\') {
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = (char) c;
+            i++;
+        } else if (c == '\n') {
+            BUF_PUTS(b, "\\n");
+            i++;
+        } else if (c == '\t') {
+            BUF_PUTS(b, "\\t");
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            buf_put(b, e, 6);
+            i++;
+        } else if ((l = utf8_len((const unsigned char *) s + i, n - i)) > 0) {
+            buf_put(b, s + i, l);
+            i += l;
+        } else {
+            BUF_PUTS(b, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    b->p[b->len++] = '"';
+    return true;
+}
+
+/* Bytes as a string of lower-case hex digits. */
+static bool put_hex(struct buf *b, const char *s, size_t n) {
+    if (!buf_reserve(b, n * 2 + 2))
+        return false;
+    b->p[b->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        b->p[b->len++] = hex[(unsigned char) s[i] >> 4];
+        b->p[b->len++] = hex[(unsigned char) s[i] & 15];
+    }
+    b->p[b->len++] = '"';
+    return true;
+}
+
+/* Room for any other value printed in place: the longest is a quoted
+ * timestamp (32 bytes), and snprintf's NUL. */
+#define SCALAR_MAX 40
+
+static bool put_field(struct buf *b, const struct ophost_batch *batch,
+                      const struct ophost_event *e, const struct field_def *fd) {
+    ophost_field f = { .offset = fd->offset, .type = (uint16_t) fd->type };
+    const char *s;
+    size_t len = 0;
+    char *p;
+    int n;
+
+    if (fd->type == OPHOST_FIELD_STRING || fd->type == OPHOST_FIELD_BYTES) {
+        s = ophost_event_get_string(batch, e, f, &len);
+        if (s)
+            return fd->type == OPHOST_FIELD_STRING ? put_json_string(b, s, len)
+                                                   : put_hex(b, s, len);
+    }
+    if (!buf_reserve(b, SCALAR_MAX))
+        return false;
+    p = b->p + b->len;
+    switch (fd->type) {
+    case OPHOST_FIELD_U8: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u8(e, f)); break;
+    case OPHOST_FIELD_U16: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u16(e, f)); break;
+    case OPHOST_FIELD_U32:
+        n = snprintf(p, SCALAR_MAX, "%" PRIu32, ophost_event_get_u32(e, f));
+        break;
+    case OPHOST_FIELD_U64:
+        n = snprintf(p, SCALAR_MAX, "%" PRIu64, ophost_event_get_u64(e, f));
+        break;
+    case OPHOST_FIELD_S32:
+        n = snprintf(p, SCALAR_MAX, "%" PRId32, ophost_event_get_s32(e, f));
+        break;
+    case OPHOST_FIELD_S64:
+        n = snprintf(p, SCALAR_MAX, "%" PRId64, ophost_event_get_s64(e, f));
+        break;
+    case OPHOST_FIELD_BOOL:
+        n = snprintf(p, SCALAR_MAX, "%s", ophost_event_get_bool(e, f) ? "true" : "false");
+        break;
+    case OPHOST_FIELD_TIMESTAMP: {
+        uint64_t ns = ophost_event_get_u64(e, f);
+        time_t sec = (time_t) (ns / 1000000000u);
+        struct tm tm;
+        char date[32];
+        gmtime_r(&sec, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        n = snprintf(p, SCALAR_MAX, "\"%s.%09" PRIu64 "Z\"", date, ns % 1000000000u);
+        break;
+    }
+    default: /* an unset string or bytes, an unknown type */
+        n = snprintf(p, SCALAR_MAX, "null");
+        break;
+    }
+    b->len += (size_t) n;
+    return true;
+}
+
+/* Serialises the live events of batch into b as complete replies, each
+ * ending in a NUL; false on ENOMEM. */
+static bool serialise_batch(struct buf *b, const struct ophost_batch *batch) {
+    const struct ophost_datasource *ds = batch->ds;
+    static const char head[] = "{\"parameters\":{\"event\":{";
+    static const char tail[] = "}},\"continues\":true}";
+
+    b->len = 0;
+    for (uint32_t i = 0; i < batch->n; i++) {
+        const struct ophost_event *e = ophost_batch_event(batch, i);
+        if (!buf_reserve(b, sizeof(head) + sizeof(tail) + 1))
+            return false;
+        BUF_PUTS(b, head);
+        for (size_t k = 0; k < ds->n_fields; k++) {
+            const struct field_def *fd = &ds->fields[k];
+            size_t nl = strlen(fd->name);
+            /* Field names are [A-Za-z0-9_.-]: no escaping needed. */
+            if (!buf_reserve(b, nl + 4))
+                return false;
+            if (k)
+                b->p[b->len++] = ',';
+            b->p[b->len++] = '"';
+            buf_put(b, fd->name, nl);
+            BUF_PUTS(b, "\":");
+            if (!put_field(b, batch, e, fd))
+                return false;
+        }
+        if (!buf_reserve(b, sizeof(tail)))
+            return false;
+        buf_put(b, tail, sizeof(tail)); /* with its NUL: the message terminator */
+    }
+    return true;
+}
+
+void tap_batch(struct session *s, const struct ophost_batch *b, void *userdata) {
+    struct tap *t = userdata;
+    bool appended = false, was_empty = false;
+    uint64_t one = 1;
+
+    if (!atomic_load_explicit(&t->watching, memory_order_acquire))
+        return;
+    if (!serialise_batch(&t->scratch, b)) {
+        if (!t->oom_logged)
+            log_full(LOG_WARNING, -ENOMEM, &(struct log_context){ .session = session_name(s) },
+                     "cannot serialise events for watchers: %m, dropping them");
+        t->oom_logged = true;
+        pthread_mutex_lock(&t->lock);
+        t->dropped += b->n;
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    was_empty = t->in.len == 0;
+    if (t->in.len + t->out_len + t->scratch.len <= TAP_OUTBOX_MAX &&
+        buf_reserve(&t->in, t->scratch.len)) {
+        buf_put(&t->in, t->scratch.p, t->scratch.len);
+        appended = true;
+    } else
+        t->dropped += b->n;
+    pthread_mutex_unlock(&t->lock);
+    /* One wake per burst: the main thread takes everything appended since. */
+    if (appended && was_empty && write(t->wake_fd, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow in practice. */
+    }
+}
+
+/* ----------------------------------------------------------- sending */
+
+bool tap_pending(struct tap *t) {
+    bool pending;
+    if (t->out_sent < t->out.len)
+        return true;
+    pthread_mutex_lock(&t->lock);
+    pending = t->in.len > 0 || t->dropped > 0;
+    pthread_mutex_unlock(&t->lock);
+    return pending;
+}
+
+/* The end of the last complete message within the next chunk of out. */
+static size_t chunk_end(const struct tap *t) {
+    const char *start = t->out.p + t->out_sent;
+    size_t left = t->out.len - t->out_sent, max = left < PROTO_EVENTS_CHUNK ? left : PROTO_EVENTS_CHUNK;
+    const char *nul = memrchr(start, '\0', max);
+    /* A single event larger than a chunk: send it alone (within
+     * PROTO_MESSAGE_MAX, which the outbox bound keeps it under). */
+    if (!nul)
+        nul = memchr(start, '\0', left);
+    return nul ? (size_t) (nul - start) + 1 : left;
+}
+
+int tap_flush(struct tap *t, int sock) {
+    uint64_t v;
+
+    if (read(t->wake_fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: nothing new was signalled. */
+    }
+    for (;;) {
+        struct proto_events head;
+        struct proto_header h = { .type = PROTO_EVENTS };
+        struct iovec iov[3];
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+        size_t len;
+
+        if (t->out_sent == t->out.len) {
+            /* Take what the session thread appended since. */
+            pthread_mutex_lock(&t->lock);
+            t->out.len = t->out_sent = 0;
+            SWAP_BUF(t->in, t->out);
+            t->out_dropped += t->dropped;
+            t->dropped = 0;
+            t->out_len = t->out.len;
+            pthread_mutex_unlock(&t->lock);
+            if (t->out.len == 0 && t->out_dropped == 0)
+                return 0;
+        }
+        len = chunk_end(t);
+        head.dropped_before = t->out_dropped;
+        iov[0] = (struct iovec){ &h, sizeof(h) };
+        iov[1] = (struct iovec){ &head, sizeof(head) };
+        iov[2] = (struct iovec){ t->out.p + t->out_sent, len };
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        t->out_dropped = 0;
+        t->out_sent += len;
+        pthread_mutex_lock(&t->lock);
+        t->out_len = t->out.len - t->out_sent;
+        pthread_mutex_unlock(&t->lock);
+    }
+}
