@@ -99,7 +99,8 @@ plugindir=$(dirname "$(find "$stage" -name print.so -type f | head -n 1)")
 plugindir=${plugindir#"$stage"}
 [ -x "$stage$ophostd" ] || fail "ExecStart=$ophostd is not installed"
 activation=no
-if nm -D --undefined-only "$stage$ophostd" 2>/dev/null | grep -q -w sd_listen_fds; then
+# Not "| grep -q": grep quitting early would fail nm with SIGPIPE under pipefail.
+if nm -D --undefined-only "$stage$ophostd" 2>/dev/null | grep -w sd_listen_fds >/dev/null; then
     activation=yes
 fi
 
