@@ -96,6 +96,8 @@ count_seq1() {
 seq1_is() { [ "$(count_seq1 "$1")" -eq "$2" ]; }
 
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# log_count_above FIXED-STRING FILE N: FILE has more than N lines with it.
+log_count_above() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 # log_has FIXED-STRING [FILE]: FILE (default: the current daemon log) has it.
 log_has() { grep -q -F -- "$1" "${2:-$cur_log}" 2>/dev/null; }
 is_dead() { ! kill -0 "$1" 2>/dev/null; }

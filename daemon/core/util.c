@@ -64,3 +64,17 @@ bool name_is_valid(const char *s) {
     }
     return n <= 64;
 }
+
+const char *format_size(uint64_t bytes, char buf[32]) {
+    static const char units[] = "KMGT";
+    int u = -1;
+    while (bytes >= 1024 && bytes % 1024 == 0 && u < 3) {
+        bytes /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, 32, "%llu", (unsigned long long) bytes);
+    else
+        snprintf(buf, 32, "%llu%c", (unsigned long long) bytes, units[u]);
+    return buf;
+}

@@ -99,6 +99,9 @@ int strv_extend(char ***l, const char *s);
 /* Appends s itself (takes ownership, also on failure); 0 or -ENOMEM. */
 int strv_consume(char ***l, char *s);
 
+/* A size the way config files write it: "64M", "1G", "4096". Returns buf. */
+const char *format_size(uint64_t bytes, char buf[32]);
+
 /* Whether s is a valid operator or param name: [a-z0-9_-]+, at most 64 bytes. */
 bool name_is_valid(const char *s);
 

@@ -51,7 +51,8 @@ static const struct help {
     { "list",
       "Usage: ophostctl [--json] list plugins|operators|sessions\n"
       "\n"
-      "  plugins    the loaded plugins, their versions and operators\n"
+      "  plugins    every plugin file: loaded, quarantined (its code crashed or hung\n"
+      "             3 times within 10 minutes) or refused, with the reason\n"
       "  operators  every operator with its kind, plugin, priority and params (defaults)\n"
       "  sessions   configured and ad-hoc sessions: state, uptime, events in/out,\n"
       "             filtered (removed by operators on purpose), dropped (accepted but not\n"
@@ -103,6 +104,11 @@ static const struct help {
       "Re-reads the daemon config and pipeline files (like systemctl reload ophostd).\n"
       "Prints the errors and exits 1 if the new configuration is rejected; the running\n"
       "one is then kept.\n" },
+    { "unquarantine",
+      "Usage: ophostctl unquarantine PLUGIN\n"
+      "\n"
+      "Lets sessions use a quarantined plugin again (its name, file name or path;\n"
+      "replacing the file does the same). Needs root or the daemon's control-group.\n" },
 };
 
 static void usage(FILE *f) {
@@ -120,6 +126,7 @@ static void usage(FILE *f) {
             "                                    run an ad-hoc session, stream its events\n"
             "  stats [SESSION]                   per-operator counters\n"
             "  reload                            re-read the configuration\n"
+            "  unquarantine PLUGIN               let sessions use a quarantined plugin again\n"
             "\n"
             "Options:\n"
             "  -s, --socket PATH  control socket (default $OPHOST_SOCKET or %s)\n"
@@ -426,7 +433,7 @@ static const char *fmt_duration(char *buf, size_t n, uint64_t usec) {
 /* ------------------------------------------------------------ commands */
 
 static void show_plugins(json_object *p) {
-    struct table t = { 4, { "PLUGIN", "VERSION", "OPERATORS", "PATH" } };
+    struct table t = { 5, { "PLUGIN", "VERSION", "STATE", "OPERATORS", "PATH" } };
     json_object *a = jget(p, "plugins");
 
     for (size_t i = 0; i < json_object_array_length(a); i++) {
@@ -437,9 +444,17 @@ static void show_plugins(json_object *p) {
             snprintf(names + l, sizeof(names) - l, "%s%s", k ? "," : "",
                      json_object_get_string(json_object_array_get_idx(ops, k)));
         }
-        table_add(&t, jstr(o, "name"), jstr(o, "version"), names, jstr(o, "path"));
+        table_add(&t, jstr(o, "name")[0] ? jstr(o, "name") : "-",
+                  jstr(o, "version")[0] ? jstr(o, "version") : "-", jstr(o, "state"),
+                  names[0] ? names : "-", jstr(o, "path"));
     }
     table_print(&t);
+    /* Why each plugin that is not loaded is not. */
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *o = json_object_array_get_idx(a, i);
+        if (jget(o, "reason"))
+            printf("%s %s: %s\n", jstr(o, "path"), jstr(o, "state"), jstr(o, "reason"));
+    }
 }
 
 static void show_operators(json_object *p) {
@@ -558,6 +573,28 @@ static void show_session(json_object *p) {
     if ((a = jget(p, "problems")))
         for (size_t i = 0; i < json_object_array_length(a); i++)
             printf("problem: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+    if (jget(p, "error"))
+        printf("error:     %s\n", jstr(p, "error"));
+    if (ju64(p, "restarts") > 0 || jget(p, "next_retry_usec")) {
+        printf("restarts:  %" PRIu64, ju64(p, "restarts"));
+        if (jget(p, "next_retry_usec")) {
+            char d[32];
+            printf(", next in %s", fmt_duration(d, sizeof(d), ju64(p, "next_retry_usec")));
+        }
+        printf("\n");
+    }
+    if ((a = jget(p, "limits"))) {
+        char m[32], pd[32], cd[32];
+        if (ju64(a, "memory_max"))
+            snprintf(m, sizeof(m), "%" PRIu64 "M", ju64(a, "memory_max") >> 20);
+        else
+            snprintf(m, sizeof(m), "infinity");
+        printf("limits:    memory-max %s, tasks-max %" PRIu64 ", cpu-weight %" PRIu64
+               ", process-deadline %s, callback-deadline %s\n",
+               m, ju64(a, "tasks_max"), ju64(a, "cpu_weight"),
+               fmt_duration(pd, sizeof(pd), ju64(a, "process_deadline_usec")),
+               fmt_duration(cd, sizeof(cd), ju64(a, "callback_deadline_usec")));
+    }
 }
 
 static int cmd_describe(int argc, char **argv) {
@@ -842,6 +879,19 @@ static int cmd_reload(int argc, char **argv) {
     return call(IFACE "Reload", NULL, show_reloaded);
 }
 
+static void show_unquarantined(json_object *p) {
+    printf("quarantine lifted\n");
+}
+
+static int cmd_unquarantine(int argc, char **argv) {
+    json_object *p;
+    if (argc != 2)
+        return usage_error("unquarantine", "%s", argc < 2 ? "which plugin?" : "too many arguments");
+    p = json_object_new_object();
+    json_object_object_add(p, "plugin", json_object_new_string(argv[1]));
+    return call(IFACE "Unquarantine", p, show_unquarantined);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void on_signal(int sig) {
@@ -854,7 +904,7 @@ static const struct {
 } commands[] = {
     { "list", cmd_list },   { "describe", cmd_describe }, { "start", cmd_start_stop },
     { "stop", cmd_start_stop }, { "watch", cmd_watch },   { "run", cmd_run },
-    { "stats", cmd_stats }, { "reload", cmd_reload },
+    { "stats", cmd_stats }, { "reload", cmd_reload }, { "unquarantine", cmd_unquarantine },
 };
 
 int main(int argc, char **argv) {

@@ -509,19 +509,6 @@ bool signal_is_crash(int signo) {
     }
 }
 
-static const char *format_size(uint64_t bytes, char buf[32]) {
-    static const char units[] = "KMGT";
-    int u = -1;
-    while (bytes >= 1024 && bytes % 1024 == 0 && u < 3) {
-        bytes /= 1024;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, 32, "%llu", (unsigned long long) bytes);
-    else
-        snprintf(buf, 32, "%llu%c", (unsigned long long) bytes, units[u]);
-    return buf;
-}
 
 char *child_describe_end(const struct child_exit *e, const char *operator_name,
                          const char *plugin, const struct config_limits *limits) {
@@ -583,6 +570,7 @@ char *child_describe_end(const struct child_exit *e, const char *operator_name,
         return NULL;
     /* Out of memory shows as a kill by the cgroup's OOM killer, or, under
      * RLIMIT_DATA, as a crash of code that did not check malloc(). */
+    log_debug("a worker ended with a peak RSS of %llu KiB", (unsigned long long) (e->max_rss >> 10));
     if (limits && limits->memory_max > 0 &&
         (e->oom || (e->how == CHILD_SIGNALED && e->max_rss >= limits->memory_max / 10 * 8)))
         return strprintf("memory limit %s reached: %s", format_size(limits->memory_max, mem),

@@ -501,6 +501,12 @@ static void m_get_interface_description(struct control *ctl, struct varlink_conn
     }
 }
 
+/* Which version of the file it is: its inode and modification time. */
+static void add_identity(json_object *o, const struct file_identity *id) {
+    json_object_object_add(o, "inode", json_object_new_uint64((uint64_t) id->ino));
+    json_object_object_add(o, "mtime_usec", json_object_new_int64(id->mtime_nsec / 1000));
+}
+
 static json_object *plugin_json(const struct plugin *pl, const char *state, const char *reason) {
     json_object *o = json_object_new_object(), *ops = json_object_new_array();
     json_object_object_add(o, "name", json_str_or_empty(pl && pl->desc ? pl->desc->name : NULL));
@@ -528,11 +534,13 @@ static void m_list_plugins(struct control *ctl, struct varlink_conn *c, json_obj
         json_object *o = plugin_json(pl, pl->faults.quarantined ? "quarantined" : "loaded",
                                      pl->faults.quarantined ? pl->faults.reason : NULL);
         json_object_object_add(o, "path", json_object_new_string(pl->path));
+        add_identity(o, &pl->id);
         json_object_array_add(a, o);
     }
     for (size_t i = 0; i < n_refused; i++) {
         json_object *o = plugin_json(NULL, "refused", refused[i].reason);
         json_object_object_add(o, "path", json_object_new_string(refused[i].path));
+        add_identity(o, &refused[i].id);
         json_object_array_add(a, o);
     }
     json_object_object_add(p, "plugins", a);

@@ -1384,6 +1384,7 @@ int daemon_stop_session(struct daemon *d, const char *name, daemon_done_fn done,
     m->restart_es = sd_event_source_disable_unref(m->restart_es);
     m->next_retry_usec = 0;
     m->deferred = plan_free(m->deferred);
+    m->blocked = false; /* stopped by hand: not retried when a quarantine ends */
     if (m->state != MANAGED_RUNNING)
         m->state = MANAGED_IDLE;
     if (!m->worker) {

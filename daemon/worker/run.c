@@ -98,16 +98,30 @@ static int parse_plan(struct job *j, json_object *req) {
     return 0;
 }
 
-/* VmData of this process, in bytes (0 if unknown). */
-static uint64_t vm_data(void) {
+/* A size field of /proc/self/status ("VmData", "VmHWM"), in bytes (0 if
+ * unknown). */
+static uint64_t vm_status(const char *field) {
     _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+    size_t n = strlen(field);
     char line[256];
     unsigned long long kib;
 
     while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmData: %llu kB", &kib) == 1)
+        if (strncmp(line, field, n) == 0 && line[n] == ':' &&
+            sscanf(line + n + 1, "%llu kB", &kib) == 1)
             return (uint64_t) kib * 1024;
     return 0;
+}
+
+/* error, prefixed with "memory limit 64M reached: " when the worker used
+ * most of the memory-max it applies itself (RLIMIT_DATA: an allocation
+ * failed, and the plugin reported that). Caller frees. */
+static char *with_memory_note(const struct job *j, const char *error) {
+    char size[32];
+    if (j->memory_rlimit > 0 && vm_status("VmHWM") >= j->memory_rlimit / 10 * 8)
+        return strprintf("memory limit %s reached: %s", format_size(j->memory_rlimit, size),
+                         error);
+    return strdup(error);
 }
 
 /* Loads the snapshots, registers their operators, applies the limits.
@@ -162,7 +176,7 @@ static int load_plugins(struct job *j, json_object *req, struct proto_msg *m) {
     if (j->memory_rlimit > 0) {
         /* No cgroup applies memory-max: the data segment may grow by that
          * much beyond what the worker uses with its plugins loaded. */
-        struct rlimit rl = { .rlim_cur = vm_data() + j->memory_rlimit };
+        struct rlimit rl = { .rlim_cur = vm_status("VmData") + j->memory_rlimit };
         rl.rlim_max = rl.rlim_cur;
         if (setrlimit(RLIMIT_DATA, &rl) < 0)
             log_warning("cannot apply memory-max as RLIMIT_DATA: %m, running without it");
@@ -221,8 +235,10 @@ static int check_job(struct job *j) {
         return 0;
     r = session_check_plan(plan, &err);
     plan_free(plan);
-    if (r < 0)
-        return job_fail(j->sock, err ? err : strerror(-r), NULL);
+    if (r < 0) {
+        _cleanup_free_ char *msg = with_memory_note(j, err ? err : strerror(-r));
+        return job_fail(j->sock, msg ? msg : strerror(-r), NULL);
+    }
     (void) send_state(j->sock, "stopped", NULL);
     return 0;
 }
@@ -359,11 +375,14 @@ static int on_session_notify(sd_event_source *es, int fd, uint32_t revents, void
         return 0;
     r = session_join(rn->session);
     if (!rn->supervisor_gone) {
+        _cleanup_free_ char *msg = NULL;
         final_flush(rn);
+        if (r < 0)
+            msg = with_memory_note(rn->job, session_error(rn->session)
+                                                ? session_error(rn->session)
+                                                : strerror(-r));
         (void) send_state(rn->job->sock, r < 0 ? "failed" : "stopped",
-                          r < 0 ? (session_error(rn->session) ? session_error(rn->session)
-                                                              : strerror(-r))
-                                : NULL);
+                          r < 0 ? (msg ? msg : strerror(-r)) : NULL);
     }
     return sd_event_exit(rn->loop, 0);
 }

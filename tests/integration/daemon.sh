@@ -23,7 +23,6 @@ unset JOURNAL_STREAM OPHOST_PLUGIN_DIR
 
 make_tmp ophost-integ
 
-log_count_above() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 # reloaded_or_dead PID PATTERN N: the log has more than N PATTERN lines, or
 # the daemon is gone (so a crash fails at once, not after a timeout).
 reloaded_or_dead() { is_dead "$1" || log_count_above "$2" "$cur_log" "$3"; }
