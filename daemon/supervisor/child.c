@@ -569,10 +569,10 @@ char *child_describe_end(const struct child_exit *e, const char *operator_name,
     if (!what)
         return NULL;
     /* Out of memory shows as a kill by the cgroup's OOM killer, or, under
-     * RLIMIT_DATA, as a crash of code that did not check malloc(). */
-    log_debug("a worker ended with a peak RSS of %llu KiB", (unsigned long long) (e->max_rss >> 10));
+     * RLIMIT_DATA, as a crash or exit of code that met a failed malloc(). */
     if (limits && limits->memory_max > 0 &&
-        (e->oom || (e->how == CHILD_SIGNALED && e->max_rss >= limits->memory_max / 10 * 8)))
+        (e->oom || ((e->how == CHILD_SIGNALED || e->how == CHILD_EXITED) &&
+                    e->max_rss >= limits->memory_max / 10 * 8)))
         return strprintf("memory limit %s reached: %s", format_size(limits->memory_max, mem),
                          what);
     return TAKE_PTR(what);

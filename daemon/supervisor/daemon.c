@@ -72,7 +72,7 @@ struct managed {
     uint64_t next_retry_usec;
     char *last_error;
     bool failed;               /* the last run (or start) failed */
-    bool blocked;              /* by a quarantined plugin */
+    bool blocked;              /* by a quarantined plugin: (re)starts when it ends */
     bool autostart_pending;    /* READY=1 waits for it */
     bool retired;              /* removed or changed by a reload; its worker stops */
     bool replaced;             /* retired for a changed definition */
@@ -523,8 +523,9 @@ static void on_worker_state(struct worker *w, void *userdata) {
     if (st == WORKER_FAILED && m->cfg->restart == CONFIG_RESTART_ON_FAILURE && !d->stopping &&
         !uses_quarantined(d, m->cfg))
         schedule_restart(m);
-    else if (st == WORKER_FAILED && uses_quarantined(d, m->cfg))
-        m->blocked = true;
+    else if (st == WORKER_FAILED && m->cfg->restart == CONFIG_RESTART_ON_FAILURE &&
+             uses_quarantined(d, m->cfg))
+        m->blocked = true; /* restarts once the quarantine ends */
     /* Callers learn the outcome once the state they may look at is final. */
     waiters_call(&m->start_waiters, st == WORKER_FAILED ? -EIO : 0,
                  st == WORKER_FAILED ? m->last_error : NULL);
@@ -1371,6 +1372,7 @@ int daemon_start_session(struct daemon *d, const char *name, daemon_done_fn done
     m->backoff_nsec = 0;
     m->restarts = 0;
     managed_start(m);
+    m->blocked = false; /* refused by hand: the caller was told, no retry later */
     notify_status(d);
     return 0;
 }

@@ -247,6 +247,7 @@ static int job_start(struct probe *p, const size_t *items, size_t n) {
     json_object *o = NULL;
     int fds[PROTO_FDS_MAX];
     size_t n_fds = 0;
+    char what[300];
     int r;
 
     if (!j || !(j->items = malloc(n * sizeof(size_t)))) {
@@ -277,7 +278,6 @@ static int job_start(struct probe *p, const size_t *items, size_t n) {
         json_object_object_add(o, "log_level", json_object_new_int(p->log_level));
     } else {
         struct item *it = &p->items[items[0]];
-        char what[300];
         snprintf(what, sizeof(what), "dry run %s", it->cs->name);
         spec.what = what;
         spec.n_counters = it->plan->n_steps;

@@ -335,6 +335,10 @@ json_object *worker_datasources(const struct worker *w) {
     return w->datasources;
 }
 
+pid_t worker_pid(const struct worker *w) {
+    return child_pid(w->child);
+}
+
 uint64_t worker_started_usec(const struct worker *w) {
     return w->started_usec;
 }

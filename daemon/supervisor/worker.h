@@ -74,6 +74,8 @@ const char *worker_name(const struct worker *w);
  * DataSource type of the varlink IDL), or NULL. */
 json_object *worker_datasources(const struct worker *w);
 uint64_t worker_started_usec(const struct worker *w);
+/* The worker's process. */
+pid_t worker_pid(const struct worker *w);
 
 /* Tells the worker how many watch it (0 stops the serialisation). */
 void worker_set_watchers(struct worker *w, unsigned n);

@@ -62,12 +62,31 @@
  *     dir=$(pkg-config --variable=plugindir ophost)
  *     install -m 0644 upper.so "$dir/.upper.so.tmp" && mv "$dir/.upper.so.tmp" "$dir/upper.so"
  *
- * Lifecycle. Per daemon, once per operator: init (with the operator's global
- * params), on the first use of the operator (a session, a reload or
- * `ophostd --check` that plans a session using it) ... close (at shutdown,
- * or when its plugin is removed and no session uses it any more). Per
- * session, each "do" is undone if and only if it succeeded, in reverse
- * operator order:
+ * Processes. ophostd's supervisor never loads a plugin: plugin code runs in
+ * processes of its own, each a fresh `ophostd --worker` that loads the
+ * plugins it needs from a sealed snapshot of their files (overwriting,
+ * truncating or deleting the file never reaches loaded code):
+ *
+ *   - the scanner: loads each new or changed plugin file, calls its entry
+ *     function, reads the descriptor, and exits. No other callback runs
+ *     there. A plugin that crashes or hangs here is refused.
+ *   - one worker per session: loads the plugins of the session's operators,
+ *     runs init of each operator it uses, the session's callbacks below,
+ *     then close, and exits. A crash, a hang past a deadline, or exit()
+ *     in any callback ends this process only: its session fails, naming
+ *     the operator and the callback, and other sessions go on.
+ *   - dry runs (`ophostd --check`, and the check before a reload swaps in a
+ *     new configuration): a worker that runs init, can_operate_on,
+ *     instantiate, destroy and close for one session, and exits.
+ *
+ * So statics, op_data and whatever init sets up exist once per process:
+ * they are never shared between sessions, and nothing a plugin keeps in
+ * memory survives its session (use files for that).
+ *
+ * Lifecycle. Per process, once per operator: init (with the operator's
+ * global params) before the session's first callback ... close after its
+ * last. Per session, each "do" is undone if and only if it succeeded, in
+ * reverse operator order:
  *
  *     instantiate  -> destroy      (read params, build the schema: add and find fields)
  *     pre_start    -> post_stop    (acquire resources: files, sockets, BPF objects)
@@ -79,12 +98,19 @@
  * is called with each batch, in that order. All per-session callbacks run on
  * that session's own thread, one at a time; an operator's instance state
  * therefore needs no locks, and a callback that blocks stalls the whole
- * session. init, close and can_operate_on run on the daemon's main thread
- * and must return quickly: while they run the daemon serves nobody else.
- * `ophostd --check` runs instantiate and then destroy (never pre_start) on
- * a throwaway session on the main thread to validate the schema, and the
- * daemon may do the same to validate a reload: instantiate must not
- * acquire resources or have effects outside its instance data.
+ * session. init, close and can_operate_on run on the process's main
+ * thread. A dry run calls instantiate and then destroy (never pre_start)
+ * to validate the schema: instantiate must not acquire resources or have
+ * effects outside its instance data.
+ *
+ * Deadlines. Every callback has one (per session in its pipeline file:
+ * process-deadline, 10 s by default, for process() and loop callbacks;
+ * callback-deadline, 30 s, for the others; 5 s for the entry function in
+ * the scanner). A process still in the callback at its deadline is
+ * killed and its session fails with "operator 'x' stuck in process() for
+ * 10s". A plugin that crashes, hangs or exits three times within 10
+ * minutes is quarantined: its sessions do not start until its file
+ * changes or `ophostctl unquarantine` lifts it.
  *
  * Errors: callbacks return 0 on success or a negative errno. To explain a
  * failure, call host->error(ctx, -EINVAL, "why") and return its result; the
@@ -553,25 +579,24 @@ struct ophost_operator {
     const struct ophost_param *global_params;   /* key == NULL terminated; NULL = none */
     const struct ophost_param *instance_params; /* key == NULL terminated; NULL = none */
 
-    /* Main thread, once per daemon, on first use (see Lifecycle), with the
-     * global params in ctx. State shared by all sessions goes in
-     * *ret_op_data; it is read by instances on their session threads at
-     * the same time, so it is read-only after init, or locked. A failure
-     * is remembered: every session needing the operator fails with the
-     * message, until the plugin is loaded again. */
+    /* Main thread of the process (see Processes and Lifecycle), once per
+     * process, before the session's first callback, with the global params
+     * in ctx. State of the operator goes in *ret_op_data, which the
+     * instance reads on the session thread; close runs only after the
+     * session ended. A failure fails the session (or the dry run) with the
+     * message. */
     int (*init)(struct ophost_ctx *ctx, void **ret_op_data);
-    /* Main thread, if init succeeded, after the last session using the
-     * operator ended: at shutdown, or when the plugin is removed or
-     * replaced. Frees op_data. */
+    /* Main thread, if init succeeded, after the session's last callback
+     * (before the process exits). Frees op_data. */
     int (*close)(struct ophost_ctx *ctx, void *op_data);
-    /* Main thread, after init, whenever a session using the operator is
-     * planned (start, reload, --check): whether the operator applies to
-     * sessions of this gadget; false makes the plan fail naming both.
-     * Not asked of the gadget itself. NULL = all gadgets. */
+    /* Main thread, after init, before the session's first callback (and in
+     * dry runs): whether the operator applies to sessions of this gadget;
+     * false fails the session naming both. Not asked of the gadget itself.
+     * NULL = all gadgets. */
     bool (*can_operate_on)(struct ophost_ctx *ctx, void *op_data, const char *gadget);
 
-    /* Session thread (or, for instantiate and destroy, a throwaway check on
-     * the main thread; see Lifecycle). instantiate reads the instance
+    /* Session thread (or, for instantiate and destroy, a dry run on the
+     * main thread; see Lifecycle). instantiate reads the instance
      * params, allocates the instance data into *ret_data and builds the
      * schema; it may return OPHOST_OPT_OUT (then it must have freed what it
      * allocated: no other callback of this instance runs; a gadget cannot
@@ -612,14 +637,16 @@ struct ophost_plugin {
     const struct ophost_operator *const *operators; /* NULL-terminated, at least one */
 };
 
-/* The entry function. Called once per load on the main thread, also by
- * `ophostd --check`, `--list-operators` and `--check-plugin`: it must not
- * block, start threads or have side effects; keep host and return a
- * descriptor that stays valid until the plugin is unloaded (usually a
- * static const). Returning NULL refuses the load (e.g. when
+/* The entry function. Called once per load on the main thread of every
+ * process that loads the plugin (the scanner, each worker; see Processes):
+ * it must not block, start threads or have side effects, and must return
+ * the same descriptor every time (a worker whose plugins describe
+ * themselves differently than in the scanner fails its session). Keep host
+ * and return a descriptor that stays valid until the plugin is unloaded
+ * (usually a static const). Returning NULL refuses the load (e.g. when
  * host->abi_minor lacks a function the plugin needs). A file replaced in
- * the plugin directory is loaded as a new, independent copy while the old
- * one still serves running sessions: statics are per copy. */
+ * the plugin directory serves new sessions, while running sessions keep
+ * the copy they loaded. */
 typedef const struct ophost_plugin *(*ophost_plugin_entry_fn)(const struct ophost_host *host);
 
 /* What every plugin defines (with OPHOST_EXPORT); declared here so the

@@ -168,10 +168,10 @@ static int synthetic_start(struct ophost_ctx *ctx, void *data) {
     struct synthetic *s = data;
     uint64_t period = 1;
 
+    /* One tick per event at low rates, so an idle session wakes no more
+     * than its events need; at most 1000 ticks per second above that. */
     if (s->rate > 0) {
         period = 1000000u / s->rate;
-        if (period > 100000)
-            period = 100000;
         if (period < 1000)
             period = 1000;
     }

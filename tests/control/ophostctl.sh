@@ -99,7 +99,7 @@ expect_rc 0 "$ctl" list operators
 grep -Eq '^synthetic +gadget +synthetic +0 +count=0 rate=10 batch=256 fields=seq:u64,timestamp:timestamp,pid:u32,comm:string$' "$tmp/out" ||
     fail "operators row: $(grep synthetic "$tmp/out")"
 expect_rc 0 "$ctl" list plugins
-grep -Eq '^print +1\.0 +print +.*/print\.so$' "$tmp/out" || fail "plugins row"
+grep -Eq '^print +1\.0 +loaded +print +.*/print\.so$' "$tmp/out" || fail "plugins row"
 ok "list operators and plugins"
 
 # --- describe
