@@ -266,14 +266,6 @@ static double run_hand(int n, unsigned long long count) {
     return t1 - t0;
 }
 
-static double min_of(const double *v, size_t n) {
-    double m = v[0];
-    for (size_t i = 1; i < n; i++)
-        if (v[i] < m)
-            m = v[i];
-    return m;
-}
-
 static void bench_hops(unsigned long long count) {
     static const int ns[] = { 0, 1, 4, 16 };
     double here_t[4][RUNS], work_t[4][RUNS], hand_t[4][RUNS];
@@ -289,13 +281,13 @@ static void bench_hops(unsigned long long count) {
             hand_t[i][k] = ns[i] ? run_hand(ns[i], count) : 0;
         }
     printf("  N=0: in-process %.2f ns/event, worker %.2f ns/event (gadget + null sink)\n",
-           min_of(here_t[0], RUNS) / (double) count * 1e9,
-           min_of(work_t[0], RUNS) / (double) count * 1e9);
+           bench_min(here_t[0], RUNS) / (double) count * 1e9,
+           bench_min(work_t[0], RUNS) / (double) count * 1e9);
     for (size_t i = 1; i < 4; i++) {
         double per = (double) count * ns[i] / 1e9;
-        double h = (min_of(here_t[i], RUNS) - min_of(here_t[0], RUNS)) / per;
-        double w = (min_of(work_t[i], RUNS) - min_of(work_t[0], RUNS)) / per;
-        double l = min_of(hand_t[i], RUNS) / per;
+        double h = (bench_min(here_t[i], RUNS) - bench_min(here_t[0], RUNS)) / per;
+        double w = (bench_min(work_t[i], RUNS) - bench_min(work_t[0], RUNS)) / per;
+        double l = bench_min(hand_t[i], RUNS) / per;
         printf("  N=%-2d per hop: in-process %.3f ns, worker %.3f ns, hand-written loop %.3f ns; "
                "worker/in-process %.2f, in-process/hand %.2f\n",
                ns[i], h, w, l, w / h, h / l);

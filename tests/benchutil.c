@@ -111,3 +111,11 @@ double bench_median(double *v, size_t n) {
     qsort(v, n, sizeof(double), cmp_double);
     return v[n / 2];
 }
+
+double bench_min(const double *v, size_t n) {
+    double m = v[0];
+    for (size_t i = 1; i < n; i++)
+        if (v[i] < m)
+            m = v[i];
+    return m;
+}

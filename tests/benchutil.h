@@ -26,5 +26,7 @@ double bench_run(struct registry *reg, const char *fields, const struct config_o
 
 /* Sorts the n values and returns the middle one. */
 double bench_median(double *v, size_t n);
+/* The smallest of the n values. */
+double bench_min(const double *v, size_t n);
 
 #endif

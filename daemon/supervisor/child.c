@@ -5,9 +5,12 @@
  * A child is started with posix_spawn() (vfork semantics: cheap even for
  * a large supervisor) of ophostd --worker, its socket dup2()ed to fd 3, an
  * empty signal mask and default dispositions, and an environment without
- * systemd's notification and activation variables. Its end is seen through
- * a pidfd; before on_end runs, every message still queued on its socket is
- * delivered, so a final state is never lost to a race with the exit.
+ * systemd's notification and activation variables. The program is the one
+ * the supervisor runs, held open since the first spawn (/proc/self/fd/N),
+ * so a package upgrade that replaces the file cannot mix versions. Its end
+ * is an sd-event child source (a pidfd where the kernel has them); before
+ * on_end runs, every message still queued on its socket is delivered, so a
+ * final state is never lost to a race with the exit.
  *
  * The watchdog: one timer for all children, armed while any runs. Each tick
  * reads (call, seq) from every child's status page; a call that is still the
@@ -20,9 +23,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
-#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "cgroup.h"
@@ -40,7 +43,6 @@ struct child {
     char *what;
     pid_t pid;
     int sock;
-    int pidfd;
     sd_event_source *sock_es, *pid_es;
     struct status_page *page;
     size_t page_size;
@@ -58,7 +60,8 @@ struct child {
     struct child_exit exit;
 };
 
-static const char *executable = "/proc/self/exe";
+static const char *executable;  /* NULL: this program */
+static int exe_fd = -1;          /* this program, held open */
 static struct child *children;
 static sd_event_source *watchdog_es;
 
@@ -170,8 +173,6 @@ static void child_destroy(struct child *c) {
     sd_event_source_disable_unref(c->pid_es);
     if (c->sock >= 0)
         close(c->sock);
-    if (c->pidfd >= 0)
-        close(c->pidfd);
     if (c->page_fd >= 0)
         close(c->page_fd);
     if (c->page)
@@ -215,28 +216,26 @@ static int on_sock(sd_event_source *es, int fd, uint32_t revents, void *userdata
     return 0;
 }
 
-static int on_pidfd(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+/* The child ended; sd-event reaps it after we return. */
+static int on_exit_of(sd_event_source *es, const siginfo_t *si, void *userdata) {
     struct child *c = userdata;
     struct rusage ru = { 0 };
-    int status = 0;
-    pid_t r;
+    siginfo_t peek;
 
-    do
-        r = wait4(c->pid, &status, WNOHANG, &ru);
-    while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return 0; /* not yet */
+    /* Its peak memory, before it is reaped: the raw waitid() has the
+     * rusage argument glibc's wrapper lacks. */
+    (void) syscall(SYS_waitid, P_PID, c->pid, &peek, WEXITED | WNOHANG | WNOWAIT, &ru);
     c->running = false;
     c->pid_es = sd_event_source_disable_unref(c->pid_es);
     (void) drain(c);
     c->exit.max_rss = (uint64_t) ru.ru_maxrss * 1024;
     if (c->exit.how == CHILD_EXITED) { /* not already STUCK or KILLED */
-        if (r > 0 && WIFSIGNALED(status)) {
+        if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED) {
             c->exit.how = CHILD_SIGNALED;
-            c->exit.code = WTERMSIG(status);
-            c->exit.core_dumped = WCOREDUMP(status);
+            c->exit.code = si->si_status;
+            c->exit.core_dumped = si->si_code == CLD_DUMPED;
         } else
-            c->exit.code = r > 0 ? WEXITSTATUS(status) : 0;
+            c->exit.code = si->si_status;
         c->exit.call = atomic_load_explicit(&c->page->call, memory_order_relaxed);
     }
     if (c->cgroup)
@@ -301,13 +300,29 @@ int child_spawn(sd_event *loop, const struct child_spec *spec, struct child **re
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     struct child *c;
-    sigset_t none, all;
+    sigset_t none, all, chld;
+    char exe[64];
     int sv[2] = { -1, -1 }, r;
+
+    /* sd-event watches children through SIGCHLD where it has no pidfd:
+     * blocked, as it requires (children get an empty mask). */
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &chld, NULL);
+    if (!executable && exe_fd < 0) {
+        exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+        if (exe_fd < 0) {
+            r = -errno;
+            *ret_error = strprintf("cannot open this program to run workers: %s", strerror(-r));
+            return r;
+        }
+    }
+    snprintf(exe, sizeof(exe), "/proc/self/fd/%d", exe_fd);
 
     c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->sock = c->pidfd = c->page_fd = -1;
+    c->sock = c->page_fd = -1;
     c->loop = loop;
     c->deadlines = spec->deadlines;
     c->on_message = spec->on_message;
@@ -374,7 +389,7 @@ int child_spawn(sd_event *loop, const struct child_spec *spec, struct child **re
                                         POSIX_SPAWN_SETSID);
     {
         char *argv[] = { (char *) "ophostd", (char *) "--worker", c->what, NULL };
-        r = -posix_spawn(&c->pid, executable, &fa, &attr, argv, env);
+        r = -posix_spawn(&c->pid, executable ? executable : exe, &fa, &attr, argv, env);
     }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -383,7 +398,8 @@ int child_spawn(sd_event *loop, const struct child_spec *spec, struct child **re
     c->sock = sv[0];
     sv[0] = -1;
     if (r < 0) {
-        *ret_error = strprintf("cannot start %s (%s): %s", spec->what, executable, strerror(-r));
+        *ret_error = strprintf("cannot start %s (%s): %s", spec->what,
+                               executable ? executable : "ophostd", strerror(-r));
         goto fail;
     }
     c->running = true;
@@ -396,16 +412,10 @@ int child_spawn(sd_event *loop, const struct child_spec *spec, struct child **re
         (void) setpriority(PRIO_PROCESS, (id_t) c->pid, nice_of_weight(spec->limits->cpu_weight));
     }
 
-    c->pidfd = pidfd_open(c->pid, 0);
-    if (c->pidfd < 0) {
-        r = -errno;
-        *ret_error = strprintf("cannot watch %s: pidfd_open: %s", spec->what, strerror(-r));
-        goto fail;
-    }
     (void) fcntl(c->sock, F_SETFL, fcntl(c->sock, F_GETFL) | O_NONBLOCK);
     r = sd_event_add_io(loop, &c->sock_es, c->sock, EPOLLIN, on_sock, c);
     if (r >= 0)
-        r = sd_event_add_io(loop, &c->pid_es, c->pidfd, EPOLLIN, on_pidfd, c);
+        r = sd_event_add_child(loop, &c->pid_es, c->pid, WEXITED, on_exit_of, c);
     if (r < 0) {
         *ret_error = strprintf("cannot watch %s: %s", spec->what, strerror(-r));
         goto fail;
@@ -473,13 +483,28 @@ struct child *child_free(struct child *c) {
     if (!c)
         return NULL;
     if (c->running) {
-        /* Reaped by on_pidfd, which then frees it. */
+        /* Reaped by on_exit_of, which then frees it. */
         c->orphan = true;
         (void) kill(c->pid, SIGKILL);
         return NULL;
     }
     child_destroy(c);
     return NULL;
+}
+
+void child_reap_orphans(void) {
+    struct child *c = children, *next;
+
+    for (; c; c = next) {
+        next = c->next;
+        if (!c->orphan)
+            continue;
+        /* Killed when it was freed: gone at once. */
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        c->running = false;
+        child_destroy(c);
+    }
 }
 
 pid_t child_pid(const struct child *c) {

@@ -98,6 +98,9 @@ void child_kill(struct child *c, const char *reason);
 /* Frees c. A child still running is killed first and reaped later, without
  * callbacks. Returns NULL. */
 struct child *child_free(struct child *c);
+/* Waits for the children child_free killed (they end at once) and frees
+ * what is left of them: before the loop goes away. */
+void child_reap_orphans(void);
 
 pid_t child_pid(const struct child *c);
 bool child_running(const struct child *c);

@@ -1137,6 +1137,7 @@ static void daemon_free(struct daemon *d) {
     daemon_config_free(d->config);
     if (d->inotify_fd >= 0)
         close(d->inotify_fd);
+    child_reap_orphans();
     sd_event_unref(d->loop);
 }
 

@@ -46,7 +46,7 @@ struct probe {
     struct job **jobs;              /* running */
     size_t n_jobs;
     size_t n_answered;
-    sd_event_source *empty_es;
+    sd_event_source *settle_es;
     probe_done_fn done;
     void *userdata;
     bool finished;
@@ -351,17 +351,18 @@ static struct probe *probe_alloc(sd_event *loop, enum probe_kind kind, size_t n,
     return p;
 }
 
-/* Finishes a probe with no item at once, from the loop (callers expect
- * done to come later, never from inside probe_scan/probe_check). */
-static int on_empty(sd_event_source *es, void *userdata) {
+/* Finishes a probe whose items all have their result without a child (no
+ * item, or no child could start), from the loop: callers expect done to
+ * come later, never from inside probe_scan/probe_check. */
+static int on_settled(sd_event_source *es, void *userdata) {
     finish_if_done(userdata);
     return 0;
 }
 
-static int kick(struct probe *p) {
-    if (p->n_items == 0)
-        return sd_event_add_defer(p->loop, &p->empty_es, on_empty, p);
-    return 0;
+static int settle_later(struct probe *p) {
+    if (p->n_answered < p->n_items || p->n_jobs > 0 || p->settle_es)
+        return 0;
+    return sd_event_add_defer(p->loop, &p->settle_es, on_settled, p);
 }
 
 int probe_scan(sd_event *loop, struct plugin *const *snapshots, size_t n, int log_level,
@@ -383,13 +384,15 @@ int probe_scan(sd_event *loop, struct plugin *const *snapshots, size_t n, int lo
         all[i] = i;
     }
     /* One scanner for all (at most PROTO_FDS_MAX - 1 files each). */
-    r = kick(p);
+    r = 0;
     for (size_t at = 0; r >= 0 && at < n;) {
         size_t k = n - at < PROTO_FDS_MAX - 1 ? n - at : PROTO_FDS_MAX - 1;
         r = job_start(p, all + at, k);
         at += k;
     }
     free(all);
+    if (r >= 0)
+        r = settle_later(p);
     if (r < 0) {
         probe_free(p);
         return r;
@@ -413,9 +416,9 @@ int probe_check(sd_event *loop, struct plan *const *plans,
         p->items[i].cs = sessions[i];
         p->queue[p->n_queue++] = n - 1 - i; /* start in order: the queue pops from the end */
     }
-    r = kick(p);
+    r = start_jobs(p);
     if (r >= 0)
-        r = start_jobs(p);
+        r = settle_later(p);
     if (r < 0) {
         probe_free(p);
         return r;
@@ -454,7 +457,7 @@ const struct errors *probe_errors(const struct probe *p, size_t i) {
 struct probe *probe_free(struct probe *p) {
     if (!p)
         return NULL;
-    sd_event_source_disable_unref(p->empty_es);
+    sd_event_source_disable_unref(p->settle_es);
     while (p->n_jobs > 0)
         job_remove(p, p->jobs[p->n_jobs - 1]);
     for (size_t i = 0; i < p->n_items; i++) {

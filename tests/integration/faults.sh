@@ -166,6 +166,12 @@ fails_with startloop "operator 'hostile' stuck in start() for 2s"
 fails_with initloop "operator 'hostile-init' stuck in init() for 1s"
 ok "endless loops in process(), start() and init() are killed past their deadline, named"
 
+# init's fault is a global param: SIGSEGV from the next reload on.
+sed -i 's/hostile-init: {fault: loop}/hostile-init: {fault: segv}/' "$tmp/ophostd.yaml"
+ctl reload >/dev/null || fail "reload with a new global param failed"
+fails_with initloop "operator 'hostile-init' (plugin hostile.so) crashed in init(): SIGSEGV"
+ok "SIGSEGV in init() fails the session, named"
+
 # A session stuck in stop(): ophostctl stop returns within the deadline + 1 s.
 ctl start stoploop >/dev/null
 t0=$(date +%s%N)
