@@ -509,6 +509,20 @@ static void show_sessions(json_object *p) {
                   fmt_u64(lo, sizeof(lo), ju64(o, "events_lost")));
     }
     table_print(&t);
+    /* Why each failed or restarting session failed. */
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *o = json_object_array_get_idx(a, i);
+        char when[48] = "", d[32];
+        if (!jget(o, "error"))
+            continue;
+        if (jget(o, "next_retry_usec"))
+            snprintf(when, sizeof(when), ", next in %s",
+                     fmt_duration(d, sizeof(d), ju64(o, "next_retry_usec")));
+        printf("%s %s", jstr(o, "name"), jstr(o, "state"));
+        if (ju64(o, "restarts") || when[0])
+            printf(" (%" PRIu64 " restarts%s)", ju64(o, "restarts"), when);
+        printf(": %s\n", jstr(o, "error"));
+    }
 }
 
 static int cmd_list(int argc, char **argv) {

@@ -138,6 +138,8 @@ fails_with() {
     log_has "session $name: failed: $text" || fail "the log lacks 'session $name: failed: $text'"
     ctl describe "$name" >"$tmp/out"
     grep -q -F "error:     $text" "$tmp/out" || fail "describe $name lacks '$text': $(cat "$tmp/out")"
+    ctl list sessions >"$tmp/out"
+    grep -q -F "$name failed: $text" "$tmp/out" || fail "list sessions lacks '$name failed: $text': $(cat "$tmp/out")"
     ctl --json list sessions >"$tmp/out"
     python3 - "$tmp/out" "$name" "$text" <<'EOF' || fail "list sessions --json lacks the error of $name"
 import json, sys
