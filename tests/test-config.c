@@ -342,7 +342,7 @@ START_TEST(test_load_dir) {
     const char *f10 = TEST_CONFIG_DIR "/pipelines/10-exec.yaml";
     const char *f20 = TEST_CONFIG_DIR "/pipelines/20-open.yml";
 
-    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/pipelines", &p, &e), 0);
+    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/pipelines", false, &p, &e), 0);
     assert_errors(&e, ERRS(NULL));
     /* .hidden.yaml, README and old.yaml.bak are not read. */
     ck_assert_uint_eq(p->n_sessions, 2);
@@ -384,10 +384,14 @@ START_TEST(test_load_missing_dir) {
     struct config_pipelines *p = NULL;
     struct errors e = {0};
 
-    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/no-such-dir", &p, &e), 0);
+    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/no-such-dir", true, &p, &e), 0);
     assert_errors(&e, ERRS(NULL));
     ck_assert_uint_eq(p->n_sessions, 0);
     config_pipelines_free(p);
+    p = NULL;
+    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/no-such-dir", false, &p, &e), -ENOENT);
+    assert_errors(&e, ERRS(TEST_CONFIG_DIR "/no-such-dir: cannot read: No such file or directory"));
+    ck_assert_ptr_null(p);
 }
 END_TEST
 
@@ -395,7 +399,7 @@ START_TEST(test_load_dup_across_files) {
     struct config_pipelines *p = (struct config_pipelines *) 0x1;
     struct errors e = {0};
 
-    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/dup", &p, &e), -EINVAL);
+    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/dup", false, &p, &e), -EINVAL);
     assert_errors(&e, ERRS(TEST_CONFIG_DIR "/dup/b.yaml:3:1: session 'shared' is already defined "
                                            "in " TEST_CONFIG_DIR "/dup/a.yaml:2"));
     ck_assert_ptr_eq(p, (struct config_pipelines *) 0x1); /* untouched on failure */
@@ -407,7 +411,7 @@ START_TEST(test_load_errors_of_every_file) {
     struct config_pipelines *p = NULL;
     struct errors e = {0};
 
-    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/bad", &p, &e), -EINVAL);
+    ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/bad", false, &p, &e), -EINVAL);
     assert_errors(&e, ERRS(TEST_CONFIG_DIR "/bad/1.yaml:1:27: session 'x': key 'autostart': "
                                            "'maybe' is not a bool",
                            TEST_CONFIG_DIR "/bad/2.yaml:2:1: YAML syntax error: did not find "
@@ -426,7 +430,7 @@ START_TEST(test_load_unreadable) {
     f = tmp_write("a.yaml", "a: {gadget: g}\n", 15);
     dir = strprintf("%s/dir.yaml", tmpdir);
     ck_assert_int_eq(mkdir(dir, 0755), 0);
-    ck_assert_int_eq(config_load_pipelines(tmpdir, &p, &e), -EISDIR);
+    ck_assert_int_eq(config_load_pipelines(tmpdir, false, &p, &e), -EISDIR);
     want = strprintf("%s/dir.yaml: cannot read: Is a directory", tmpdir);
     assert_errors(&e, ERRS(want));
     ck_assert_ptr_null(p);
@@ -743,7 +747,7 @@ START_TEST(test_too_large) {
     tmp_setup();
     f = tmp_write("big.yaml", text, n);
     want = strprintf("%s: file is too large (more than 4 MiB)", f);
-    ck_assert_int_eq(config_load_pipelines(tmpdir, &lp, &e), -EFBIG);
+    ck_assert_int_eq(config_load_pipelines(tmpdir, false, &lp, &e), -EFBIG);
     assert_errors(&e, ERRS(want));
     ck_assert_ptr_null(lp);
     errors_clear(&e);

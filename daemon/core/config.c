@@ -1134,7 +1134,8 @@ static void closedirp(DIR **d) {
         closedir(*d);
 }
 
-int config_load_pipelines(const char *dir, struct config_pipelines **ret, struct errors *errs) {
+int config_load_pipelines(const char *dir, bool missing_ok, struct config_pipelines **ret,
+                          struct errors *errs) {
     _cleanup_(closedirp) DIR *d = NULL;
     _cleanup_(strv_freep) char **names = NULL;
     struct config_pipelines *p;
@@ -1148,7 +1149,7 @@ int config_load_pipelines(const char *dir, struct config_pipelines **ret, struct
 
     d = opendir(dir);
     if (!d) {
-        if (errno == ENOENT) {
+        if (errno == ENOENT && missing_ok) {
             *ret = p;
             return 0;
         }
@@ -1254,7 +1255,8 @@ bool config_session_equal(const struct config_session *a, const struct config_se
 /* ---- the daemon config ---------------------------------------------------- */
 
 static const char *const daemon_keys[] = {
-    "plugin-dirs", "pipeline-dir", "control-socket", "control-group", "log-level", "operators",
+    "plugin-dirs", "pipeline-dir", "control-socket", "control-group", "control-max-connections",
+    "control-idle-timeout", "log-level", "operators",
     NULL,
 };
 
@@ -1289,6 +1291,8 @@ static struct daemon_config *daemon_config_new_default(void) {
     if (!c)
         return NULL;
     c->log_level = OPHOST_LOG_INFO;
+    c->control_max_connections = CONFIG_CONTROL_MAX_CONNECTIONS_DEFAULT;
+    c->control_idle_timeout_nsec = CONFIG_CONTROL_IDLE_TIMEOUT_DEFAULT;
     c->pipeline_dir = strdup(OPHOST_DEFAULT_PIPELINE_DIR);
     c->control_socket = strdup(OPHOST_DEFAULT_CONTROL_SOCKET);
     if (!c->pipeline_dir || !c->control_socket ||
@@ -1399,6 +1403,18 @@ static void parse_daemon(struct ctx *c, yaml_node_t *root, struct daemon_config 
                 free(cfg->control_group);
                 cfg->control_group = s;
             }
+        } else if (streq(e->name, "control-max-connections")) {
+            uint64_t n;
+            if (!is_scalar(v) || parse_uint(scalar_text(v), &n) < 0 || n < 1 || n > 1000000)
+                ctx_error(c, v, "key 'control-max-connections': expected a number from 1 to 1000000");
+            else
+                cfg->control_max_connections = (unsigned) n;
+        } else if (streq(e->name, "control-idle-timeout")) {
+            uint64_t t;
+            if (!is_scalar(v) || parse_duration(scalar_text(v), &t) < 0 || t < 1000000000ULL)
+                ctx_error(c, v, "key 'control-idle-timeout': expected a duration of at least 1s");
+            else
+                cfg->control_idle_timeout_nsec = t;
         } else if (streq(e->name, "log-level")) {
             bool found = false;
             for (size_t j = 0; is_scalar(v) && j < ELEMENTSOF(log_levels); j++)

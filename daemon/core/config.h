@@ -86,10 +86,15 @@ struct daemon_config {
     char *pipeline_dir;
     char *control_socket;
     char *control_group;         /* NULL = root only for mutating requests */
+    unsigned control_max_connections;   /* the oldest idle one goes for a new one */
+    uint64_t control_idle_timeout_nsec; /* connections without a call are closed */
     int log_level;               /* OPHOST_LOG_* (syslog priority), default info */
     struct config_operator *operators; /* global params per operator */
     size_t n_operators;
 };
+
+#define CONFIG_CONTROL_MAX_CONNECTIONS_DEFAULT 1024
+#define CONFIG_CONTROL_IDLE_TIMEOUT_DEFAULT (60ULL * 1000000000ULL)
 
 /* Compiled-in defaults (overridable at build time). */
 #ifndef OPHOST_DEFAULT_PLUGIN_DIR
@@ -117,12 +122,14 @@ int config_load_daemon(const char *path, bool must_exist, struct daemon_config *
 struct daemon_config *daemon_config_free(struct daemon_config *c);
 
 /*
- * Reads every "*.yaml" and "*.yml" file of dir in name order (a missing dir
- * holds no sessions). A session defined twice is an error naming both files.
- * Returns 0 and stores the result in *ret (free with config_pipelines_free),
- * -EINVAL with lines in errs, or another negative errno.
+ * Reads every "*.yaml" and "*.yml" file of dir in name order. A missing dir
+ * holds no sessions if missing_ok, else is an error (-ENOENT). A session
+ * defined twice is an error naming both files. Returns 0 and stores the
+ * result in *ret (free with config_pipelines_free), -EINVAL with lines in
+ * errs, or another negative errno (with a line in errs).
  */
-int config_load_pipelines(const char *dir, struct config_pipelines **ret, struct errors *errs);
+int config_load_pipelines(const char *dir, bool missing_ok, struct config_pipelines **ret,
+                          struct errors *errs);
 /* The same for one file's text (used by the loader above and by the fuzzer). */
 int config_parse_pipelines(const char *file, const char *text, size_t len,
                            struct config_pipelines *into, struct errors *errs);

@@ -319,9 +319,13 @@ static int print_error(json_object *reply) {
                     : short_name);
         for (size_t i = 0; i < json_object_array_length(lines); i++)
             fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(lines, i)));
-    } else if (strcmp(err, "org.varlink.service.InvalidParameter") == 0)
-        fprintf(stderr, "ophostctl: invalid parameter '%s'\n", jstr(p, "parameter"));
-    else
+    } else if (strcmp(err, "org.varlink.service.InvalidParameter") == 0) {
+        if (jget(p, "reason"))
+            fprintf(stderr, "ophostctl: invalid parameter '%s': %s\n", jstr(p, "parameter"),
+                    jstr(p, "reason"));
+        else
+            fprintf(stderr, "ophostctl: invalid parameter '%s'\n", jstr(p, "parameter"));
+    } else
         fprintf(stderr, "ophostctl: %s %s\n", err,
                 p ? json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN) : "");
     return EXIT_ERROR;

@@ -172,8 +172,6 @@ static void hub_events(struct hub *h, const char *data, size_t len, uint64_t dro
         missed += varlink_conn_stream_append(h->watchers[i], data, h->ends, n) + dropped;
     }
     h->watch_dropped += missed;
-    if (h->n_watchers > 0)
-        varlink_server_wake(h->ctl->srv);
 }
 
 /* The end of a watched session: each watcher gets its final reply. */
@@ -323,6 +321,7 @@ static void adhoc_state(struct worker *w, void *userdata) {
         pending_free(p);
     }
     adhoc_free(a);
+    daemon_adhoc_changed(ctl->d);
 }
 
 static void adhoc_events(struct worker *w, const char *data, size_t len, uint64_t dropped,
@@ -348,6 +347,13 @@ static struct adhoc *find_adhoc(struct control *ctl, const char *name) {
 void control_start(struct control *ctl) {
     if (ctl)
         varlink_server_accept(ctl->srv);
+}
+
+size_t control_adhoc_sessions(struct control *ctl) {
+    size_t n = 0;
+    for (struct adhoc *a = ctl ? ctl->adhocs : NULL; a; a = a->next)
+        n++;
+    return n;
 }
 
 bool control_has_workers(struct control *ctl) {
@@ -389,20 +395,42 @@ static json_object *error_lines(const struct errors *errs) {
     return a;
 }
 
-/* A required string parameter; replies InvalidParameter and returns NULL. */
+/* Why a name from a request (a session, a plugin) cannot be one, or NULL:
+ * "sa\u0000x" is not "sa", and control characters would forge log lines. */
+static const char *name_text_problem(const char *s, size_t len) {
+    if (len == 0)
+        return "is empty";
+    if (len > 256)
+        return "is longer than 256 bytes";
+    if (strlen(s) != len)
+        return "contains a NUL character";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+            return "contains a control character";
+    return NULL;
+}
+
+/* A string parameter; replies InvalidParameter and returns NULL when it is
+ * required and missing, or not a valid name. */
 static const char *param_string(struct varlink_conn *c, json_object *params, const char *key,
                                 bool required, bool *ret_replied) {
+    const char *problem;
     json_object *v;
+
     *ret_replied = false;
     if (!json_object_object_get_ex(params, key, &v) || !v) {
         if (required) {
-            (void) varlink_error_invalid_parameter(c, key);
+            (void) varlink_error_invalid_parameter(c, key, "is required");
             *ret_replied = true;
         }
         return NULL;
     }
-    if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
-        (void) varlink_error_invalid_parameter(c, key);
+    problem = !json_object_is_type(v, json_type_string)
+                      ? "is not a string"
+                      : name_text_problem(json_object_get_string(v),
+                                          (size_t) json_object_get_string_len(v));
+    if (problem) {
+        (void) varlink_error_invalid_parameter(c, key, problem);
         *ret_replied = true;
         return NULL;
     }
@@ -885,7 +913,7 @@ static void m_run(struct control *ctl, struct varlink_conn *c, const struct varl
     }
     r = run_request_parse(call->parameters, &ctl->next_run, &cs, bad, sizeof(bad));
     if (r == -EINVAL) {
-        (void) varlink_error_invalid_parameter(c, bad);
+        (void) varlink_error_invalid_parameter(c, bad, NULL);
         goto out;
     }
     if (r < 0) {
@@ -947,6 +975,7 @@ static void m_run(struct control *ctl, struct varlink_conn *c, const struct varl
         cl->watching = h;
     log_full(LOG_INFO, 0, &(struct log_context){ .session = a->cs.name },
              "ad-hoc session started for uid %u", (unsigned) varlink_conn_peer(c)->uid);
+    daemon_adhoc_changed(ctl->d);
 out:
     config_session_clear(&cs);
     errors_clear(&errs);
@@ -1124,9 +1153,10 @@ static void on_disconnect(struct varlink_conn *c, void *userdata) {
 
 int control_new(struct daemon *d, sd_event *loop, const struct daemon_config *cfg,
                 struct control **ret) {
+    struct varlink_limits limits = { .max_connections = cfg->control_max_connections,
+                                     .idle_timeout_usec = cfg->control_idle_timeout_nsec / 1000 };
     struct control *ctl = calloc(1, sizeof(*ctl));
     _cleanup_free_ char *err = NULL;
-    gid_t gid = (gid_t) -1;
     int r;
 
     if (!ctl)
@@ -1136,14 +1166,12 @@ int control_new(struct daemon *d, sd_event *loop, const struct daemon_config *cf
     if (cfg->control_group) {
         struct group gr, *res = NULL;
         char buf[4096];
-        if (getgrnam_r(cfg->control_group, &gr, buf, sizeof(buf), &res) == 0 && res)
-            gid = res->gr_gid;
-        else
-            log_warning("control-group '%s' does not exist, the control socket stays root-only",
-                        cfg->control_group);
+        if (getgrnam_r(cfg->control_group, &gr, buf, sizeof(buf), &res) != 0 || !res)
+            log_warning("control-group '%s' does not exist: only root may start, stop, run "
+                        "and reload", cfg->control_group);
     }
-    r = varlink_server_new(loop, cfg->control_socket, gid, on_call, on_disconnect, ctl, &ctl->srv,
-                           &err);
+    r = varlink_server_new(loop, cfg->control_socket, &limits, on_call, on_disconnect, ctl,
+                           &ctl->srv, &err);
     if (r < 0) {
         free(ctl);
         return log_error_errno(r, "%s", err ? err : "cannot set up the control socket");

@@ -31,6 +31,9 @@ struct control *control_free(struct control *c);
  * Accepts NULL. */
 void control_start(struct control *c);
 
+/* How many ad-hoc sessions run (for the status text). Accepts NULL. */
+size_t control_adhoc_sessions(struct control *c);
+
 /* Whether ad-hoc sessions still have workers; asks each to stop (shutdown).
  * Both accept NULL. */
 bool control_has_workers(struct control *c);

@@ -274,7 +274,7 @@ int daemon_check(const struct daemon_options *opt, bool json) {
     if (probe_scan_dirs(loop, reg, pd, c->plugin_dirs, c->log_level, &errs) < 0)
         goto out;
     (void) registry_check_globals(reg, &errs);
-    if (config_load_pipelines(c->pipeline_dir, &p, &errs) < 0)
+    if (config_load_pipelines(c->pipeline_dir, false, &p, &errs) < 0)
         goto out;
     plans = calloc(p->n_sessions + 1, sizeof(struct plan *));
     checked = calloc(p->n_sessions + 1, sizeof(struct plan *));
@@ -324,7 +324,8 @@ out:
 
 static void notify_status(struct daemon *d) {
     size_t running = 0, waiting = 0, restarting = 0, failed = 0, n_plugins;
-    char rejected[96] = "";
+    char rejected[96] = "", adhoc[48] = "";
+    size_t n_adhoc = control_adhoc_sessions(d->control);
 
     (void) registry_plugins(d->registry, &n_plugins);
     for (size_t i = 0; i < d->n_managed; i++) {
@@ -337,9 +338,11 @@ static void notify_status(struct daemon *d) {
     if (d->config_errors)
         snprintf(rejected, sizeof(rejected),
                  ", last configuration rejected: %zu errors (see the log)", d->config_errors);
-    sd_notifyf(0, "STATUS=%zu plugins, %zu sessions running, %zu waiting, %zu restarting, "
+    if (n_adhoc > 0)
+        snprintf(adhoc, sizeof(adhoc), " (and %zu ad hoc)", n_adhoc);
+    sd_notifyf(0, "STATUS=%zu plugins, %zu sessions running%s, %zu waiting, %zu restarting, "
                   "%zu failed%s",
-               n_plugins, running, waiting, restarting, failed, rejected);
+               n_plugins, running, adhoc, waiting, restarting, failed, rejected);
 }
 
 static void waiters_call(struct waiter **list, int r, const char *error) {
@@ -884,7 +887,7 @@ static void reload_start(struct daemon *d) {
                     rl->config->control_socket);
     registry_set_globals(d->registry, rl->config->operators, rl->config->n_operators);
     (void) registry_check_globals(d->registry, &errs);
-    r = config_load_pipelines(rl->config->pipeline_dir, &rl->pipelines, &errs);
+    r = config_load_pipelines(rl->config->pipeline_dir, false, &rl->pipelines, &errs);
     if (r < 0 || errs.n > 0)
         goto reject_globals;
 
@@ -1155,7 +1158,7 @@ static int start_sessions(struct daemon *d) {
      * files the daemon runs no session until a reload brings valid ones.
      * A session whose plan fails (a missing or failing operator) is
      * reported and does not keep the others from starting. */
-    r = config_load_pipelines(d->config->pipeline_dir, &d->pipelines, &errs);
+    r = config_load_pipelines(d->config->pipeline_dir, true, &d->pipelines, &errs);
     if (r < 0) {
         log_lines(LOG_ERR, &errs, "");
         log_error("no sessions started: fix the pipeline files and reload");
@@ -1164,6 +1167,11 @@ static int start_sessions(struct daemon *d) {
         d->pipelines = calloc(1, sizeof(*d->pipelines));
         if (!d->pipelines)
             return -ENOMEM;
+    } else if (access(d->config->pipeline_dir, F_OK) < 0 && errno == ENOENT) {
+        /* At startup a missing directory is an empty one (a reload is
+         * refused: a deleted directory must not stop every session). */
+        log_warning("pipeline directory %s does not exist: no sessions configured",
+                    d->config->pipeline_dir);
     }
     d->managed = calloc(d->pipelines->n_sessions + 1, sizeof(*d->managed));
     if (!d->managed)
@@ -1201,6 +1209,12 @@ int daemon_run(const struct daemon_options *opt) {
         sigaddset(&mask, SIGUSR2);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     (void) signal(SIGCHLD, SIG_DFL);
+    /* Signals that mean nothing here must not kill the daemon (a stray
+     * `kill -USR2`); a file size limit makes writes fail, not the process. */
+    (void) signal(SIGUSR1, SIG_IGN);
+    if (!test_hooks)
+        (void) signal(SIGUSR2, SIG_IGN);
+    (void) signal(SIGXFSZ, SIG_IGN);
 
     r = load_config(opt, &d.config, &errs);
     if (r < 0) {
@@ -1241,8 +1255,13 @@ int daemon_run(const struct daemon_options *opt) {
     if (!d.registry || !d.dirs)
         goto out;
     registry_set_globals(d.registry, d.config->operators, d.config->n_operators);
-    if (control_new(&d, d.loop, d.config, &d.control) < 0)
-        log_error("running without a control socket: ophostctl cannot reach this daemon");
+    /* Before any session: a daemon nobody can reach, or a second one on a
+     * socket another daemon serves, must not run (it would duplicate every
+     * session); systemd then shows the failure. */
+    if (control_new(&d, d.loop, d.config, &d.control) < 0) {
+        log_error("cannot serve the control socket %s, exiting", d.config->control_socket);
+        goto out;
+    }
     r = watch_plugin_dirs(&d);
     if (r < 0)
         log_warning("cannot watch the plugin directories: %s, hot-plug disabled", strerror(-r));
@@ -1299,6 +1318,11 @@ const struct worker_env *daemon_worker_env(struct daemon *d) {
 
 sd_event *daemon_loop(struct daemon *d) {
     return d->loop;
+}
+
+void daemon_adhoc_changed(struct daemon *d) {
+    notify_status(d);
+    maybe_exit(d);
 }
 
 struct plan_hooks daemon_plan_hooks(struct daemon *d) {

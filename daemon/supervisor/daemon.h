@@ -113,6 +113,10 @@ int daemon_unquarantine(struct daemon *d, const char *name);
  * quarantined), for plans of ad-hoc sessions. */
 struct plan_hooks daemon_plan_hooks(struct daemon *d);
 
+/* An ad-hoc session came or went: the status text changes, and a shutdown
+ * may have waited for its worker. */
+void daemon_adhoc_changed(struct daemon *d);
+
 /* Whether the daemon is shutting down (no new sessions). */
 bool daemon_stopping(struct daemon *d);
 

@@ -7,12 +7,24 @@
 #include "params.h"
 #include "util.h"
 
+/* Whether v is a string without a NUL inside ("sa\u0000x" would be
+ * taken for "sa" by everything that reads C strings). */
+static bool whole_string(json_object *v) {
+    return json_object_is_type(v, json_type_string) &&
+           strlen(json_object_get_string(v)) == (size_t) json_object_get_string_len(v);
+}
+
+/* Whether v is a string that can name an operator. */
+static bool operator_name(json_object *v) {
+    return whole_string(v) && name_is_valid(json_object_get_string(v));
+}
+
 /* A param value from JSON: strings as they are, numbers and booleans as
  * their text. NULL for anything else. */
 static char *param_value_text(json_object *v) {
     switch (json_object_get_type(v)) {
     case json_type_string:
-        return strdup(json_object_get_string(v));
+        return whole_string(v) ? strdup(json_object_get_string(v)) : NULL;
     case json_type_int:
     case json_type_double:
     case json_type_boolean:
@@ -79,13 +91,12 @@ int run_request_parse(json_object *params, unsigned *next_run, struct config_ses
     const char *name = NULL;
     int r;
 
-    if (!json_object_object_get_ex(params, "gadget", &gadget) ||
-        !json_object_is_type(gadget, json_type_string) || !json_object_get_string_len(gadget)) {
+    if (!json_object_object_get_ex(params, "gadget", &gadget) || !operator_name(gadget)) {
         snprintf(bad, bad_len, "gadget");
         return -EINVAL;
     }
     if (json_object_object_get_ex(params, "name", &v) && v) {
-        if (!json_object_is_type(v, json_type_string) || !json_object_get_string_len(v)) {
+        if (!whole_string(v) || !json_object_get_string_len(v)) {
             snprintf(bad, bad_len, "name");
             return -EINVAL;
         }
@@ -134,8 +145,7 @@ int run_request_parse(json_object *params, unsigned *next_run, struct config_ses
                 (void) json_object_object_get_ex(o, "name", &n);
                 (void) json_object_object_get_ex(o, "params", &pp);
             }
-            if (!n || !json_object_is_type(n, json_type_string) ||
-                !json_object_get_string_len(n)) {
+            if (!n || !operator_name(n)) {
                 snprintf(bad, bad_len, "%s.name", where);
                 return -EINVAL;
             }

@@ -2,36 +2,42 @@
  * varlink.c — the varlink wire protocol for the control socket (see
  * varlink.h): listening, accepting, reassembling NUL-terminated requests from
  * partial reads, checking their envelope, dispatching one call at a time per
- * connection, and writing replies with non-blocking writes. Streamed replies
- * from session threads go into a bounded per-connection buffer under a mutex
- * and an eventfd wakes the loop to write them out.
+ * connection, and writing replies with non-blocking writes, all on the loop.
+ *
+ * A connection with a call open (a watcher, a caller waiting for a start) is
+ * busy; the others are idle, kept in least-recently-active order: the tail
+ * is the one idle the longest, which one timer closes when its idle time is
+ * up and which a new connection replaces when the limit is reached. Moving
+ * bytes either way is activity, so a client slowly reading a long reply is
+ * not idle; one that reads nothing is, and is closed with what it left
+ * unread.
  */
 #include "varlink.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 
 #define READ_CHUNK (64 * 1024)
-/* Replies queued but unread before we stop reading further requests. */
-#define REPLY_BACKLOG_MAX (4 * 1024 * 1024)
 /* An emptied output buffer larger than this is released. */
 #define OUT_KEEP_MAX (64 * 1024)
+/* Connections accepted per wake-up of the listening socket: a flood of
+ * clients shares the loop with everything else. */
+#define ACCEPT_BURST 64
 
 struct varlink_conn {
     struct varlink_server *srv;
-    struct varlink_conn *prev, *next;
+    struct varlink_conn *prev, *next; /* in srv->idle or srv->busy */
+    uint64_t active_usec;             /* CLOCK_MONOTONIC of the last activity */
     int fd;
     sd_event_source *io;
+    sd_event_source *defer;           /* dispatches requests held back */
     struct ucred peer;
     gid_t *groups;
     size_t n_groups;
@@ -39,18 +45,21 @@ struct varlink_conn {
 
     char *in;            /* received, not yet dispatched */
     size_t in_len, in_cap;
+    size_t in_scanned;   /* leading bytes of in known to hold no NUL */
     bool read_eof;       /* the peer shut down its side */
     bool closing;        /* flush what is queued, then close */
     bool dead;           /* close now */
     bool in_call;        /* a call awaits its final reply */
     bool call_more, call_oneway;
-    bool need_dispatch;  /* buffered requests wait for the call to end */
 
-    pthread_mutex_t lock; /* out*, dropped_pending, streaming */
     char *out;
     size_t out_start, out_end, out_cap;
     bool streaming;       /* stream appends are accepted */
     uint64_t dropped_pending;
+};
+
+struct conn_list {
+    struct varlink_conn *head, *tail;
 };
 
 struct varlink_server {
@@ -61,11 +70,12 @@ struct varlink_server {
     dev_t path_dev;       /* the socket file we created, so we never unlink */
     ino_t path_ino;       /* one another daemon bound there after us */
     sd_event_source *listen_es;
-    int wake_fd;
-    sd_event_source *wake_es;
-    atomic_bool wake_pending;
-    sd_event_source *defer_es;
-    struct varlink_conn *conns;
+    bool accepting;              /* varlink_server_accept() was called */
+    sd_event_source *idle_es;
+    bool idle_armed;
+    struct varlink_limits limits;
+    struct conn_list idle;       /* most recently active first */
+    struct conn_list busy;       /* in no order */
     size_t n_conns;
     varlink_method_fn method;
     varlink_disconnect_fn disconnect;
@@ -118,17 +128,18 @@ static int out_append_notice(struct varlink_conn *c) {
     return r;
 }
 
-static bool out_pending(struct varlink_conn *c) {
-    bool p;
-    pthread_mutex_lock(&c->lock);
-    p = c->out_end > c->out_start;
-    pthread_mutex_unlock(&c->lock);
-    return p;
+static bool out_pending(const struct varlink_conn *c) {
+    return c->out_end > c->out_start;
 }
+
+static size_t out_queued(const struct varlink_conn *c) {
+    return c->out_end - c->out_start;
+}
+
+static void conn_touch(struct varlink_conn *c);
 
 /* Writes what can be written without blocking. Marks c dead on errors. */
 static void conn_flush(struct varlink_conn *c) {
-    pthread_mutex_lock(&c->lock);
     while (!c->dead) {
         ssize_t n;
         if (c->out_end == c->out_start) {
@@ -154,8 +165,8 @@ static void conn_flush(struct varlink_conn *c) {
             break;
         }
         c->out_start += (size_t) n;
+        conn_touch(c);
     }
-    pthread_mutex_unlock(&c->lock);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -173,25 +184,42 @@ static int send_message(struct varlink_conn *c, json_object *msg) {
         json_object_put(msg);
         return -ENOMEM;
     }
-    pthread_mutex_lock(&c->lock);
-    r = out_append(c, s, len + 1); /* with the NUL */
-    pthread_mutex_unlock(&c->lock);
+    if (utf8_valid(s, len)) {
+        r = out_append(c, s, len + 1); /* with the NUL */
+    } else {
+        /* A file name or a plugin's text with bytes that are not UTF-8:
+         * JSON must be, or clients cannot parse the reply. */
+        r = out_reserve(c, len * 3 + 1);
+        if (r >= 0) {
+            c->out_end += utf8_sanitize(s, len, c->out + c->out_end);
+            c->out[c->out_end++] = '\0';
+        }
+    }
     json_object_put(msg);
     return r;
 }
 
 static void conn_update_events(struct varlink_conn *c);
+static void conn_set_busy(struct varlink_conn *c, bool busy);
+
+/* Whether in may hold a complete request: bytes not yet searched for its
+ * terminating NUL. */
+static bool conn_has_request(const struct varlink_conn *c) {
+    return c->in_len > c->in_scanned;
+}
+
+/* Dispatches the requests c received during its call, from the loop: the
+ * reply that ended the call may be written from inside another call. */
+static void conn_dispatch_later(struct varlink_conn *c) {
+    (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+}
 
 static void call_end(struct varlink_conn *c) {
-    pthread_mutex_lock(&c->lock);
     c->streaming = false;
     c->dropped_pending = 0;
-    pthread_mutex_unlock(&c->lock);
-    c->in_call = false;
-    if (c->in_len > 0) {
-        c->need_dispatch = true;
-        (void) sd_event_source_set_enabled(c->srv->defer_es, SD_EVENT_ONESHOT);
-    }
+    conn_set_busy(c, false);
+    if (conn_has_request(c))
+        conn_dispatch_later(c);
 }
 
 int varlink_reply(struct varlink_conn *c, json_object *parameters, bool continues) {
@@ -217,18 +245,13 @@ int varlink_reply(struct varlink_conn *c, json_object *parameters, bool continue
         }
         if (!continues) {
             /* Events dropped since the reader last caught up come before the end. */
-            pthread_mutex_lock(&c->lock);
             c->streaming = false;
             if (c->dropped_pending > 0)
                 (void) out_append_notice(c);
-            pthread_mutex_unlock(&c->lock);
         }
         r = send_message(c, msg);
-        if (continues) {
-            pthread_mutex_lock(&c->lock);
+        if (continues)
             c->streaming = true;
-            pthread_mutex_unlock(&c->lock);
-        }
     }
     if (!continues)
         call_end(c);
@@ -255,9 +278,7 @@ int varlink_error(struct varlink_conn *c, const char *error, json_object *parame
         } else {
             json_object_put(parameters);
         }
-        pthread_mutex_lock(&c->lock);
         c->streaming = false;
-        pthread_mutex_unlock(&c->lock);
         r = send_message(c, msg);
     }
     call_end(c);
@@ -265,10 +286,13 @@ int varlink_error(struct varlink_conn *c, const char *error, json_object *parame
     return r;
 }
 
-int varlink_error_invalid_parameter(struct varlink_conn *c, const char *name) {
+int varlink_error_invalid_parameter(struct varlink_conn *c, const char *name, const char *reason) {
     json_object *p = json_object_new_object();
-    if (p)
+    if (p) {
         json_object_object_add(p, "parameter", json_object_new_string(name));
+        if (reason)
+            json_object_object_add(p, "reason", json_object_new_string(reason));
+    }
     return varlink_error(c, "org.varlink.service.InvalidParameter", p);
 }
 
@@ -277,7 +301,7 @@ static void protocol_error(struct varlink_conn *c, const char *error, const char
     json_object *p = json_object_new_object();
     if (p)
         json_object_object_add(p, "reason", json_object_new_string(reason));
-    c->in_call = true;
+    conn_set_busy(c, true);
     c->call_more = c->call_oneway = false;
     (void) varlink_error(c, error, p);
 }
@@ -287,7 +311,6 @@ size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, cons
     size_t dropped = 0;
     uint32_t start = 0;
 
-    pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < n; start = ends[i], i++) {
         size_t len = ends[i] - start;
         /* After a drop, drop until the reader has caught up and been told,
@@ -300,24 +323,13 @@ size_t varlink_conn_stream_append(struct varlink_conn *c, const char *data, cons
             dropped++;
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    conn_update_events(c); /* written when the socket takes it */
     return dropped;
 }
 
 void varlink_conn_stream_note_dropped(struct varlink_conn *c, uint64_t n) {
-    pthread_mutex_lock(&c->lock);
     if (c->streaming)
         c->dropped_pending += n;
-    pthread_mutex_unlock(&c->lock);
-}
-
-void varlink_server_wake(struct varlink_server *s) {
-    uint64_t one = 1;
-    if (atomic_exchange(&s->wake_pending, true))
-        return;
-    if (write(s->wake_fd, &one, sizeof(one)) < 0) {
-        /* Only fails when the counter is saturated: a wake is pending. */
-    }
 }
 
 /* ------------------------------------------------------ connections */
@@ -395,37 +407,100 @@ static void read_peer_groups(struct varlink_conn *c) {
     groups_from_proc(c);
 }
 
+/* ------------------------------------------------- activity and idleness */
+
+static void list_unlink(struct conn_list *l, struct varlink_conn *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_push_front(struct conn_list *l, struct varlink_conn *c) {
+    c->next = l->head;
+    if (l->head)
+        l->head->prev = c;
+    l->head = c;
+    if (!l->tail)
+        l->tail = c;
+}
+
+static struct conn_list *list_of(struct varlink_conn *c) {
+    return c->in_call ? &c->srv->busy : &c->srv->idle;
+}
+
+/* Sets the idle timer to when the connection idle the longest is due. A
+ * timer set for a connection that was active since fires early and is set
+ * again, so activity itself never touches the timer. */
+static void idle_arm(struct varlink_server *s) {
+    struct varlink_conn *c = s->idle.tail;
+
+    if (!s->idle_es)
+        return;
+    s->idle_armed = c != NULL;
+    if (c)
+        (void) sd_event_source_set_time(s->idle_es,
+                                        c->active_usec + s->limits.idle_timeout_usec);
+    (void) sd_event_source_set_enabled(s->idle_es, c ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+}
+
+/* c did something: if idle, it becomes the most recently active. */
+static void conn_touch(struct varlink_conn *c) {
+    struct varlink_server *s = c->srv;
+
+    c->active_usec = monotonic_usec();
+    if (c->in_call)
+        return;
+    if (s->idle.head != c) {
+        list_unlink(&s->idle, c);
+        list_push_front(&s->idle, c);
+    }
+    if (!s->idle_armed)
+        idle_arm(s);
+}
+
+/* A call begins (busy) or ends (idle from now on). */
+static void conn_set_busy(struct varlink_conn *c, bool busy) {
+    if (c->in_call == busy)
+        return;
+    list_unlink(list_of(c), c);
+    c->in_call = busy;
+    list_push_front(list_of(c), c);
+    conn_touch(c);
+}
+
 static void conn_free(struct varlink_conn *c) {
     struct varlink_server *s = c->srv;
 
     if (s->disconnect)
         s->disconnect(c, s->userdata);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_unlink(list_of(c), c);
     s->n_conns--;
     sd_event_source_disable_unref(c->io);
+    sd_event_source_disable_unref(c->defer);
     close(c->fd);
-    pthread_mutex_destroy(&c->lock);
     free(c->in);
     free(c->out);
     free(c->groups);
     free(c);
+    /* An fd is free again: accept, if running out of fds stopped it. */
+    if (s->accepting)
+        (void) sd_event_source_set_enabled(s->listen_es, SD_EVENT_ON);
 }
 
 static void conn_update_events(struct varlink_conn *c) {
     uint32_t ev = 0;
-    size_t queued;
 
-    pthread_mutex_lock(&c->lock);
-    queued = c->out_end - c->out_start;
-    pthread_mutex_unlock(&c->lock);
-    if (!c->in_call && !c->closing && !c->read_eof && !c->dead && queued < REPLY_BACKLOG_MAX)
+    /* No further request while replies pile up unread. */
+    if (!c->in_call && !c->closing && !c->read_eof && !c->dead &&
+        out_queued(c) < VARLINK_REPLY_BACKLOG_MAX)
         ev |= EPOLLIN;
-    if (queued > 0)
+    if (out_pending(c))
         ev |= EPOLLOUT;
     (void) sd_event_source_set_io_events(c->io, ev);
 }
@@ -453,6 +528,8 @@ static void dispatch_message(struct varlink_conn *c, const char *msg, size_t len
         protocol_error(c, VARLINK_ERROR_INVALID_REQUEST, "out of memory");
         return;
     }
+    /* Text that is not UTF-8 would come back in replies and errors. */
+    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
     o = json_tokener_parse_ex(tok, msg, (int) len);
     jerr = json_tokener_get_error(tok);
     if (!o || jerr != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
@@ -511,7 +588,7 @@ static void dispatch_message(struct varlink_conn *c, const char *msg, size_t len
         }
     }
     call.parameters = params;
-    c->in_call = true;
+    conn_set_busy(c, true);
     c->call_more = call.more && !call.oneway;
     c->call_oneway = call.oneway;
     c->srv->method(c, &call, c->srv->userdata);
@@ -524,13 +601,18 @@ out:
 static void conn_dispatch(struct varlink_conn *c) {
     size_t pos = 0;
 
-    c->need_dispatch = false;
-    while (!c->in_call && !c->closing && !c->dead && pos < c->in_len) {
-        char *nul = memchr(c->in + pos, '\0', c->in_len - pos);
+    while (!c->in_call && !c->closing && !c->dead && pos + c->in_scanned < c->in_len &&
+           out_queued(c) < VARLINK_REPLY_BACKLOG_MAX) {
+        /* Only what arrived since the last search is searched again. */
+        char *nul = memchr(c->in + pos + c->in_scanned, '\0', c->in_len - pos - c->in_scanned);
         size_t len;
-        if (!nul)
+        if (!nul) {
+            c->in_scanned = c->in_len - pos;
             break;
+        }
+        c->in_scanned = 0;
         len = (size_t) (nul - (c->in + pos));
+        conn_touch(c);
         dispatch_message(c, c->in + pos, len);
         pos += len + 1;
     }
@@ -542,7 +624,7 @@ static void conn_dispatch(struct varlink_conn *c) {
         char reason[96];
         snprintf(reason, sizeof(reason), "request larger than %d bytes without a terminating NUL",
                  VARLINK_REQUEST_MAX);
-        c->in_len = 0;
+        c->in_len = c->in_scanned = 0;
         protocol_error(c, VARLINK_ERROR_TOO_LARGE, reason);
         c->closing = true;
     }
@@ -575,10 +657,11 @@ static void conn_read(struct varlink_conn *c) {
         if (n == 0) {
             c->read_eof = true;
             if (c->in_len > 0 && !memchr(c->in, '\0', c->in_len))
-                c->in_len = 0; /* a truncated request nobody can finish */
+                c->in_len = c->in_scanned = 0; /* a truncated request nobody can finish */
             break;
         }
         c->in_len += (size_t) n;
+        conn_touch(c);
         conn_dispatch(c);
     }
 }
@@ -586,6 +669,9 @@ static void conn_read(struct varlink_conn *c) {
 static void conn_settle(struct varlink_conn *c) {
     if (!c->dead && out_pending(c))
         conn_flush(c);
+    /* Requests held back while replies piled up go on once they are read. */
+    if (!c->in_call && conn_has_request(c) && out_queued(c) < VARLINK_REPLY_BACKLOG_MAX)
+        conn_dispatch(c);
     if (conn_done(c)) {
         conn_free(c);
         return;
@@ -609,57 +695,57 @@ static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userd
     return 0;
 }
 
-static int on_defer(sd_event_source *es, void *userdata) {
-    struct varlink_server *s = userdata;
-    struct varlink_conn *c, *next;
+static int on_conn_defer(sd_event_source *es, void *userdata) {
+    struct varlink_conn *c = userdata;
 
-    for (c = s->conns; c; c = next) {
-        next = c->next;
-        if (!c->need_dispatch)
-            continue;
-        conn_dispatch(c);
-        conn_settle(c);
-    }
+    conn_dispatch(c);
+    conn_settle(c);
     return 0;
 }
 
-static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+static int on_idle(sd_event_source *es, uint64_t usec, void *userdata) {
     struct varlink_server *s = userdata;
-    struct varlink_conn *c, *next;
-    uint64_t v;
+    uint64_t now = monotonic_usec();
 
-    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        return 0;
-    atomic_store(&s->wake_pending, false);
-    for (c = s->conns; c; c = next) {
-        next = c->next;
-        if (!out_pending(c))
-            continue;
-        conn_flush(c);
-        if (conn_done(c))
-            conn_free(c);
-        else
-            conn_update_events(c);
-    }
+    while (s->idle.tail && now - s->idle.tail->active_usec >= s->limits.idle_timeout_usec)
+        conn_free(s->idle.tail);
+    idle_arm(s);
     return 0;
+}
+
+/* Makes room for a new connection: closes the one idle the longest.
+ * False when every connection has a call open. */
+static bool evict_idle(struct varlink_server *s) {
+    if (!s->idle.tail)
+        return false;
+    conn_free(s->idle.tail);
+    return true;
 }
 
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
     struct varlink_server *s = userdata;
 
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < ACCEPT_BURST; i++) {
         struct varlink_conn *c;
         socklen_t len;
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (cfd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                log_warning("control socket: accept failed: %m, ignoring");
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of fds: make room by closing the oldest idle client,
+                 * then come back (level-triggered). */
+                log_full(LOG_WARNING, -errno, NULL,
+                         "control socket: cannot accept a connection: %m, "
+                         "closing the one idle the longest");
+                if (!evict_idle(s))
+                    (void) sd_event_source_set_enabled(es, SD_EVENT_OFF);
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                log_full(LOG_WARNING, -errno, NULL, "control socket: accept failed: %m, ignoring");
             return 0;
         }
-        if (s->n_conns >= VARLINK_CONNECTIONS_MAX) {
-            log_warning("control socket: %d connections open, refusing another",
-                        VARLINK_CONNECTIONS_MAX);
+        if (s->n_conns >= s->limits.max_connections && !evict_idle(s)) {
+            log_warning("control socket: %u connections open, all of them in a call; "
+                        "refusing another", s->limits.max_connections);
             close(cfd);
             continue;
         }
@@ -670,7 +756,6 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         }
         c->srv = s;
         c->fd = cfd;
-        pthread_mutex_init(&c->lock, NULL);
         len = sizeof(c->peer);
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
             /* Without credentials the peer is nobody in particular. */
@@ -678,18 +763,19 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         } else {
             read_peer_groups(c);
         }
-        if (sd_event_add_io(s->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0) {
-            pthread_mutex_destroy(&c->lock);
+        if (sd_event_add_io(s->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
+            sd_event_add_defer(s->loop, &c->defer, on_conn_defer, c) < 0 ||
+            sd_event_source_set_enabled(c->defer, SD_EVENT_OFF) < 0) {
+            sd_event_source_disable_unref(c->io);
+            sd_event_source_disable_unref(c->defer);
             free(c->groups);
             free(c);
             close(cfd);
             continue;
         }
-        c->next = s->conns;
-        if (s->conns)
-            s->conns->prev = c;
-        s->conns = c;
+        list_push_front(&s->idle, c);
         s->n_conns++;
+        conn_touch(c);
     }
     return 0;
 }
@@ -709,7 +795,7 @@ static int mkdir_parents(const char *path) {
     return 0;
 }
 
-static int bind_socket(const char *path, gid_t gid, char **ret_error) {
+static int bind_socket(const char *path, char **ret_error) {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     _cleanup_close_ int fd = -1;
     struct stat st;
@@ -741,19 +827,17 @@ static int bind_socket(const char *path, gid_t gid, char **ret_error) {
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    /* The socket inode's mode becomes the file's: never world-accessible. */
-    (void) fchmod(fd, 0660);
     if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
         r = -errno;
         *ret_error = strprintf("cannot bind %s: %s", path, strerror(errno));
         return r;
     }
-    r = chmod(sa.sun_path, 0660) < 0 ? -errno : 0;
-    if (r >= 0 && gid != (gid_t) -1 && chown(sa.sun_path, (uid_t) -1, gid) < 0)
+    /* Anyone may connect, as to systemd's own varlink services: every call
+     * is authorized with the peer's credentials (the daemon's umask must
+     * not decide who can read the sessions). */
+    if (chmod(sa.sun_path, 0666) < 0) {
         r = -errno;
-    if (r < 0) {
-        *ret_error = strprintf("cannot set the group or mode of %s: %s", sa.sun_path,
-                               strerror(-r));
+        *ret_error = strprintf("cannot set the mode of %s: %s", sa.sun_path, strerror(-r));
         (void) unlink(sa.sun_path);
         return r;
     }
@@ -766,15 +850,18 @@ static int bind_socket(const char *path, gid_t gid, char **ret_error) {
     return TAKE_FD(fd);
 }
 
-int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_method_fn method,
-                       varlink_disconnect_fn disconnect, void *userdata,
-                       struct varlink_server **ret, char **ret_error) {
+int varlink_server_new(sd_event *loop, const char *path, const struct varlink_limits *limits,
+                       varlink_method_fn method, varlink_disconnect_fn disconnect,
+                       void *userdata, struct varlink_server **ret, char **ret_error) {
     struct varlink_server *s = calloc(1, sizeof(*s));
     int n, r;
 
     if (!s)
         return -ENOMEM;
-    s->fd = s->wake_fd = -1;
+    s->fd = -1;
+    s->limits = *limits;
+    if (s->limits.max_connections == 0)
+        s->limits.max_connections = 1;
     s->loop = sd_event_ref(loop);
     s->method = method;
     s->disconnect = disconnect;
@@ -790,7 +877,7 @@ int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_meth
         if (n > 0)
             log_warning("systemd passed %d sockets, expected one listening Unix stream socket; "
                         "binding %s instead", n, path);
-        r = bind_socket(path, gid, ret_error);
+        r = bind_socket(path, ret_error);
         if (r < 0)
             goto fail;
         s->fd = r;
@@ -807,20 +894,14 @@ int varlink_server_new(sd_event *loop, const char *path, gid_t gid, varlink_meth
             }
         }
     }
-    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->wake_fd < 0) {
-        r = -errno;
-        goto fail;
-    }
     r = sd_event_add_io(loop, &s->listen_es, s->fd, EPOLLIN, on_accept, s);
     if (r >= 0) /* varlink_server_accept() opens the door */
         r = sd_event_source_set_enabled(s->listen_es, SD_EVENT_OFF);
-    if (r >= 0)
-        r = sd_event_add_io(loop, &s->wake_es, s->wake_fd, EPOLLIN, on_wake, s);
-    if (r >= 0)
-        r = sd_event_add_defer(loop, &s->defer_es, on_defer, s);
-    if (r >= 0)
-        r = sd_event_source_set_enabled(s->defer_es, SD_EVENT_OFF);
+    if (r >= 0 && s->limits.idle_timeout_usec > 0) {
+        r = sd_event_add_time(loop, &s->idle_es, CLOCK_MONOTONIC, 0, 1000 * 1000, on_idle, s);
+        if (r >= 0)
+            r = sd_event_source_set_enabled(s->idle_es, SD_EVENT_OFF);
+    }
     if (r < 0)
         goto fail;
     *ret = s;
@@ -835,11 +916,12 @@ fail:
 struct varlink_server *varlink_server_free(struct varlink_server *s) {
     if (!s)
         return NULL;
-    while (s->conns)
-        conn_free(s->conns);
+    while (s->idle.head)
+        conn_free(s->idle.head);
+    while (s->busy.head)
+        conn_free(s->busy.head);
     sd_event_source_disable_unref(s->listen_es);
-    sd_event_source_disable_unref(s->wake_es);
-    sd_event_source_disable_unref(s->defer_es);
+    sd_event_source_disable_unref(s->idle_es);
     if (s->path) {
         /* Before closing: a daemon starting now must not take our socket for
          * stale and have its fresh one unlinked by us. */
@@ -849,8 +931,6 @@ struct varlink_server *varlink_server_free(struct varlink_server *s) {
     }
     if (s->fd >= 0)
         close(s->fd);
-    if (s->wake_fd >= 0)
-        close(s->wake_fd);
     free(s->path);
     sd_event_unref(s->loop);
     free(s);
@@ -858,9 +938,14 @@ struct varlink_server *varlink_server_free(struct varlink_server *s) {
 }
 
 void varlink_server_accept(struct varlink_server *s) {
+    s->accepting = true;
     (void) sd_event_source_set_enabled(s->listen_es, SD_EVENT_ON);
 }
 
 bool varlink_server_activated(const struct varlink_server *s) {
     return s->activated;
+}
+
+size_t varlink_server_connections(const struct varlink_server *s) {
+    return s->n_conns;
 }

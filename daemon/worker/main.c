@@ -66,6 +66,7 @@ int worker_main(int argc, char **argv) {
     /* The supervisor may already be gone: then the first read sees EOF. */
     (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
     (void) signal(SIGPIPE, SIG_IGN);
+    (void) signal(SIGXFSZ, SIG_IGN); /* a sink past a file size limit gets EFBIG */
     if (close_range(PROTO_CHILD_FD + 1, ~0U, 0) < 0) {
         /* Inherited fds would stay open: harmless, they are close-on-exec
          * in the supervisor. */

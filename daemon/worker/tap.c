@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "schema.h"
 #include "session.h"
+#include "utf8.h"
 #include "util.h"
 
 struct buf {
@@ -112,33 +113,6 @@ int tap_wake_fd(const struct tap *t) {
 /* ----------------------------------------------------- serialisation */
 
 static const char hex[] = "0123456789abcdef";
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        len = 2, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0)
-        len = 3, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 /* A JSON string; invalid UTF-8 becomes U+FFFD so the output always parses. */
 static bool put_json_string(struct buf *b, const char *s, size_t n) {

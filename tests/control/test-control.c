@@ -4,9 +4,11 @@
  * input, partial reads, pipelining, oneway calls, and authorization of a
  * non-root peer (a forked child that drops to nobody).
  *
- * Run as: test-control OPHOSTD PLUGIN_DIR [protocol|watchers]
+ * Run as: test-control OPHOSTD PLUGIN_DIR [protocol|watchers|limits]
  * "watchers" is the load test: 50 Watch clients on one session, one of
- * which reads nothing until the session has completed.
+ * which reads nothing until the session has completed. "limits" is the
+ * misbehaving clients: 5,000 idle ones, idle timeouts, clients that send
+ * requests and read no reply.
  */
 #include <check.h>
 #include <errno.h>
@@ -19,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -165,17 +171,26 @@ static const char *jstr(json_object *o, const char *path) {
     return v ? json_object_get_string(v) : "(absent)";
 }
 
-/* One call on a new connection; the whole reply. */
-static json_object *call(const char *method, const char *params) {
+static json_object *call_flags(const char *method, const char *params, const char *flags) {
     char req[4096];
     int fd = conn();
     json_object *r;
-    snprintf(req, sizeof(req), "{\"method\":\"%s\",\"parameters\":%s}", method,
-             params ? params : "{}");
+    snprintf(req, sizeof(req), "{\"method\":\"%s\",\"parameters\":%s%s}", method,
+             params ? params : "{}", flags);
     send_msg(fd, req);
     r = recv_json(fd);
     close_conn(fd);
     return r;
+}
+
+/* One call on a new connection; the whole reply. */
+static json_object *call(const char *method, const char *params) {
+    return call_flags(method, params, "");
+}
+
+/* The same with "more": the first reply. */
+static json_object *call_more(const char *method, const char *params) {
+    return call_flags(method, params, ",\"more\":true");
 }
 
 static void assert_error(json_object *r, const char *error) {
@@ -258,6 +273,7 @@ static void start_daemon(const char *extra_config) {
     daemon_pid = fork();
     if (daemon_pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test killed at its timeout */
         dup2(fd, 1);
         dup2(fd, 2);
         unsetenv("JOURNAL_STREAM");
@@ -276,7 +292,6 @@ static void start_daemon(const char *extra_config) {
             bool ok = send(fd, req, sizeof(req), MSG_NOSIGNAL) == sizeof(req) &&
                       poll(&p, 1, TIMEOUT_MS) == 1 && recv(fd, reply, sizeof(reply), 0) > 0;
             close(fd);
-            chmod(sock_path, 0666); /* like an admin opening read-only access */
             if (ok)
                 return;
             break;
@@ -644,6 +659,129 @@ START_TEST(test_reload) {
     r = call(IFACE "Reload", NULL);
     assert_ok(r);
     json_object_put(r);
+
+    /* A pipeline directory deleted underneath: refused, nothing stops. */
+    snprintf(path, sizeof(path), "%s.moved", pipe_dir);
+    ck_assert_int_eq(rename(pipe_dir, path), 0);
+    r = call(IFACE "Reload", NULL);
+    ck_assert_int_eq(rename(path, pipe_dir), 0);
+    assert_error(r, IFACE "ReloadFailed");
+    ck_assert_ptr_nonnull(strstr(jstr(r, "parameters.errors.0"), "pipelines.d: cannot read: No such file"));
+    json_object_put(r);
+    ck_assert(wait_state("tick", "running", 1000));
+
+    /* A file name that is not UTF-8 in an error: the reply still is. */
+    snprintf(path, sizeof(path), "%s/bad-\xff\xfe.yaml", pipe_dir);
+    write_file(path, "broken: [\n");
+    r = call(IFACE "Reload", NULL);
+    unlink(path);
+    assert_error(r, IFACE "ReloadFailed");
+    ck_assert_ptr_nonnull(strstr(jstr(r, "parameters.errors.0"), "bad-\xef\xbf\xbd\xef\xbf\xbd.yaml"));
+    json_object_put(r);
+    r = call(IFACE "Reload", NULL);
+    assert_ok(r);
+    json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_socket_mode) {
+    struct stat st;
+    /* Anyone may connect; each call is authorized by the peer's credentials. */
+    ck_assert_int_eq(stat(sock_path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0666);
+}
+END_TEST
+
+START_TEST(test_names) {
+    static const struct {
+        const char *params, *parameter, *reason;
+    } cases[] = {
+        { "{\"name\":\"ti\\u0000ck\"}", "name", "contains a NUL character" },
+        { "{\"name\":\"tick\\u0000\"}", "name", "contains a NUL character" },
+        { "{\"name\":\"ti\\nck\"}", "name", "contains a control character" },
+        { "{\"name\":\"tick\\u001b[2J\"}", "name", "contains a control character" },
+        { "{\"name\":\"\"}", "name", "is empty" },
+        { "{\"name\":[]}", "name", "is not a string" },
+        { "{}", "name", "is required" },
+    };
+    const char *methods[] = { "DescribeSession", "StartSession", "StopSession", "Stats", "Watch" };
+    json_object *r;
+
+    for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            if (strcmp(methods[m], "Stats") == 0 && strcmp(cases[i].params, "{}") == 0)
+                continue; /* all sessions */
+            char method[128];
+            snprintf(method, sizeof(method), IFACE "%s", methods[m]);
+            r = strcmp(methods[m], "Watch") == 0 ? call_more(method, cases[i].params)
+                                                 : call(method, cases[i].params);
+            assert_error(r, "org.varlink.service.InvalidParameter");
+            ck_assert_str_eq(jstr(r, "parameters.parameter"), cases[i].parameter);
+            ck_assert_str_eq(jstr(r, "parameters.reason"), cases[i].reason);
+            json_object_put(r);
+        }
+    /* Run: in the session name, the gadget and operator names. */
+    r = call_more(IFACE "Run", "{\"gadget\":\"synth\\u0000etic\"}");
+    assert_error(r, "org.varlink.service.InvalidParameter");
+    ck_assert_str_eq(jstr(r, "parameters.parameter"), "gadget");
+    json_object_put(r);
+    r = call_more(IFACE "Run", "{\"gadget\":\"synthetic\",\"name\":\"a\\u0000b\"}");
+    assert_error(r, "org.varlink.service.InvalidParameter");
+    ck_assert_str_eq(jstr(r, "parameters.parameter"), "name");
+    json_object_put(r);
+
+    /* A request that is not UTF-8 is refused as a whole. */
+    {
+        int fd = conn();
+        send_msg(fd, "{\"method\":\"" IFACE "DescribeSession\",\"parameters\":{\"name\":\"t\xff" "ck\"}}");
+        r = recv_json(fd);
+        assert_error(r, IFACE "InvalidRequest");
+        ck_assert_ptr_nonnull(strstr(jstr(r, "parameters.reason"), "not valid JSON"));
+        json_object_put(r);
+        close_conn(fd);
+    }
+    ck_assert(wait_state("tick", "running", 1000));
+}
+END_TEST
+
+/* A second daemon on a socket another one serves exits non-zero, saying
+ * why, before it starts any session. */
+START_TEST(test_second_daemon) {
+    char cfg[400], log2[400], text[2048];
+    int status = 0;
+    pid_t pid;
+
+    snprintf(cfg, sizeof(cfg), "%s/ophostd.yaml", tmp);
+    snprintf(log2, sizeof(log2), "%s/second.log", tmp);
+    pid = fork();
+    if (pid == 0) {
+        int fd = open(log2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        unsetenv("JOURNAL_STREAM");
+        unsetenv("LISTEN_FDS");
+        execl(ophostd, ophostd, "-c", cfg, "-p", plugin_dir, "-d", pipe_dir, (char *) NULL);
+        _exit(127);
+    }
+    for (int waited = 0; waited < 5000 && waitpid(pid, &status, WNOHANG) == 0; waited += 10)
+        usleep(10000);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("the second daemon still runs after 5 s");
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0, "status 0x%x", status);
+    {
+        FILE *f = fopen(log2, "re");
+        size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+        text[n] = '\0';
+        if (f)
+            fclose(f);
+    }
+    ck_assert_msg(strstr(text, "is in use by another process"), "log: %s", text);
+    ck_assert_msg(!strstr(text, "session"), "the second daemon touched sessions: %s", text);
+    /* The first one still serves its socket. */
+    ck_assert(wait_state("tick", "running", 1000));
 }
 END_TEST
 
@@ -999,6 +1137,218 @@ START_TEST(test_many_watchers) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ limits */
+
+/* A value in kB from the daemon's /proc/PID/status ("VmRSS:"). */
+static long daemon_status_kb(const char *key) {
+    char path[64], line[256];
+    long v = -1;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) daemon_pid);
+    f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, key, strlen(key)) == 0)
+            v = strtol(line + strlen(key), NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static int daemon_open_fds(void) {
+    char path[64];
+    int n = 0;
+    DIR *d;
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int) daemon_pid);
+    d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 2;
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Whether the daemon closed fd (EOF, after any replies). */
+static bool closed_by_daemon(int fd) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        ;
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+#define N_IDLE 5000
+
+/* 5,000 clients connect and say nothing: the daemon keeps at most its
+ * limit (1,024 by default), closing those idle the longest, and a new
+ * client is answered at once. */
+START_TEST(test_idle_flood) {
+    static int fds[N_IDLE];
+    struct rlimit rl;
+    json_object *r;
+    uint64_t t0;
+    int evicted = 0, fd;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < N_IDLE + 100) {
+        rl.rlim_cur = rl.rlim_max < N_IDLE + 100 ? rl.rlim_max : N_IDLE + 100;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < N_IDLE + 100) {
+            printf("SKIP: idle flood needs %d fds, the hard limit is %llu\n", N_IDLE + 100,
+                   (unsigned long long) rl.rlim_max);
+            return;
+        }
+    }
+    for (int i = 0; i < N_IDLE; i++)
+        fds[i] = conn();
+
+    t0 = now_ms();
+    fd = conn();
+    send_msg(fd, "{\"method\":\"" IFACE "ListSessions\"}");
+    r = recv_json(fd);
+    assert_ok(r);
+    json_object_put(r);
+    close_conn(fd);
+    printf("idle flood: a new client answered after %llu ms\n",
+           (unsigned long long) (now_ms() - t0));
+    ck_assert_uint_lt(now_ms() - t0, 1000);
+
+    for (int i = 0; i < N_IDLE; i++)
+        evicted += closed_by_daemon(fds[i]);
+    printf("idle flood: %d of %d idle clients closed, daemon holds %d fds\n", evicted, N_IDLE,
+           daemon_open_fds());
+    ck_assert_int_ge(evicted, N_IDLE - 1024);
+    ck_assert_int_lt(daemon_open_fds(), 1024 + 64);
+    /* The ones closed were those idle the longest: the first to connect. */
+    ck_assert(closed_by_daemon(fds[0]));
+    ck_assert(!closed_by_daemon(fds[N_IDLE - 1]));
+    for (int i = 0; i < N_IDLE; i++)
+        close(fds[i]);
+}
+END_TEST
+
+/* control-idle-timeout is 3 s here: an idle client is closed after it, one
+ * with a call open (a watcher reading nothing) is not. */
+START_TEST(test_idle_timeout) {
+    int idle = conn(), watcher = conn();
+    json_object *r;
+    uint64_t t0;
+    struct pollfd p = { .fd = idle, .events = POLLIN };
+
+    send_msg(idle, "{\"method\":\"" IFACE "ListSessions\"}");
+    r = recv_json(idle);
+    assert_ok(r);
+    json_object_put(r);
+    send_msg(watcher, "{\"method\":\"" IFACE "Watch\",\"parameters\":{\"name\":\"tick\"},\"more\":true}");
+    r = recv_json(watcher);
+    assert_ok(r);
+    json_object_put(r);
+
+    t0 = now_ms();
+    ck_assert_int_eq(poll(&p, 1, 10000), 1);
+    ck_assert(closed_by_daemon(idle));
+    ck_assert_uint_ge(now_ms() - t0, 2500); /* not before its time */
+    usleep(1000 * 1000); /* the watcher is now past the timeout, too */
+    ck_assert(!closed_by_daemon(watcher));
+    close_conn(idle);
+    close_conn(watcher);
+}
+END_TEST
+
+#define N_PIPELINERS 4
+#define PIPELINE_BATCH 64
+
+/* Clients that send requests and read no reply: the daemon stops taking
+ * their requests once 1 MiB of replies waits for each, and stays small;
+ * read later, every request has its reply, in order. */
+START_TEST(test_unread_replies) {
+    static const char req[] = "{\"method\":\"" IFACE "DescribeSession\",\"parameters\":{\"name\":\"tick\"}}";
+    const size_t batch_len = PIPELINE_BATCH * sizeof(req), want = 4 * 1024 * 1024;
+    int fds[N_PIPELINERS];
+    size_t off[N_PIPELINERS] = { 0 }, sent[N_PIPELINERS] = { 0 };
+    long rss_before = daemon_status_kb("VmRSS:"), rss;
+    char *batch = malloc(batch_len);
+    uint64_t last_progress = now_ms();
+
+    for (size_t i = 0; i < PIPELINE_BATCH; i++)
+        memcpy(batch + i * sizeof(req), req, sizeof(req));
+    for (int i = 0; i < N_PIPELINERS; i++)
+        fds[i] = conn();
+    /* All at once, until the daemon has taken nothing for 300 ms (or each
+     * sent 4 MiB, which would mean no limit). */
+    while (now_ms() - last_progress < 300) {
+        bool all_done = true;
+        for (int i = 0; i < N_PIPELINERS; i++) {
+            ssize_t n;
+            if (sent[i] * sizeof(req) >= want)
+                continue;
+            all_done = false;
+            n = send(fds[i], batch + off[i], batch_len - off[i], MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0) {
+                ck_assert_msg(errno == EAGAIN, "send: %s", strerror(errno));
+                continue;
+            }
+            last_progress = now_ms();
+            off[i] += (size_t) n;
+            if (off[i] == batch_len) {
+                sent[i] += PIPELINE_BATCH;
+                off[i] = 0;
+            }
+        }
+        if (all_done)
+            break;
+        usleep(1000);
+    }
+    rss = daemon_status_kb("VmRSS:");
+    for (int i = 0; i < N_PIPELINERS; i++) {
+        printf("unread replies: client %d sent %zu requests (%.2f MiB) before the daemon stopped "
+               "taking them\n", i, sent[i], (double) (sent[i] * sizeof(req) + off[i]) / 1048576.0);
+        ck_assert_uint_lt(sent[i] * sizeof(req), want);
+    }
+    printf("unread replies: daemon RSS %ld kB before, %ld kB with %d such clients\n", rss_before,
+           rss, N_PIPELINERS);
+    ck_assert_int_lt(rss, 64 * 1024);
+
+    for (int i = 0; i < N_PIPELINERS; i++) {
+        if (off[i] > 0) { /* the rest of the last request, blocking */
+            size_t end = (off[i] / sizeof(req) + 1) * sizeof(req);
+            ck_assert_int_eq(fcntl(fds[i], F_SETFL, 0), 0);
+            sent[i] += off[i] / sizeof(req) + 1;
+            for (size_t done = off[i]; done < end;) {
+                struct pollfd p = { .fd = fds[i], .events = POLLIN };
+                ssize_t n = send(fds[i], batch + done, end - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n > 0) {
+                    done += (size_t) n;
+                    continue;
+                }
+                /* Full: read replies meanwhile (kept by recv_msg's buffer). */
+                ck_assert_int_eq(poll(&p, 1, TIMEOUT_MS), 1);
+                {
+                    char *m = recv_msg(fds[i]);
+                    ck_assert_ptr_nonnull(m);
+                    ck_assert_ptr_nonnull(strstr(m, "\"name\":\"tick\""));
+                    free(m);
+                    sent[i]--;
+                }
+            }
+        }
+        for (size_t k = 0; k < sent[i]; k++) {
+            json_object *r = recv_json(fds[i]);
+            ck_assert_msg(!jget(r, "error"), "reply %zu: %s", k, json_object_to_json_string(r));
+            ck_assert_str_eq(jstr(r, "parameters.name"), "tick");
+            json_object_put(r);
+        }
+        close_conn(fds[i]);
+    }
+    free(batch);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     Suite *s = suite_create("control");
     TCase *tc = tcase_create("protocol");
@@ -1007,7 +1357,7 @@ int main(int argc, char **argv) {
     int failed;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: test-control OPHOSTD PLUGIN_DIR [protocol|watchers]\n");
+        fprintf(stderr, "usage: test-control OPHOSTD PLUGIN_DIR [protocol|watchers|limits]\n");
         return 2;
     }
     ophostd = argv[1];
@@ -1016,6 +1366,10 @@ int main(int argc, char **argv) {
     tcase_set_timeout(tc, 120);
     if (strcmp(what, "watchers") == 0) {
         tcase_add_test(tc, test_many_watchers);
+    } else if (strcmp(what, "limits") == 0) {
+        tcase_add_test(tc, test_unread_replies);
+        tcase_add_test(tc, test_idle_timeout);
+        tcase_add_test(tc, test_idle_flood);
     } else {
         tcase_add_test(tc, test_get_info);
         tcase_add_test(tc, test_lists);
@@ -1027,13 +1381,17 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_run_ends_on_disconnect);
         tcase_add_test(tc, test_stats);
         tcase_add_test(tc, test_reload);
+        tcase_add_test(tc, test_socket_mode);
+        tcase_add_test(tc, test_names);
+        tcase_add_test(tc, test_second_daemon);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_oversized);
         tcase_add_test(tc, test_partial_and_pipelined);
         tcase_add_test(tc, test_authorization);
     }
     suite_add_tcase(s, tc);
-    start_daemon("control-group: adm\n");
+    start_daemon(strcmp(what, "limits") == 0 ? "control-idle-timeout: 3s\n"
+                                             : "control-group: adm\n");
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
