@@ -75,6 +75,7 @@ struct sink_output {
     size_t *ends; /* ends[0..n): where each complete unit of buf ends */
     uint32_t n;
     size_t done;   /* bytes of the first unit already written: a cut unit */
+    bool nomem;    /* an append could not grow the buffer */
     off_t cut_end; /* the file offset right after the cut unit's written part */
 
     int write_error;    /* errno of the last failed write; 0 once a write works */
@@ -440,41 +441,48 @@ static inline void sink_output_unit_end(struct sink_output *o) {
         sink_output_flush(o);
 }
 
-/* Appends s[0..n); 0 or -ENOMEM (from sink_output_room). */
-static inline int sink_output_put(struct sink_output *o, const void *s, size_t n) {
-    int r;
-
-    if (o->cap - o->len < n && (r = sink_output_room(o, n)) < 0)
-        return r;
+/* Appends s[0..n). When the buffer cannot grow, it and the other
+ * appending functions do nothing from then on and sink_output_nomem() is
+ * true (host->error has the message): fail the callback with -ENOMEM. */
+static inline void sink_output_put(struct sink_output *o, const void *s, size_t n) {
+    if (o->cap - o->len < n && (o->nomem || sink_output_room(o, n) < 0)) {
+        o->nomem = true;
+        return;
+    }
     memcpy(o->buf + o->len, s, n);
     o->len += n;
-    return 0;
 }
 
-static inline int sink_output_putc(struct sink_output *o, char c) {
-    return sink_output_put(o, &c, 1);
+static inline void sink_output_putc(struct sink_output *o, char c) {
+    sink_output_put(o, &c, 1);
 }
 
-/* Appends printf text; 0 or a negative errno. */
-static inline int sink_output_printf(struct sink_output *o, const char *fmt, ...) OPHOST_PRINTF(2, 3);
-static inline int sink_output_printf(struct sink_output *o, const char *fmt, ...) {
+/* Appends printf text (see sink_output_put). */
+static inline void sink_output_printf(struct sink_output *o, const char *fmt, ...) OPHOST_PRINTF(2, 3);
+static inline void sink_output_printf(struct sink_output *o, const char *fmt, ...) {
     va_list ap;
-    int n, r;
+    int n;
 
     va_start(ap, fmt);
     n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
     va_end(ap);
     if (n < 0)
-        return -EINVAL;
+        return;
     if ((size_t) n >= o->cap - o->len) {
-        if ((r = sink_output_room(o, (size_t) n + 1)) < 0)
-            return r;
+        if (o->nomem || sink_output_room(o, (size_t) n + 1) < 0) {
+            o->nomem = true;
+            return;
+        }
         va_start(ap, fmt);
         vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
         va_end(ap);
     }
     o->len += (size_t) n;
-    return 0;
+}
+
+/* Whether an append failed for want of memory. */
+static inline bool sink_output_nomem(const struct sink_output *o) {
+    return o->nomem;
 }
 
 /*
