@@ -296,6 +296,7 @@ static inline void sink_output_lose_file(struct sink_output *o, int err) {
 static inline void sink_output_watch(struct sink_output *o) {
     uint64_t now = sink_output_now();
     struct stat st;
+    bool deleted;
     int r;
 
     if (now < o->next_check)
@@ -303,26 +304,30 @@ static inline void sink_output_watch(struct sink_output *o) {
     o->next_check = now + SINK_OUTPUT_CHECK_NSEC;
     if (o->fd >= 0 && stat(o->path, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino)
         return;
+    deleted = o->fd >= 0 && sink_output_deleted(o);
     r = sink_output_switch(o);
-    if (r == 0 && o->open_error) {
-        o->host->log(o->ctx, OPHOST_LOG_NOTICE,
-                     "created '%s' again after %" PRIu64 " s; %" PRIu64
-                     " events were dropped while it was missing",
-                     o->path, (now - o->missing_since) / 1000000000u,
-                     o->dropped - o->dropped_at_loss);
-        o->open_error = 0;
-    } else if (r == 0 && o->reopen_error) {
-        o->host->log(o->ctx, OPHOST_LOG_NOTICE, "reopened '%s' after it was moved or replaced",
-                     o->path);
-        o->reopen_error = 0;
-    } else if (r < 0 && o->fd >= 0 && sink_output_deleted(o)) {
+    if (r == 0) {
+        if (deleted)
+            o->host->log(o->ctx, OPHOST_LOG_NOTICE, "'%s' was deleted; created it again",
+                         o->path);
+        else if (o->open_error)
+            o->host->log(o->ctx, OPHOST_LOG_NOTICE,
+                         "created '%s' again after %" PRIu64 " s; %" PRIu64
+                         " events were dropped while it was missing",
+                         o->path, (now - o->missing_since) / 1000000000u,
+                         o->dropped - o->dropped_at_loss);
+        else if (o->reopen_error)
+            o->host->log(o->ctx, OPHOST_LOG_NOTICE,
+                         "reopened '%s' after it was moved or replaced", o->path);
+        o->open_error = o->reopen_error = 0;
+    } else if (deleted) {
         sink_output_lose_file(o, -r);
-    } else if (r < 0 && o->fd < 0 && -r != o->open_error) {
+    } else if (o->fd < 0 && -r != o->open_error) {
         o->open_error = -r;
         o->host->log(o->ctx, OPHOST_LOG_WARNING,
                      "still cannot create '%s': %s%s; dropping events and trying again every "
                      "second", o->path, strerror(-r), r == -ENOENT ? " (its directory is gone)" : "");
-    } else if (r < 0 && o->fd >= 0 && -r != o->reopen_error) {
+    } else if (o->fd >= 0 && -r != o->reopen_error) {
         o->reopen_error = -r;
         o->host->log(o->ctx, OPHOST_LOG_WARNING,
                      "cannot reopen '%s' after it was moved or replaced: %s, writing to the old "
@@ -393,6 +398,7 @@ static inline void sink_output_flush(struct sink_output *o) {
         o->host->log(o->ctx, OPHOST_LOG_NOTICE,
                      "'%s' was deleted; created it again and wrote the last %" PRIu32
                      " events to it", o->path, o->n);
+        o->reopen_error = 0;
         o->done = sink_output_write(o->fd, o->buf, end, &err);
     }
     if (err) {
