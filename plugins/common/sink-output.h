@@ -25,12 +25,15 @@
  *
  * Files: created with mode 0640 whatever the umask (an existing file keeps
  * its mode). Once per second the path is compared with the open file, so
- * logrotate's move-and-create works without a signal. After every write
- * the sink asks whether the file still has a name (st_nlink): a deleted
- * file is noticed at once and created again, and the units of that write
- * go whole into the new file. If it cannot be created again (the directory
- * is gone), events are dropped and counted, the reason is logged once, and
- * the path is tried again every second.
+ * logrotate's move-and-create works without a signal. Deleted files: the
+ * bytes of written units stay in the buffer until fstat says the file still
+ * has a name (st_nlink > 0); that is asked after the first write that
+ * follows 10 ms without asking, when the buffer is full, and at stop: one
+ * fstat per batch for a quiet sink, at most 100 a second for a busy one. A
+ * deleted file is created again and the units written since the last
+ * answer go whole into it, so none is lost. If it cannot be created again
+ * (the directory is gone), events are dropped and counted, the reason is
+ * logged once, and the path is tried again every second.
  *
  * Standard output: refused when it is the systemd journal ($JOURNAL_STREAM
  * names it, as for ophostd's own stderr): a table of events there would
@@ -58,7 +61,12 @@
 #define SINK_OUTPUT_BUFFER (256u * 1024u)
 /* Units in the buffer before it is written out, whatever their size. */
 #define SINK_OUTPUT_UNITS 4096u
+/* How often the path is compared with the open file (rotation). */
 #define SINK_OUTPUT_CHECK_NSEC 1000000000ull
+/* How long written units may wait for the deleted-file check. */
+#define SINK_OUTPUT_CONFIRM_NSEC 10000000ull
+/* Times a file deleted again right after it was created is created again. */
+#define SINK_OUTPUT_RECREATE_MAX 3
 
 struct sink_output {
     const struct ophost_host *host;
@@ -68,15 +76,17 @@ struct sink_output {
     bool own_fd;
     dev_t dev;
     ino_t ino;
-    uint64_t next_check; /* coarse monotonic ns of the next look at path */
+    uint64_t next_check;   /* coarse monotonic ns of the next look at path */
+    uint64_t next_confirm; /* ... of the next deleted-file check */
 
     char *buf;
     size_t len, cap;
-    size_t *ends; /* ends[0..n): where each complete unit of buf ends */
+    size_t *ends;       /* ends[0..n): where each complete unit of buf ends */
     uint32_t n;
-    size_t done;   /* bytes of the first unit already written: a cut unit */
-    bool nomem;    /* an append could not grow the buffer */
-    off_t cut_end; /* the file offset right after the cut unit's written part */
+    uint32_t n_written; /* units [0, n_written) written, not yet confirmed */
+    size_t done;        /* bytes of unit n_written already written: a cut unit */
+    off_t cut_end;      /* the file offset right after the cut unit's written part */
+    bool nomem;         /* an append could not grow the buffer */
 
     int write_error;    /* errno of the last failed write; 0 once a write works */
     int open_error;     /* errno of the last failed open while fd < 0 */
@@ -188,30 +198,14 @@ static inline int sink_output_open(struct sink_output *o, const char *suffix) {
 
 /* ------------------------------------------------------------- writing */
 
-/* Writes p[0..n) to fd; returns the bytes written, and in *ret_err the
- * errno that stopped it (0 when all went out). */
-static inline size_t sink_output_write(int fd, const char *p, size_t n, int *ret_err) {
-    size_t done = 0;
-
-    *ret_err = 0;
-    while (done < n) {
-        ssize_t w = write(fd, p + done, n - done);
-        if (w > 0) {
-            done += (size_t) w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR)
-            continue;
-        *ret_err = w < 0 ? errno : EIO;
-        break;
-    }
-    return done;
+static inline size_t sink_output_unit_start(const struct sink_output *o, uint32_t i) {
+    return i ? o->ends[i - 1] : 0;
 }
 
 /* Takes units [a, b) out of the buffer with their bytes; what follows them
  * (later units, the unit being formatted) moves down. */
 static inline void sink_output_remove(struct sink_output *o, uint32_t a, uint32_t b) {
-    size_t from = a ? o->ends[a - 1] : 0, to = b ? o->ends[b - 1] : 0, gap = to - from;
+    size_t from = sink_output_unit_start(o, a), to = sink_output_unit_start(o, b), gap = to - from;
 
     if (b <= a)
         return;
@@ -228,6 +222,22 @@ static inline void sink_output_count_dropped(struct sink_output *o, uint64_t n) 
         return;
     o->dropped += n;
     o->host->dropped(o->ctx, n);
+}
+
+/* Drops every complete unit, written or not (the one being formatted
+ * stays). */
+static inline void sink_output_drop_all(struct sink_output *o) {
+    sink_output_count_dropped(o, o->n);
+    sink_output_remove(o, 0, o->n);
+    o->n_written = 0;
+    o->done = 0;
+}
+
+/* The written units are in the file for good: they leave the buffer. */
+static inline void sink_output_settle(struct sink_output *o) {
+    o->written += o->n_written;
+    sink_output_remove(o, 0, o->n_written);
+    o->n_written = 0;
 }
 
 /* Whether the open file has lost its last name (deleted). */
@@ -256,8 +266,9 @@ static inline void sink_output_uncut(struct sink_output *o) {
     o->done = 0;
 }
 
-/* Opens path again and makes it the file written to. Returns 0 or a
- * negative errno (the old file, if any, stays). */
+/* Opens path again and makes it the file written to; every unit of the
+ * buffer is then written to it from its start. Returns 0 or a negative
+ * errno (the old file, if any, stays). */
 static inline int sink_output_switch(struct sink_output *o) {
     struct stat st;
     int fd = sink_output_open_path(o, &st);
@@ -272,29 +283,123 @@ static inline int sink_output_switch(struct sink_output *o) {
     o->dev = st.st_dev;
     o->ino = st.st_ino;
     o->done = 0;
+    o->n_written = 0;
     return 0;
 }
 
-/* The file was deleted (or is otherwise lost) and path cannot be opened
- * again (err): close it, drop from now on, say so once. */
+/* The file was deleted and path cannot be opened again (err): close it,
+ * drop what was written to it and everything from now on, say so once. */
 static inline void sink_output_lose_file(struct sink_output *o, int err) {
     if (o->fd >= 0)
         close(o->fd);
     o->fd = -1;
-    o->done = 0;
     o->open_error = err;
     o->missing_since = sink_output_now();
     o->dropped_at_loss = o->dropped;
+    sink_output_drop_all(o);
     o->host->log(o->ctx, OPHOST_LOG_WARNING,
                  "'%s' was deleted and cannot be created again: %s%s; dropping events (counted "
                  "as dropped) and trying again every second",
                  o->path, strerror(err), err == ENOENT ? " (its directory is gone)" : "");
 }
 
+/* The file was found deleted with `again` units written to it since the
+ * last check: recreate it (they go into the new file with the next write),
+ * or lose it. Returns whether there is a file. */
+static inline bool sink_output_recreate(struct sink_output *o, uint32_t again) {
+    int r = sink_output_switch(o);
+
+    if (r < 0) {
+        sink_output_lose_file(o, -r);
+        return false;
+    }
+    o->host->log(o->ctx, OPHOST_LOG_NOTICE,
+                 "'%s' was deleted; created it again and writing the %" PRIu32
+                 " events written since the last check to it again", o->path, again);
+    o->reopen_error = 0;
+    return true;
+}
+
+/* A write failed with err: the units it wrote whole are written, a cut one
+ * stays, the unwritten rest is dropped. */
+static inline void sink_output_failed(struct sink_output *o, int err) {
+    uint32_t keep = o->n_written + (o->done > 0), lost = o->n - keep;
+
+    if (o->done > 0)
+        o->cut_end = lseek(o->fd, 0, SEEK_CUR);
+    sink_output_remove(o, keep, o->n);
+    if (!o->write_error)
+        o->dropped_at_failure = o->dropped;
+    o->write_error = err;
+    sink_output_count_dropped(o, lost);
+    o->host->log(o->ctx, OPHOST_LOG_WARNING,
+                 "writing to %s%s%s failed: %s; dropped %" PRIu32 " events (%" PRIu64 " so far)%s",
+                 SINK_OUTPUT_WHERE(o), strerror(err), lost, o->dropped,
+                 o->done > 0 ? ", keeping the rest of a cut line to finish it first"
+                             : ", trying again with the next events");
+}
+
+/* Writes the complete units not written yet (the rest of a cut one first). */
+static inline void sink_output_write_pending(struct sink_output *o) {
+    size_t pos = sink_output_unit_start(o, o->n_written) + o->done, end;
+    int err = 0;
+
+    if (o->n_written == o->n)
+        return;
+    end = o->ends[o->n - 1];
+    while (pos < end) {
+        ssize_t w = write(o->fd, o->buf + pos, end - pos);
+        if (w > 0) {
+            pos += (size_t) w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        err = w < 0 ? errno : EIO;
+        break;
+    }
+    while (o->n_written < o->n && o->ends[o->n_written] <= pos)
+        o->n_written++;
+    o->done = pos - sink_output_unit_start(o, o->n_written);
+    if (err) {
+        sink_output_failed(o, err);
+    } else if (o->write_error) {
+        o->host->log(o->ctx, OPHOST_LOG_NOTICE,
+                     "writing to %s%s%s works again; %" PRIu64
+                     " events were dropped while it failed (%s)",
+                     SINK_OUTPUT_WHERE(o), o->dropped - o->dropped_at_failure,
+                     strerror(o->write_error));
+        o->write_error = 0;
+    }
+}
+
+/* The deleted-file check: the units written since the last one leave the
+ * buffer if the file still has a name; if it was deleted, it is created
+ * again and they are written into the new file (and checked again), or
+ * dropped when there can be none. Afterwards no written unit is left. */
+static inline void sink_output_confirm(struct sink_output *o) {
+    o->next_confirm = sink_output_now() + SINK_OUTPUT_CONFIRM_NSEC;
+    for (int attempt = 0; o->n_written > 0 || o->done > 0; attempt++) {
+        if (!o->own_fd || o->fd < 0 || !sink_output_deleted(o)) {
+            sink_output_settle(o);
+            return;
+        }
+        if (attempt == SINK_OUTPUT_RECREATE_MAX) {
+            o->host->log(o->ctx, OPHOST_LOG_WARNING,
+                         "'%s' was deleted %d times right after it was created; dropping %" PRIu32
+                         " events", o->path, attempt, o->n);
+            sink_output_drop_all(o);
+            return;
+        }
+        if (!sink_output_recreate(o, o->n_written + (o->done > 0)))
+            return;
+        sink_output_write_pending(o);
+    }
+}
+
 /* Once per second: reopens path when it names another file than the one
  * written to (log rotation, deleted) or when there is none. */
-static inline void sink_output_watch(struct sink_output *o) {
-    uint64_t now = sink_output_now();
+static inline void sink_output_watch(struct sink_output *o, uint64_t now) {
     struct stat st;
     bool deleted;
     int r;
@@ -305,12 +410,16 @@ static inline void sink_output_watch(struct sink_output *o) {
     if (o->fd >= 0 && stat(o->path, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino)
         return;
     deleted = o->fd >= 0 && sink_output_deleted(o);
+    if (deleted) {
+        sink_output_recreate(o, o->n_written + (o->done > 0));
+        return;
+    }
+    /* Moved away: what was written to it is there for good. */
+    if (o->fd >= 0)
+        sink_output_settle(o);
     r = sink_output_switch(o);
     if (r == 0) {
-        if (deleted)
-            o->host->log(o->ctx, OPHOST_LOG_NOTICE, "'%s' was deleted; created it again",
-                         o->path);
-        else if (o->open_error)
+        if (o->open_error)
             o->host->log(o->ctx, OPHOST_LOG_NOTICE,
                          "created '%s' again after %" PRIu64 " s; %" PRIu64
                          " events were dropped while it was missing",
@@ -320,8 +429,6 @@ static inline void sink_output_watch(struct sink_output *o) {
             o->host->log(o->ctx, OPHOST_LOG_NOTICE,
                          "reopened '%s' after it was moved or replaced", o->path);
         o->open_error = o->reopen_error = 0;
-    } else if (deleted) {
-        sink_output_lose_file(o, -r);
     } else if (o->fd < 0 && -r != o->open_error) {
         o->open_error = -r;
         o->host->log(o->ctx, OPHOST_LOG_WARNING,
@@ -335,87 +442,31 @@ static inline void sink_output_watch(struct sink_output *o) {
     }
 }
 
-/* A write failed with err after done bytes of the buffer: the whole units
- * count as written, a cut one stays, the rest are dropped. */
-static inline void sink_output_failed(struct sink_output *o, int err) {
-    uint32_t whole = 0, keep, n = o->n;
-    size_t base;
-    bool cut;
-
-    while (whole < n && o->ends[whole] <= o->done)
-        whole++;
-    base = whole ? o->ends[whole - 1] : 0;
-    cut = o->done > base;
-    keep = whole + cut;
-    if (cut)
-        o->cut_end = lseek(o->fd, 0, SEEK_CUR);
-    o->written += whole;
-    sink_output_remove(o, keep, n);
-    sink_output_remove(o, 0, whole);
-    o->done -= base;
-    if (!o->write_error)
-        o->dropped_at_failure = o->dropped;
-    o->write_error = err;
-    sink_output_count_dropped(o, n - keep);
-    o->host->log(o->ctx, OPHOST_LOG_WARNING,
-                 "writing to %s%s%s failed: %s; dropped %" PRIu32 " events (%" PRIu64 " so far)%s",
-                 SINK_OUTPUT_WHERE(o), strerror(err), n - keep, o->dropped,
-                 cut ? ", keeping the rest of a cut line to finish it first"
-                     : ", trying again with the next events");
-}
-
 /*
  * Writes the complete units of the buffer (the unit being formatted stays).
  * Never fails: what cannot be written is dropped and counted (see the top).
- * Session thread; one write(2) and, for a file, one fstat(2) per call, and
- * a stat(2) of the path once per second.
+ * Session thread; one write(2), and for a file the checks described at the
+ * top (an fstat at most every 10 ms, a stat of the path once a second).
  */
 static inline void sink_output_flush(struct sink_output *o) {
-    size_t end;
-    int err;
+    uint64_t now;
 
     if (o->n == 0)
         return;
-    if (o->own_fd)
-        sink_output_watch(o);
+    if (!o->own_fd) {
+        sink_output_write_pending(o);
+        sink_output_settle(o); /* nothing to check on standard output */
+        return;
+    }
+    now = sink_output_now();
+    sink_output_watch(o, now);
     if (o->fd < 0) {
-        sink_output_count_dropped(o, o->n);
-        sink_output_remove(o, 0, o->n);
+        sink_output_drop_all(o);
         return;
     }
-    end = o->ends[o->n - 1];
-    o->done += sink_output_write(o->fd, o->buf + o->done, end - o->done, &err);
-    if (o->own_fd && sink_output_deleted(o)) {
-        /* Deleted before or while we wrote: the units go whole into a new
-         * file, or are dropped when there can be none. */
-        int r = sink_output_switch(o);
-        if (r < 0) {
-            sink_output_lose_file(o, -r);
-            sink_output_count_dropped(o, o->n);
-            sink_output_remove(o, 0, o->n);
-            return;
-        }
-        o->host->log(o->ctx, OPHOST_LOG_NOTICE,
-                     "'%s' was deleted; created it again and wrote the last %" PRIu32
-                     " events to it", o->path, o->n);
-        o->reopen_error = 0;
-        o->done = sink_output_write(o->fd, o->buf, end, &err);
-    }
-    if (err) {
-        sink_output_failed(o, err);
-        return;
-    }
-    o->written += o->n;
-    sink_output_remove(o, 0, o->n);
-    o->done = 0;
-    if (o->write_error) {
-        o->host->log(o->ctx, OPHOST_LOG_NOTICE,
-                     "writing to %s%s%s works again; %" PRIu64
-                     " events were dropped while it failed (%s)",
-                     SINK_OUTPUT_WHERE(o), o->dropped - o->dropped_at_failure,
-                     strerror(o->write_error));
-        o->write_error = 0;
-    }
+    sink_output_write_pending(o);
+    if (now >= o->next_confirm)
+        sink_output_confirm(o);
 }
 
 /* Makes sure need more bytes fit after o->len: writes out the complete units
@@ -428,6 +479,8 @@ static inline int sink_output_room(struct sink_output *o, size_t need) {
     if (o->cap - o->len >= need)
         return 0;
     sink_output_flush(o);
+    if (o->cap - o->len < need)
+        sink_output_confirm(o); /* frees what is written */
     if (o->cap - o->len >= need)
         return 0;
     for (cap = o->cap; cap - o->len < need; cap *= 2)
@@ -443,8 +496,10 @@ static inline int sink_output_room(struct sink_output *o, size_t need) {
 /* Ends the unit (event) formatted since the last call. */
 static inline void sink_output_unit_end(struct sink_output *o) {
     o->ends[o->n++] = o->len;
-    if (o->n == SINK_OUTPUT_UNITS)
+    if (o->n == SINK_OUTPUT_UNITS) {
         sink_output_flush(o);
+        sink_output_confirm(o); /* at most a cut unit is left */
+    }
 }
 
 /* Appends s[0..n). When the buffer cannot grow, it and the other
@@ -500,10 +555,10 @@ static inline int sink_output_close(struct sink_output *o) {
     int r = 0;
 
     sink_output_flush(o);
+    sink_output_confirm(o);
     if (o->done > 0) {
         sink_output_uncut(o);
-        sink_output_remove(o, 0, o->n);
-        sink_output_count_dropped(o, 1);
+        sink_output_drop_all(o);
     }
     if (o->dropped)
         o->host->log(o->ctx, OPHOST_LOG_WARNING,
