@@ -291,7 +291,7 @@ static bool mount_small_tmpfs(char **ret_mnt) {
     }
     ck_assert_int_eq(mkdir(mnt, 0755), 0);
     ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
-    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    ck_assert_int_eq(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
     ck_assert_msg(mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755") == 0, "mount tmpfs: %s",
                   strerror(errno));
     *ret_mnt = mnt;
