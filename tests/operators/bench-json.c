@@ -44,6 +44,7 @@
 
 #include <json-c/json.h>
 
+#include "bench-host.h"
 #include "benchutil.h"
 
 #ifndef BENCH_PLUGIN_DIR
@@ -125,23 +126,18 @@ static double run_json_c(unsigned long long count) {
 #define SLICES 40
 
 /* The 10 fields of FIELDS in one record: offsets as the host lays them out. */
-static const struct {
-    const char *name;
-    ophost_field f;
-} direct_fields[] = {
+static const struct bench_field direct_fields[] = {
     { "seq", { 0, OPHOST_FIELD_U64, 0 } },        { "timestamp", { 8, OPHOST_FIELD_TIMESTAMP, 1 } },
     { "pid", { 16, OPHOST_FIELD_U32, 2 } },       { "ppid", { 20, OPHOST_FIELD_U32, 3 } },
     { "uid", { 24, OPHOST_FIELD_U32, 4 } },       { "gid", { 28, OPHOST_FIELD_U32, 5 } },
     { "ret", { 32, OPHOST_FIELD_S32, 6 } },       { "ok", { 36, OPHOST_FIELD_BOOL, 7 } },
     { "comm", { 40, OPHOST_FIELD_STRING, 8 } },   { "file", { 48, OPHOST_FIELD_STRING, 9 } },
 };
-#define N_DIRECT_FIELDS (sizeof(direct_fields) / sizeof(direct_fields[0]))
 #define RECORD_SIZE 56
 
-/* Opaque to the plugin: any address serves as its context and data source. */
-static char direct_ctx, direct_ds;
+/* Opaque to the plugin: any address serves as its context. */
+static char direct_ctx;
 #define CTX ((struct ophost_ctx *) (void *) &direct_ctx)
-#define DS ((struct ophost_datasource *) (void *) &direct_ds)
 
 static uint64_t direct_dropped;
 
@@ -155,15 +151,6 @@ static void d_log(struct ophost_ctx *ctx, int prio, const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
-static int d_error(struct ophost_ctx *ctx, int err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return err < 0 ? err : -EIO;
-}
-
 static int d_param_string(struct ophost_ctx *ctx, const char *key, const char **ret) {
     if (strcmp(key, "path") != 0)
         return -ENOENT;
@@ -175,25 +162,6 @@ static const char *d_session_name(struct ophost_ctx *ctx) {
     return "bench";
 }
 
-static int d_datasource_find(struct ophost_ctx *ctx, const char *name,
-                             struct ophost_datasource **ret) {
-    *ret = DS;
-    return 0;
-}
-
-static size_t d_field_count(struct ophost_ctx *ctx, struct ophost_datasource *ds) {
-    return N_DIRECT_FIELDS;
-}
-
-static int d_field_at(struct ophost_ctx *ctx, struct ophost_datasource *ds, size_t i,
-                      const char **ret_name, ophost_field *ret) {
-    if (i >= N_DIRECT_FIELDS)
-        return -ERANGE;
-    *ret_name = direct_fields[i].name;
-    *ret = direct_fields[i].f;
-    return 0;
-}
-
 static void d_dropped(struct ophost_ctx *ctx, uint64_t n) {
     direct_dropped += n;
 }
@@ -203,12 +171,12 @@ static const struct ophost_host direct_host = {
     .abi_major = OPHOST_ABI_MAJOR,
     .abi_minor = OPHOST_ABI_MINOR,
     .log = d_log,
-    .error = d_error,
+    .error = bench_error,
     .param_string = d_param_string,
     .session_name = d_session_name,
-    .datasource_find = d_datasource_find,
-    .field_count = d_field_count,
-    .field_at = d_field_at,
+    .datasource_find = bench_datasource_find,
+    .field_count = bench_field_count,
+    .field_at = bench_field_at,
     .dropped = d_dropped,
 };
 
@@ -264,7 +232,7 @@ static void direct_batch(struct ophost_batch *b) {
     *b = (struct ophost_batch){
         .struct_size = sizeof(*b), .n = BATCH, .sel = sel, .records = records,
         .record_size = RECORD_SIZE, .n_records = BATCH, .capacity = BATCH, .strings = strings,
-        .strings_cap = sizeof(strings), .ds = DS, .reserve_strings = no_reserve,
+        .strings_cap = sizeof(strings), .ds = BENCH_DS, .reserve_strings = no_reserve,
     };
     b->strings_len = len;
     for (uint32_t i = 0; i < BATCH; i++) {
@@ -302,6 +270,8 @@ static void run_direct(const char *dir, const char *base_dir, double *ret_now, d
     struct ophost_batch b;
     double best_now = 1e9, best_base = 1e9;
 
+    bench_fields = direct_fields;
+    bench_n_fields = sizeof(direct_fields) / sizeof(direct_fields[0]);
     direct_batch(&b);
     direct_open(&now, dir);
     if (base_dir)

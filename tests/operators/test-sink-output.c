@@ -367,9 +367,39 @@ static bool leave_one_page(const char *mnt, char **ret_filler) {
 /* A run whose feed function also needs these (userdata is the run, first). */
 struct cut_run {
     struct run r;
-    char *filler;
-    char *rotated;
+    char *filler;  /* fills the tmpfs but for one page */
+    char *rotated; /* PATH.1 */
 };
+
+/* For each sink: a session on the last free page of a 1 MiB tmpfs with
+ * feed, then check; the files are removed after. */
+static void run_on_last_page(harness_feed_fn feed, void (*check)(struct cut_run *c)) {
+    char *mnt;
+
+    if (!mount_small_tmpfs(&mnt))
+        return;
+    for (size_t i = 0; i < N_SINKS; i++) {
+        char *path = tu_path_in(mnt, sinks[i].name);
+        struct cut_run c = { .r = { .k = &sinks[i], .path = path } };
+
+        if (!leave_one_page(mnt, &c.filler)) {
+            free(path);
+            break;
+        }
+        ck_assert_int_ge(asprintf(&c.rotated, "%s.1", path), 0);
+        run_sink(&c.r, feed);
+        check(&c);
+        unlink(path);
+        unlink(c.rotated);
+        unlink(c.filler);
+        free(c.rotated);
+        free(c.filler);
+        run_free(&c.r);
+        free(path);
+    }
+    ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+    free(mnt);
+}
 
 /* 200 events (one batch, one write) into the last free page: the write is
  * cut inside a line; then the filler goes and 10 more events follow. */
@@ -386,45 +416,31 @@ static void feed_cut_then_room(struct harness_feed *f, void *userdata) {
     r->dropped_live[1] = harness_dropped(r->h, r->k->name);
 }
 
+static void check_cut_then_room(struct cut_run *c) {
+    struct run *r = &c->r;
+    char want[64], *ranges;
+    uint64_t m;
+
+    /* The first write stopped at the end of the page, inside a line. */
+    ck_assert_int_eq(r->size_seen, 4096);
+    ck_assert_msg(r->cut_seen, "%s: the page ended on a line end", r->k->name);
+    /* Events 1..m went out (the m-th cut, then finished), m+1..200 were
+     * dropped and counted at once, 201..210 followed the finished line. */
+    ranges = file_events(r->k, r->path, &m);
+    m -= 10;
+    snprintf(want, sizeof(want), "1-%llu 201-210", (unsigned long long) m);
+    ck_assert_str_eq(ranges, want);
+    ck_assert_int_eq(r->dropped_live[0], 200 - (int64_t) m);
+    ck_assert_int_eq(r->dropped_live[1], 200 - (int64_t) m);
+    ck_assert_int_eq(harness_dropped(r->h, r->k->name), 200 - (int64_t) m);
+    assert_log_has(r->k, r->log, "failed: No space left on device; dropped ", 1);
+    assert_log_has(r->k, r->log, "keeping the rest of a cut line to finish it first", 1);
+    assert_log_has(r->k, r->log, "' works again; ", 1);
+    free(ranges);
+}
+
 START_TEST(test_short_write_finished) {
-    char *mnt, *filler;
-
-    if (!mount_small_tmpfs(&mnt))
-        return;
-    for (size_t i = 0; i < N_SINKS; i++) {
-        char *path = tu_path_in(mnt, sinks[i].name), want[64];
-        struct cut_run c = { .r = { .k = &sinks[i], .path = path } };
-        struct run *r = &c.r;
-        uint64_t m;
-        char *ranges;
-
-        if (!leave_one_page(mnt, &filler))
-            break;
-        c.filler = filler;
-        run_sink(r, feed_cut_then_room);
-        /* The first write stopped at the end of the page, inside a line. */
-        ck_assert_int_eq(r->size_seen, 4096);
-        ck_assert_msg(r->cut_seen, "%s: the page ended on a line end", r->k->name);
-        /* Events 1..m went out (the m-th cut, then finished), m+1..200 were
-         * dropped and counted at once, 201..210 followed the finished line. */
-        ranges = file_events(r->k, path, &m);
-        m -= 10;
-        snprintf(want, sizeof(want), "1-%llu 201-210", (unsigned long long) m);
-        ck_assert_str_eq(ranges, want);
-        ck_assert_int_eq(r->dropped_live[0], 200 - (int64_t) m);
-        ck_assert_int_eq(r->dropped_live[1], 200 - (int64_t) m);
-        ck_assert_int_eq(harness_dropped(r->h, r->k->name), 200 - (int64_t) m);
-        assert_log_has(r->k, r->log, "failed: No space left on device; dropped ", 1);
-        assert_log_has(r->k, r->log, "keeping the rest of a cut line to finish it first", 1);
-        assert_log_has(r->k, r->log, "' works again; ", 1);
-        ck_assert_int_eq(unlink(path), 0);
-        free(ranges);
-        free(filler);
-        run_free(r);
-        free(path);
-    }
-    ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
-    free(mnt);
+    run_on_last_page(feed_cut_then_room, check_cut_then_room);
 }
 END_TEST
 
@@ -437,37 +453,24 @@ static void feed_cut(struct harness_feed *f, void *userdata) {
     r->dropped_live[0] = harness_dropped(r->h, r->k->name);
 }
 
+static void check_cut(struct cut_run *c) {
+    struct run *r = &c->r;
+    uint64_t written;
+
+    ck_assert_int_eq(r->size_seen, 4096);
+    ck_assert(r->cut_seen);
+    /* At stop the cut line is cut off the file again and counted: the file
+     * holds whole lines only, every other event is counted. */
+    free(file_events(r->k, r->path, &written));
+    ck_assert_int_lt(file_size(r->path), 4096);
+    ck_assert_int_eq(written + (uint64_t) harness_dropped(r->h, r->k->name), 210);
+    /* Live: all but the cut line (counted at stop) before the end. */
+    ck_assert_int_eq(r->dropped_live[0], 210 - (int64_t) written - 1);
+    assert_log_has(r->k, r->log, "removed the cut line at the end of '", 1);
+}
+
 START_TEST(test_short_write_never_finished) {
-    char *mnt, *filler;
-
-    if (!mount_small_tmpfs(&mnt))
-        return;
-    for (size_t i = 0; i < N_SINKS; i++) {
-        char *path = tu_path_in(mnt, sinks[i].name);
-        struct run r = { .k = &sinks[i], .path = path };
-        uint64_t written;
-
-        if (!leave_one_page(mnt, &filler))
-            break;
-        run_sink(&r, feed_cut);
-        ck_assert_int_eq(r.size_seen, 4096);
-        ck_assert(r.cut_seen);
-        /* At stop the cut line is cut off the file again and counted: the
-         * file holds whole lines only, every other event is counted. */
-        free(file_events(r.k, path, &written));
-        ck_assert_int_lt(file_size(path), 4096);
-        ck_assert_int_eq(written + (uint64_t) harness_dropped(r.h, r.k->name), 210);
-        /* Live: all but the cut line (counted at stop) before the end. */
-        ck_assert_int_eq(r.dropped_live[0], 210 - (int64_t) written - 1);
-        assert_log_has(r.k, r.log, "removed the cut line at the end of '", 1);
-        ck_assert_int_eq(unlink(path), 0);
-        ck_assert_int_eq(unlink(filler), 0);
-        free(filler);
-        run_free(&r);
-        free(path);
-    }
-    ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
-    free(mnt);
+    run_on_last_page(feed_cut, check_cut);
 }
 END_TEST
 
@@ -489,42 +492,26 @@ static void feed_cut_then_rotate(struct harness_feed *f, void *userdata) {
     feed_range(f, 201, 210);
 }
 
+static void check_cut_then_rotate(struct cut_run *c) {
+    struct run *r = &c->r;
+    char *old, *cur, want[64];
+    uint64_t n_old, n_cur;
+
+    old = file_events(r->k, c->rotated, &n_old);
+    cur = file_events(r->k, r->path, &n_cur);
+    /* old: 1..m-1 whole; new: m (whole), then 201..210. */
+    snprintf(want, sizeof(want), "1-%llu", (unsigned long long) n_old);
+    ck_assert_str_eq(old, want);
+    snprintf(want, sizeof(want), "%llu 201-210", (unsigned long long) n_old + 1);
+    ck_assert_str_eq(cur, want);
+    ck_assert_int_eq(harness_dropped(r->h, r->k->name), 200 - (int64_t) n_old - 1);
+    assert_log_has(r->k, r->log, "removed the cut line at the end of '", 1);
+    free(old);
+    free(cur);
+}
+
 START_TEST(test_short_write_rotated) {
-    char *mnt, *filler;
-
-    if (!mount_small_tmpfs(&mnt))
-        return;
-    for (size_t i = 0; i < N_SINKS; i++) {
-        char *path = tu_path_in(mnt, sinks[i].name), *old, *cur, want[64];
-        struct cut_run c = { .r = { .k = &sinks[i], .path = path } };
-        struct run *r = &c.r;
-        uint64_t n_old, n_cur;
-
-        if (!leave_one_page(mnt, &filler))
-            break;
-        c.filler = filler;
-        ck_assert_int_ge(asprintf(&c.rotated, "%s.1", path), 0);
-        run_sink(r, feed_cut_then_rotate);
-        old = file_events(r->k, c.rotated, &n_old);
-        cur = file_events(r->k, path, &n_cur);
-        /* old: 1..m-1 whole; new: m (whole), then 201..210. */
-        snprintf(want, sizeof(want), "1-%llu", (unsigned long long) n_old);
-        ck_assert_str_eq(old, want);
-        snprintf(want, sizeof(want), "%llu 201-210", (unsigned long long) n_old + 1);
-        ck_assert_str_eq(cur, want);
-        ck_assert_int_eq(harness_dropped(r->h, r->k->name), 200 - (int64_t) n_old - 1);
-        assert_log_has(r->k, r->log, "removed the cut line at the end of '", 1);
-        ck_assert_int_eq(unlink(path), 0);
-        ck_assert_int_eq(unlink(c.rotated), 0);
-        free(old);
-        free(cur);
-        free(c.rotated);
-        free(filler);
-        run_free(r);
-        free(path);
-    }
-    ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
-    free(mnt);
+    run_on_last_page(feed_cut_then_rotate, check_cut_then_rotate);
 }
 END_TEST
 
