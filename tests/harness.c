@@ -548,3 +548,18 @@ int64_t harness_events_in(struct harness *h, const char *operator_name) {
 int64_t harness_events_out(struct harness *h, const char *operator_name) {
     return stat_of(h, operator_name, false);
 }
+
+int64_t harness_dropped(struct harness *h, const char *operator_name) {
+    struct instance_stats live[64];
+    const struct instance_stats *st = h->stats;
+    size_t n = h->n_stats;
+
+    if (h->session) {
+        n = session_instance_stats(h->session, live, 64);
+        st = live;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(st[i].operator_name, operator_name) == 0)
+            return (int64_t) st[i].dropped;
+    return -1;
+}

@@ -78,6 +78,10 @@ const char *harness_values(struct harness *h, const char *field);
  * operator was not in it. */
 int64_t harness_events_in(struct harness *h, const char *operator_name);
 int64_t harness_events_out(struct harness *h, const char *operator_name);
+/* The events operator_name counted with host->dropped: live while a session
+ * runs (also from inside a feed function), else those of the last session;
+ * -1 if the operator was not in it. */
+int64_t harness_dropped(struct harness *h, const char *operator_name);
 
 /* A pipeline that must fail (harness_run < 0) with exactly this message. */
 struct harness_error_case {

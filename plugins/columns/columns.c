@@ -15,19 +15,22 @@
  * so one event is always one line.
  *
  * The header is printed before the first row and again every `header-every`
- * rows (0 = only once). A write error is counted, not fatal.
+ * rows (0 = only once); it goes out in one piece with the row after it.
+ * Output is sink-output.h's: whole lines, every event that cannot be
+ * written counted with host->dropped, not fatal; files created with mode
+ * 0640 and followed through rotation and deletion; a standard output that
+ * is the journal refused.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <ophost/ophost.h>
 
 #include "schema.h"
+#include "sink-output.h"
 #include "timefmt.h"
 
 static const struct ophost_host *host;
@@ -46,12 +49,10 @@ struct column {
 
 struct columns {
     struct ophost_ctx *ctx;
-    const char *path;
     const char *fields_param;
     uint64_t max_width;
     uint64_t header_every;
-    FILE *out;
-    bool own_file;
+    struct sink_output out;
 
     struct ophost_datasource *ds;
     struct column *cols;
@@ -60,8 +61,6 @@ struct columns {
     uint64_t rows_since_header;
 
     struct timefmt hms;
-
-    uint64_t write_errors;
 };
 
 /* ----------------------------------------------------------- formatting */
@@ -135,14 +134,14 @@ static const char *format_value(struct columns *c, const struct ophost_batch *b,
     return buf;
 }
 
-static void put_spaces(FILE *out, size_t n) {
+static void put_spaces(struct sink_output *out, size_t n) {
     while (n--)
-        fputc(' ', out);
+        sink_output_putc(out, ' ');
 }
 
 /* Prints s in a column of the given width; cut with "…" when cut is set. */
-static void put_cell(FILE *out, const char *s, size_t len, size_t width, bool right, bool cut,
-                     bool last) {
+static void put_cell(struct sink_output *out, const char *s, size_t len, size_t width, bool right,
+                     bool cut, bool last) {
     size_t w = display_width(s, len);
 
     if (w > width && cut) {
@@ -156,19 +155,19 @@ static void put_cell(FILE *out, const char *s, size_t len, size_t width, bool ri
                 break;
             for (size_t k = 0; k < n; k++) {
                 unsigned char ch = (unsigned char) s[i + k];
-                fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, out);
+                sink_output_putc(out, (char) (ch < 0x20 || ch == 0x7f ? '?' : ch));
             }
             shown++;
             i += n;
         }
-        fputs("\xe2\x80\xa6", out);
+        sink_output_put(out, "\xe2\x80\xa6", 3);
         return;
     }
     if (right && w < width)
         put_spaces(out, width - w);
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char) s[i];
-        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, out);
+        sink_output_putc(out, (char) (ch < 0x20 || ch == 0x7f ? '?' : ch));
     }
     if (!right && !last && w < width)
         put_spaces(out, width - w);
@@ -178,11 +177,11 @@ static void put_header(struct columns *c) {
     for (size_t k = 0; k < c->n_cols; k++) {
         const struct column *col = &c->cols[k];
         if (k)
-            fputc(' ', c->out);
-        put_cell(c->out, col->header, strlen(col->header), col->width, col->right, true,
+            sink_output_putc(&c->out, ' ');
+        put_cell(&c->out, col->header, strlen(col->header), col->width, col->right, true,
                  k + 1 == c->n_cols);
     }
-    fputc('\n', c->out);
+    sink_output_putc(&c->out, '\n');
 }
 
 /* Widths from the header and the first batch, capped at max-width. */
@@ -211,42 +210,28 @@ static void size_columns(struct columns *c, const struct ophost_batch *b) {
 
 static int columns_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct columns *c = calloc(1, sizeof(*c));
+    const char *path;
     int r;
 
     if (!c)
         return -ENOMEM;
     c->ctx = ctx;
     c->hms = (struct timefmt) TIMEFMT_INIT(TIMEFMT_LOCAL_TIME);
-    if ((r = host->param_string(ctx, "path", &c->path)) < 0 ||
+    if ((r = host->param_string(ctx, "path", &path)) < 0 ||
         (r = host->param_string(ctx, "fields", &c->fields_param)) < 0 ||
         (r = host->param_uint(ctx, "max-width", &c->max_width)) < 0 ||
         (r = host->param_uint(ctx, "header-every", &c->header_every)) < 0) {
         free(c);
         return r;
     }
+    sink_output_init(&c->out, host, ctx, path);
     *ret = c;
     return 0;
 }
 
 static int columns_pre_start(struct ophost_ctx *ctx, void *data) {
     struct columns *c = data;
-    int fd;
-
-    if (!c->path[0]) {
-        c->out = stdout;
-        return 0;
-    }
-    fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-    if (fd < 0)
-        return host->error(ctx, -errno, "param 'path': cannot open '%s': %s", c->path,
-                           strerror(errno));
-    c->out = fdopen(fd, "a");
-    if (!c->out) {
-        close(fd);
-        return -ENOMEM;
-    }
-    c->own_file = true;
-    return 0;
+    return sink_output_open(&c->out, ".log");
 }
 
 static int add_column(struct columns *c, const char *name, ophost_field f) {
@@ -352,41 +337,30 @@ static int columns_process(struct ophost_ctx *ctx, void *data, struct ophost_bat
             if (w > col->width && col->width < c->max_width)
                 col->width = w < c->max_width ? w : c->max_width;
             if (k)
-                fputc(' ', c->out);
-            put_cell(c->out, s, len, col->width, col->right, cut, k + 1 == c->n_cols);
+                sink_output_putc(&c->out, ' ');
+            put_cell(&c->out, s, len, col->width, col->right, cut, k + 1 == c->n_cols);
         }
-        fputc('\n', c->out);
+        sink_output_putc(&c->out, '\n');
+        if (sink_output_nomem(&c->out))
+            return -ENOMEM;
+        /* A header goes out with the row after it: one unit, one event. */
+        sink_output_unit_end(&c->out);
         c->rows_since_header++;
     }
     /* A write error (disk full, closed pipe) is counted, not fatal. */
-    if (fflush(c->out) != 0) {
-        if (c->write_errors++ == 0)
-            host->log(ctx, OPHOST_LOG_WARNING, "writing to %s failed: %s, counting further errors",
-                      c->own_file ? c->path : "standard output", strerror(errno));
-        clearerr(c->out);
-    }
+    sink_output_flush(&c->out);
     return 0;
 }
 
 static int columns_post_stop(struct ophost_ctx *ctx, void *data) {
     struct columns *c = data;
-    int r = 0;
-
-    if (c->write_errors)
-        host->log(ctx, OPHOST_LOG_WARNING, "%llu batches could not be written",
-                  (unsigned long long) c->write_errors);
-    if (c->own_file && fclose(c->out) != 0)
-        r = host->error(ctx, -errno, "closing '%s' failed: %s", c->path, strerror(errno));
-    c->out = NULL;
-    c->own_file = false;
-    return r;
+    return sink_output_close(&c->out);
 }
 
 static int columns_destroy(struct ophost_ctx *ctx, void *data) {
     struct columns *c = data;
 
-    if (c->own_file)
-        fclose(c->out);
+    sink_output_free(&c->out);
     for (size_t k = 0; k < c->n_cols; k++)
         free(c->cols[k].header);
     free(c->cols);
@@ -396,7 +370,8 @@ static int columns_destroy(struct ophost_ctx *ctx, void *data) {
 
 static const struct ophost_param params[] = {
     { .key = "path", .type = OPHOST_PARAM_STRING, .default_value = "",
-      .description = "file to append the table to (empty = standard output)" },
+      .description = "file to append the table to, created with mode 0640 and reopened when "
+                     "moved away or deleted (empty = standard output)" },
     { .key = "fields", .type = OPHOST_PARAM_STRING, .default_value = "",
       .description = "comma-separated fields to show, in this order (empty = all fields)" },
     { .key = "max-width", .type = OPHOST_PARAM_UINT, .default_value = "40",

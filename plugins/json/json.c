@@ -12,34 +12,24 @@
  * code points above U+10FFFF, truncated sequences) is replaced by U+FFFD.
  *
  * The writer is schema-driven: the key of every field is escaped once at
- * start into a prefix `,"name":`, events are formatted straight into one
- * large buffer of the instance, and the buffer goes out with write(2) when
- * it is full (whole lines only) and at the end of each batch. Nothing is
- * allocated per event.
+ * start into a prefix `,"name":`, events are formatted straight into the
+ * buffer of sink-output.h, which writes whole lines out when it is full and
+ * at the end of each batch. Nothing is allocated per event.
  *
- * Log rotation: plugins see no signals, so at most once per second (checked
- * from process() with a coarse monotonic clock) the sink compares the inode
- * at `path` with the open file's and reopens the path when they differ or
- * the path is gone; logrotate's move-and-create works without a signal.
- *
- * A failed write drops the lines of that write: the first failure is logged
- * with its reason, the rest are counted and the count is logged at stop. The
- * session stays up.
+ * Files, log rotation, deleted files and failed writes (whole lines only,
+ * every event that cannot be written counted with host->dropped) are
+ * sink-output.h's; so is the refusal of a standard output that is the
+ * journal. The session stays up when writes fail.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <ophost/ophost.h>
 
-#define BUFFER_SIZE (256u * 1024u)
-#define REOPEN_CHECK_NSEC 1000000000ull
+#include "sink-output.h"
+
 /* Worst case of a non-string value: 20 digits of a u64, or a sign and 19
  * digits of an s64, or "false". */
 #define MAX_SCALAR 20
@@ -54,26 +44,13 @@ struct json_field {
 };
 
 struct json {
-    struct ophost_ctx *ctx;
-    const char *path;
-    int fd;
-    bool own_fd;
-    dev_t dev;
-    ino_t ino;
-    uint64_t next_check;
+    struct sink_output out;
 
     struct ophost_datasource *ds;
     size_t n_fields;
     struct json_field *fields;
     char *prefixes;
     size_t fixed_bound; /* bytes of an event without string/bytes contents */
-
-    char *buf;
-    size_t len, cap;
-    size_t line_start; /* where the event being written begins */
-    uint32_t lines;    /* complete lines in buf */
-
-    uint64_t write_errors, lost_lines, reopen_errors;
 };
 
 /* ------------------------------------------------------------ formatting */
@@ -206,151 +183,28 @@ static char *put_hex(char *p, const uint8_t *s, size_t len) {
     return p;
 }
 
-/* ---------------------------------------------------------------- output */
-
-static void write_failed(struct json *j, int err, uint32_t lines) {
-    if (j->write_errors++ == 0)
-        host->log(j->ctx, OPHOST_LOG_WARNING,
-                  "writing to %s failed: %s; dropping the lines of failed writes and counting them",
-                  j->own_fd ? j->path : "standard output", strerror(err));
-    j->lost_lines += lines;
-}
-
-/* Writes buf[0..n), holding `lines` complete lines; on failure they are
- * counted as lost. */
-static void write_out(struct json *j, size_t n, uint32_t lines) {
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t w = write(j->fd, j->buf + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            write_failed(j, w < 0 ? errno : EIO, lines);
-            return;
-        }
-        done += (size_t) w;
-    }
-}
-
-/* Flushes the complete lines of the buffer and keeps the event being
- * written; then makes sure `need` more bytes fit, growing the buffer if one
- * event is larger than it. */
-static int make_room(struct json *j, size_t need) {
-    size_t partial = j->len - j->line_start;
-
-    if (j->line_start > 0) {
-        write_out(j, j->line_start, j->lines);
-        memmove(j->buf, j->buf + j->line_start, partial);
-        j->len = partial;
-        j->line_start = 0;
-        j->lines = 0;
-    }
-    if (j->cap - j->len < need) {
-        size_t cap = j->cap;
-        char *nb;
-        while (cap - j->len < need)
-            cap *= 2;
-        nb = realloc(j->buf, cap);
-        if (!nb)
-            return host->error(j->ctx, -ENOMEM, "cannot grow the output buffer to %zu bytes", cap);
-        j->buf = nb;
-        j->cap = cap;
-    }
-    return 0;
-}
-
-static void flush(struct json *j) {
-    if (j->len > 0)
-        write_out(j, j->len, j->lines);
-    j->len = j->line_start = 0;
-    j->lines = 0;
-}
-
-static int open_path(struct json *j, int *ret_fd, struct stat *ret_st) {
-    int fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, ret_st) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    *ret_fd = fd;
-    return 0;
-}
-
-static uint64_t coarse_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-/* Reopens the path when the file there is not the one we write to (moved
- * away by log rotation, or deleted). */
-static void check_reopen(struct json *j) {
-    struct stat st;
-    int fd, r;
-
-    if (stat(j->path, &st) == 0 && st.st_dev == j->dev && st.st_ino == j->ino)
-        return;
-    r = open_path(j, &fd, &st);
-    if (r < 0) {
-        if (j->reopen_errors++ == 0)
-            host->log(j->ctx, OPHOST_LOG_WARNING,
-                      "cannot reopen '%s' after it was moved or replaced: %s, "
-                      "writing to the old file and retrying every second",
-                      j->path, strerror(-r));
-        return;
-    }
-    if (j->reopen_errors) {
-        host->log(j->ctx, OPHOST_LOG_NOTICE, "reopened '%s' after %llu failed attempts", j->path,
-                  (unsigned long long) j->reopen_errors);
-        j->reopen_errors = 0;
-    }
-    close(j->fd);
-    j->fd = fd;
-    j->dev = st.st_dev;
-    j->ino = st.st_ino;
-}
-
 /* ------------------------------------------------------------- callbacks */
 
 static int json_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct json *j = calloc(1, sizeof(*j));
+    const char *path;
     int r;
 
     if (!j)
         return -ENOMEM;
-    j->ctx = ctx;
-    j->fd = -1;
-    r = host->param_string(ctx, "path", &j->path);
+    r = host->param_string(ctx, "path", &path);
     if (r < 0) {
         free(j);
         return r;
     }
+    sink_output_init(&j->out, host, ctx, path);
     *ret = j;
     return 0;
 }
 
 static int json_pre_start(struct ophost_ctx *ctx, void *data) {
     struct json *j = data;
-    struct stat st;
-    int r;
-
-    if (!j->path[0]) {
-        j->fd = STDOUT_FILENO;
-        return 0;
-    }
-    r = open_path(j, &j->fd, &st);
-    if (r < 0)
-        return host->error(ctx, r, "param 'path': cannot open '%s': %s", j->path, strerror(-r));
-    j->own_fd = true;
-    j->dev = st.st_dev;
-    j->ino = st.st_ino;
-    j->next_check = coarse_now() + REOPEN_CHECK_NSEC;
-    return 0;
+    return sink_output_open(&j->out, ".json");
 }
 
 static int json_start(struct ophost_ctx *ctx, void *data) {
@@ -399,45 +253,27 @@ static int json_start(struct ophost_ctx *ctx, void *data) {
         }
     }
     j->fixed_bound += 3; /* "{}" of an empty schema, or "}", and "\n" */
-    j->cap = BUFFER_SIZE;
-    while (j->cap < 2 * j->fixed_bound)
-        j->cap *= 2;
-    j->buf = malloc(j->cap);
-    if (!j->buf)
-        return -ENOMEM;
-    return 0;
-}
-
-static inline int ensure(struct json *j, size_t need) {
-    if (j->cap - j->len >= need)
-        return 0;
-    return make_room(j, need);
+    /* Room for two events without strings (the buffer is empty yet). */
+    return sink_output_room(&j->out, 2 * j->fixed_bound);
 }
 
 static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
     struct json *j = data;
+    struct sink_output *o = &j->out;
     const struct json_field *fields = j->fields;
     const char *prefixes = j->prefixes;
     int r;
 
     if (b->ds != j->ds || b->n == 0)
         return 0;
-    if (j->own_fd) {
-        uint64_t now = coarse_now();
-        if (now >= j->next_check) {
-            j->next_check = now + REOPEN_CHECK_NSEC;
-            check_reopen(j);
-        }
-    }
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ophost_event *e = ophost_batch_event(b, i);
         const uint8_t *rec = (const uint8_t *) e;
         char *p;
 
-        if ((r = ensure(j, j->fixed_bound)) < 0)
+        if (o->cap - o->len < j->fixed_bound && (r = sink_output_room(o, j->fixed_bound)) < 0)
             return r;
-        j->line_start = j->len;
-        p = j->buf + j->len;
+        p = o->buf + o->len;
         if (j->n_fields == 0)
             *p++ = '{';
         for (size_t k = 0; k < j->n_fields; k++) {
@@ -501,11 +337,11 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
                  * and the rest of the event. */
                 need = (f->type == OPHOST_FIELD_STRING ? 6 * (size_t) ref.len : 2 * (size_t) ref.len) +
                        j->fixed_bound;
-                if ((size_t) (j->buf + j->cap - p) < need) {
-                    j->len = (size_t) (p - j->buf);
-                    if ((r = make_room(j, need)) < 0)
+                if ((size_t) (o->buf + o->cap - p) < need) {
+                    o->len = (size_t) (p - o->buf);
+                    if ((r = sink_output_room(o, need)) < 0)
                         return r;
-                    p = j->buf + j->len;
+                    p = o->buf + o->len;
                 }
                 if (f->type == OPHOST_FIELD_STRING)
                     p = put_string(p, (const uint8_t *) b->strings + ref.off, ref.len);
@@ -521,36 +357,24 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
         }
         *p++ = '}';
         *p++ = '\n';
-        j->len = (size_t) (p - j->buf);
-        j->line_start = j->len;
-        j->lines++;
+        o->len = (size_t) (p - o->buf);
+        sink_output_unit_end(o);
     }
-    flush(j);
+    sink_output_flush(o);
     return 0;
 }
 
 static int json_post_stop(struct ophost_ctx *ctx, void *data) {
     struct json *j = data;
-    int r = 0;
-
-    if (j->write_errors)
-        host->log(ctx, OPHOST_LOG_WARNING, "%llu events could not be written (%llu failed writes)",
-                  (unsigned long long) j->lost_lines, (unsigned long long) j->write_errors);
-    if (j->own_fd && close(j->fd) < 0)
-        r = host->error(ctx, -errno, "closing '%s' failed: %s", j->path, strerror(errno));
-    j->fd = -1;
-    j->own_fd = false;
-    return r;
+    return sink_output_close(&j->out);
 }
 
 static int json_destroy(struct ophost_ctx *ctx, void *data) {
     struct json *j = data;
 
-    if (j->own_fd)
-        close(j->fd);
+    sink_output_free(&j->out);
     free(j->fields);
     free(j->prefixes);
-    free(j->buf);
     free(j);
     return 0;
 }
@@ -558,7 +382,7 @@ static int json_destroy(struct ophost_ctx *ctx, void *data) {
 static const struct ophost_param params[] = {
     { .key = "path", .type = OPHOST_PARAM_STRING, .default_value = "",
       .description = "file to append JSON lines to, created with mode 0640 and reopened when "
-                     "moved away (empty = standard output)" },
+                     "moved away or deleted (empty = standard output)" },
     { 0 }
 };
 

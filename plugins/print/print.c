@@ -3,17 +3,20 @@
  * field of the data source, to stdout or to a file (appended). Strings are
  * quoted with C-style escapes so a line is always one line. Meant for
  * people and for tests; the JSON sink is for machines.
+ *
+ * Lines are formatted into the buffer of sink-output.h, which writes them
+ * whole, counts every event it cannot write with host->dropped, follows
+ * log rotation and deleted files, creates files with mode 0640 and refuses
+ * a standard output that is the journal.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <ophost/ophost.h>
 
+#include "sink-output.h"
 #include "timefmt.h"
 
 #define MAX_FIELDS 256
@@ -21,53 +24,35 @@
 static const struct ophost_host *host;
 
 struct print {
-    struct ophost_ctx *ctx;
-    const char *path;
-    FILE *out;
-    bool own_file;
+    struct sink_output out;
     struct ophost_datasource *ds;
     size_t n_fields;
     const char *names[MAX_FIELDS];
     ophost_field fields[MAX_FIELDS];
     struct timefmt seconds;
-    uint64_t write_errors;
 };
 
 static int print_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     struct print *p = calloc(1, sizeof(*p));
+    const char *path;
     int r;
 
     if (!p)
         return -ENOMEM;
-    p->ctx = ctx;
     p->seconds = (struct timefmt) TIMEFMT_INIT(TIMEFMT_UTC_DATETIME);
-    r = host->param_string(ctx, "path", &p->path);
+    r = host->param_string(ctx, "path", &path);
     if (r < 0) {
         free(p);
         return r;
     }
+    sink_output_init(&p->out, host, ctx, path);
     *ret = p;
     return 0;
 }
 
 static int print_pre_start(struct ophost_ctx *ctx, void *data) {
     struct print *p = data;
-    int fd;
-
-    if (!p->path[0]) {
-        p->out = stdout;
-        return 0;
-    }
-    fd = open(p->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return host->error(ctx, -errno, "cannot open '%s': %s", p->path, strerror(errno));
-    p->out = fdopen(fd, "a");
-    if (!p->out) {
-        close(fd);
-        return -ENOMEM;
-    }
-    p->own_file = true;
-    return 0;
+    return sink_output_open(&p->out, ".log");
 }
 
 static int print_start(struct ophost_ctx *ctx, void *data) {
@@ -87,105 +72,102 @@ static int print_start(struct ophost_ctx *ctx, void *data) {
     return 0;
 }
 
-static void put_quoted(FILE *f, const char *s, size_t len) {
-    fputc('"', f);
+static void put_quoted(struct sink_output *o, const char *s, size_t len) {
+    sink_output_putc(o, '"');
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
         if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
+            sink_output_printf(o, "\\%c", c);
         else if (c == '\n')
-            fputs("\\n", f);
+            sink_output_put(o, "\\n", 2);
         else if (c == '\t')
-            fputs("\\t", f);
+            sink_output_put(o, "\\t", 2);
         else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\x%02x", c);
+            sink_output_printf(o, "\\x%02x", c);
         else
-            fputc(c, f);
+            sink_output_putc(o, (char) c);
     }
-    fputc('"', f);
+    sink_output_putc(o, '"');
 }
 
-static void put_field(FILE *f, struct timefmt *tf, const struct ophost_batch *b,
+static void put_field(struct sink_output *o, struct timefmt *tf, const struct ophost_batch *b,
                       const struct ophost_event *e, ophost_field fd) {
     const char *s;
     size_t len = 0;
 
     switch (fd.type) {
-    case OPHOST_FIELD_U8: fprintf(f, "%u", ophost_event_get_u8(e, fd)); break;
-    case OPHOST_FIELD_U16: fprintf(f, "%u", ophost_event_get_u16(e, fd)); break;
-    case OPHOST_FIELD_U32: fprintf(f, "%" PRIu32, ophost_event_get_u32(e, fd)); break;
-    case OPHOST_FIELD_U64: fprintf(f, "%" PRIu64, ophost_event_get_u64(e, fd)); break;
-    case OPHOST_FIELD_S32: fprintf(f, "%" PRId32, ophost_event_get_s32(e, fd)); break;
-    case OPHOST_FIELD_S64: fprintf(f, "%" PRId64, ophost_event_get_s64(e, fd)); break;
-    case OPHOST_FIELD_BOOL: fputs(ophost_event_get_bool(e, fd) ? "true" : "false", f); break;
+    case OPHOST_FIELD_U8: sink_output_printf(o, "%u", ophost_event_get_u8(e, fd)); break;
+    case OPHOST_FIELD_U16: sink_output_printf(o, "%u", ophost_event_get_u16(e, fd)); break;
+    case OPHOST_FIELD_U32: sink_output_printf(o, "%" PRIu32, ophost_event_get_u32(e, fd)); break;
+    case OPHOST_FIELD_U64: sink_output_printf(o, "%" PRIu64, ophost_event_get_u64(e, fd)); break;
+    case OPHOST_FIELD_S32: sink_output_printf(o, "%" PRId32, ophost_event_get_s32(e, fd)); break;
+    case OPHOST_FIELD_S64: sink_output_printf(o, "%" PRId64, ophost_event_get_s64(e, fd)); break;
+    case OPHOST_FIELD_BOOL:
+        sink_output_printf(o, "%s", ophost_event_get_bool(e, fd) ? "true" : "false");
+        break;
     case OPHOST_FIELD_TIMESTAMP: {
         uint64_t ns = ophost_event_get_u64(e, fd);
         size_t n;
-        fprintf(f, "%s.%06" PRIu64 "Z", timefmt_seconds(tf, ns, &n), (ns % 1000000000u) / 1000u);
+        sink_output_printf(o, "%s.%06" PRIu64 "Z", timefmt_seconds(tf, ns, &n),
+                           (ns % 1000000000u) / 1000u);
         break;
     }
     case OPHOST_FIELD_STRING:
         s = ophost_event_get_string(b, e, fd, &len);
         if (s)
-            put_quoted(f, s, len);
+            put_quoted(o, s, len);
         else
-            fputs("-", f);
+            sink_output_putc(o, '-');
         break;
     case OPHOST_FIELD_BYTES:
         s = ophost_event_get_string(b, e, fd, &len);
         if (!s)
-            fputs("-", f);
+            sink_output_putc(o, '-');
         for (size_t i = 0; s && i < len; i++)
-            fprintf(f, "%02x", (unsigned char) s[i]);
+            sink_output_printf(o, "%02x", (unsigned char) s[i]);
         break;
     }
 }
 
 static int print_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
     struct print *p = data;
+    struct sink_output *o = &p->out;
 
     if (b->ds != p->ds)
         return 0;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ophost_event *e = ophost_batch_event(b, i);
         for (size_t k = 0; k < p->n_fields; k++) {
-            fprintf(p->out, "%s%s=", k ? " " : "", p->names[k]);
-            put_field(p->out, &p->seconds, b, e, p->fields[k]);
+            sink_output_printf(o, "%s%s=", k ? " " : "", p->names[k]);
+            put_field(o, &p->seconds, b, e, p->fields[k]);
         }
-        fputc('\n', p->out);
+        sink_output_putc(o, '\n');
+        if (sink_output_nomem(o))
+            return -ENOMEM;
+        sink_output_unit_end(o);
     }
-    /* A write error (disk full, closed pipe) is counted, not fatal: the
-     * session keeps running and the count is reported at stop. */
-    if (fflush(p->out) != 0) {
-        if (p->write_errors++ == 0)
-            host->log(ctx, OPHOST_LOG_WARNING, "write to %s failed: %s, counting further errors",
-                      p->path[0] ? p->path : "stdout", strerror(errno));
-        clearerr(p->out);
-    }
+    /* A write error (disk full, closed pipe) is counted, not fatal. */
+    sink_output_flush(o);
     return 0;
 }
 
 static int print_post_stop(struct ophost_ctx *ctx, void *data) {
     struct print *p = data;
-    int r = 0;
-
-    if (p->write_errors)
-        host->log(ctx, OPHOST_LOG_WARNING, "%llu batches could not be written",
-                  (unsigned long long) p->write_errors);
-    if (p->own_file && fclose(p->out) != 0)
-        r = host->error(ctx, -errno, "closing '%s' failed: %s", p->path, strerror(errno));
-    p->out = NULL;
-    return r;
+    return sink_output_close(&p->out);
 }
 
 static int print_destroy(struct ophost_ctx *ctx, void *data) {
-    free(data);
+    struct print *p = data;
+
+    sink_output_free(&p->out);
+    free(p);
     return 0;
 }
 
 static const struct ophost_param params[] = {
     { .key = "path", .type = OPHOST_PARAM_STRING, .default_value = "",
-      .description = "file to append to (empty = standard output)" },
+      .description = "file to append to, created with mode 0640 and reopened when moved away "
+                     "or deleted (empty = standard output)" },
     { 0 }
 };
 

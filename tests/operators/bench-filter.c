@@ -24,6 +24,8 @@
 
 #include <ophost/ophost.h>
 
+#include "bench-host.h"
+
 #ifndef BENCH_PLUGIN_DIR
 #define BENCH_PLUGIN_DIR "build/plugins/dir"
 #endif
@@ -35,65 +37,22 @@ struct ophost_ctx {
 };
 
 static struct ophost_ctx the_ctx;
-static int the_ds; /* its address is the data source */
 static const char *expr;
 static struct ophost_batch batch;
 
-static const struct {
-    const char *name;
-    ophost_field f;
-} fields[] = {
+static const struct bench_field fields[] = {
     { "pid", { 0, OPHOST_FIELD_U32, 0 } },
     { "uid", { 4, OPHOST_FIELD_U32, 1 } },
     { "comm", { 8, OPHOST_FIELD_STRING, 2 } },
 };
-#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static void h_log(struct ophost_ctx *ctx, int prio, const char *fmt, ...) {
-}
-
-static int h_error(struct ophost_ctx *ctx, int err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return err;
 }
 
 static int h_param_string(struct ophost_ctx *ctx, const char *key, const char **ret) {
     if (strcmp(key, "expr") != 0)
         return -ENOENT;
     *ret = expr;
-    return 0;
-}
-
-static int h_datasource_find(struct ophost_ctx *ctx, const char *name,
-                             struct ophost_datasource **ret) {
-    *ret = (struct ophost_datasource *) (void *) &the_ds;
-    return 0;
-}
-
-static int h_field_find(struct ophost_ctx *ctx, struct ophost_datasource *ds, const char *name,
-                        ophost_field *ret) {
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (strcmp(fields[i].name, name) == 0) {
-            *ret = fields[i].f;
-            return 0;
-        }
-    return -ENOENT;
-}
-
-static size_t h_field_count(struct ophost_ctx *ctx, struct ophost_datasource *ds) {
-    return N_FIELDS;
-}
-
-static int h_field_at(struct ophost_ctx *ctx, struct ophost_datasource *ds, size_t i,
-                      const char **ret_name, ophost_field *ret) {
-    if (i >= N_FIELDS)
-        return -ERANGE;
-    *ret_name = fields[i].name;
-    *ret = fields[i].f;
     return 0;
 }
 
@@ -106,12 +65,12 @@ static const struct ophost_host host = {
     .abi_major = OPHOST_ABI_MAJOR,
     .abi_minor = OPHOST_ABI_MINOR,
     .log = h_log,
-    .error = h_error,
+    .error = bench_error,
     .param_string = h_param_string,
-    .datasource_find = h_datasource_find,
-    .field_find = h_field_find,
-    .field_count = h_field_count,
-    .field_at = h_field_at,
+    .datasource_find = bench_datasource_find,
+    .field_find = bench_field_find,
+    .field_count = bench_field_count,
+    .field_at = bench_field_at,
     .batch = h_batch,
 };
 
@@ -235,6 +194,8 @@ int main(int argc, char **argv) {
     static char strings[CAP * 16];
     uint32_t seed = 12345;
 
+    bench_fields = fields;
+    bench_n_fields = sizeof(fields) / sizeof(fields[0]);
     if (!dl) {
         fprintf(stderr, "cannot load %s: %s\n", path, dlerror());
         return 1;
@@ -247,7 +208,7 @@ int main(int argc, char **argv) {
     batch = (struct ophost_batch){ .struct_size = sizeof(batch), .sel = sel, .records = records,
                                    .record_size = 16, .capacity = CAP, .strings = strings,
                                    .strings_cap = sizeof(strings), .strings_len = 1,
-                                   .ds = (const struct ophost_datasource *) (void *) &the_ds,
+                                   .ds = BENCH_DS,
                                    .reserve_strings = no_reserve };
     for (uint32_t i = 0; i < CAP; i++) {
         struct ophost_event *e = ophost_batch_append(&batch);

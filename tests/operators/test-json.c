@@ -476,11 +476,19 @@ END_TEST
 
 /* ------------------------------------------------------- write errors */
 
+struct live_drops {
+    struct harness *h;
+    int64_t seen[3]; /* json's dropped counter after each batch, read live */
+};
+
 static void feed_batches(struct harness_feed *f, void *userdata) {
+    struct live_drops *d = userdata;
     for (uint64_t i = 1; i <= 6; i++) {
         harness_set_u64(f, harness_append(f), "seq", i);
-        if (i % 2 == 0)
+        if (i % 2 == 0) {
             harness_flush(f);
+            d->seen[i / 2 - 1] = harness_dropped(d->h, "json");
+        }
     }
 }
 
@@ -489,20 +497,33 @@ START_TEST(test_write_error) {
     char *path = tu_path_in(dir, "stderr"), *log, *y = yaml_with_path("seq:u64", "/dev/full");
     char *err = NULL;
     int saved = tu_redirect_fd(STDERR_FILENO, path);
-    const char *first;
+    struct live_drops d = { .h = h };
+    const char *p = NULL;
 
-    ck_assert_int_eq(harness_run(h, y, feed_batches, NULL, &err), 0);
+    ck_assert_int_eq(harness_run(h, y, feed_batches, &d, &err), 0);
     tu_restore_fd(STDERR_FILENO, saved);
     log = tu_read_existing_file(path);
     /* The session stayed up: every event went on to the end. */
     ck_assert_int_eq(harness_events_in(h, "json"), 6);
     ck_assert_int_eq(harness_events_in(h, "capture"), 6);
-    /* The first failure once, with its reason; the count at stop. */
-    first = strstr(log, "writing to /dev/full failed: No space left on device; dropping the "
-                        "lines of failed writes and counting them");
-    ck_assert_msg(first != NULL, "log: %s", log);
-    ck_assert_ptr_null(strstr(first + 1, "writing to /dev/full failed"));
-    ck_assert_msg(strstr(log, "6 events could not be written (3 failed writes)") != NULL,
+    /* Each failed write drops its events and counts them at once, not at
+     * stop: the stats show them while the session runs. */
+    ck_assert_int_eq(d.seen[0], 2);
+    ck_assert_int_eq(d.seen[1], 4);
+    ck_assert_int_eq(d.seen[2], 6);
+    ck_assert_int_eq(harness_dropped(h, "json"), 6);
+    ck_assert_int_eq(harness_dropped(h, "capture"), 0);
+    /* Every failure with its reason and what happens next; the total at stop. */
+    for (int i = 1; i <= 3; i++) {
+        char want[256];
+        snprintf(want, sizeof(want),
+                 "writing to '/dev/full' failed: No space left on device; dropped 2 events "
+                 "(%d so far), trying again with the next events\n", 2 * i);
+        p = strstr(p ? p : log, want);
+        ck_assert_msg(p != NULL, "no '%s' in log: %s", want, log);
+    }
+    ck_assert_msg(strstr(log, "6 of 6 events could not be written to '/dev/full' and were "
+                              "dropped (see the messages before)") != NULL,
                   "log: %s", log);
     free(log);
     free(y);
