@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gadget.bpf.h — the kernel half shared by the eBPF gadgets (included once by
+ * each <name>.bpf.c, after vmlinux.h and the libbpf headers): the ring buffer
+ * `events`, the `lost` counter, the bounded wakeup of the reader and the
+ * pid/uid/comm filters. User space (bpf-gadget.h) sets the const volatile
+ * knobs before load.
+ *
+ * Wakeups. Waking the reader for every record costs more than the rest of a
+ * program (an irq_work, then a cross-CPU wakeup: on a VM an IPI and a VM
+ * exit). With wakeup_delay_ns set, a record is submitted with
+ * BPF_RB_NO_WAKEUP unless the last wakeup is wakeup_delay_ns old or
+ * wakeup_bytes are pending; user space drains the rest from a one-shot timer
+ * it re-arms while records keep coming (see bpf-gadget.h for why no record
+ * waits longer than about the delay). wakeup_delay_ns = 0 wakes the reader
+ * for every record.
+ */
+#ifndef OPHOST_GADGET_BPF_H
+#define OPHOST_GADGET_BPF_H
+
+#include "gadget-state.h"
+
+#define GADGET_COMM_LEN 16
+
+const volatile __u64 wakeup_delay_ns = 0;
+const volatile __u64 wakeup_bytes = 1 << 20;
+/* Filters on the task the gadget documents (0 / -1 / "" = any). */
+const volatile __u32 filter_pid = 0;
+const volatile __u32 filter_uid = (__u32) -1;
+const volatile char filter_comm[GADGET_COMM_LEN] = {};
+
+struct gadget_state gadget_state SEC(".data.gadget") = {};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 20); /* resized by user space before load */
+} events SEC(".maps");
+
+/* The flags for submitting a record: wake the reader, or not yet. */
+static __always_inline __u64 gadget_wakeup_flags(void)
+{
+    __u64 now;
+
+    if (!wakeup_delay_ns)
+        return 0;
+    now = bpf_ktime_get_ns();
+    if (now - gadget_state.last_wakeup_ns < wakeup_delay_ns &&
+        bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+        return BPF_RB_NO_WAKEUP;
+    gadget_state.last_wakeup_ns = now;
+    return BPF_RB_FORCE_WAKEUP;
+}
+
+/* A record of size bytes in the ring buffer, or NULL (counted as lost). */
+static __always_inline void *gadget_reserve(__u64 size)
+{
+    void *r = bpf_ringbuf_reserve(&events, size, 0);
+
+    if (!r)
+        __sync_fetch_and_add(&gadget_state.lost, 1);
+    return r;
+}
+
+static __always_inline void gadget_submit(void *r)
+{
+    bpf_ringbuf_submit(r, gadget_wakeup_flags());
+}
+
+/* Copies size bytes of data into the ring buffer (for variable-sized
+ * records built in a scratch map). */
+static __always_inline void gadget_output(void *data, __u64 size)
+{
+    if (bpf_ringbuf_output(&events, data, size, gadget_wakeup_flags()) < 0)
+        __sync_fetch_and_add(&gadget_state.lost, 1);
+}
+
+static __always_inline bool gadget_comm_matches(const char *comm)
+{
+    if (!filter_comm[0])
+        return true;
+    for (int i = 0; i < GADGET_COMM_LEN; i++) {
+        if (comm[i] != filter_comm[i])
+            return false;
+        if (!comm[i])
+            break;
+    }
+    return true;
+}
+
+/* Whether a task with this tgid, uid and comm passes the filters; comm may
+ * be NULL when it is not known yet (then only pid and uid are checked). */
+static __always_inline bool gadget_task_passes(__u32 tgid, __u32 uid, const char *comm)
+{
+    if (filter_pid && tgid != filter_pid)
+        return false;
+    if (filter_uid != (__u32) -1 && uid != filter_uid)
+        return false;
+    return !comm || gadget_comm_matches(comm);
+}
+
+/* Whether the current task passes the pid and uid filters (cheap: no comm). */
+static __always_inline bool gadget_current_passes_ids(void)
+{
+    return gadget_task_passes((__u32) (bpf_get_current_pid_tgid() >> 32),
+                              (__u32) bpf_get_current_uid_gid(), NULL);
+}
+
+/* The identity of a process that user space (procinfo) can key a cache
+ * with: its start (the group leader's, on CLOCK_BOOTTIME) and its exec
+ * counter, which every execve raises. */
+static __always_inline __u64 gadget_task_start_ns(struct task_struct *t)
+{
+    return BPF_CORE_READ(t, group_leader, start_boottime);
+}
+
+static __always_inline __u64 gadget_task_exec_id(struct task_struct *t)
+{
+    return BPF_CORE_READ(t, self_exec_id);
+}
+
+#endif
