@@ -294,6 +294,21 @@ static inline int bpfg_instantiate(struct ophost_ctx *ctx, struct bpfg *g,
     return schema_add_datasource(h, ctx, ds_name, capacity, &g->ds);
 }
 
+/* Opens the skeleton struct name (name##__open) into g: the skeleton, or
+ * NULL with why filled. */
+#define BPFG_OPEN(g, name, why, size)                                                       \
+    ({                                                                                      \
+        struct name *s_ = name##__open();                                                   \
+        if (s_) {                                                                           \
+            (g)->skel = s_;                                                                 \
+            (g)->skeleton = s_->skeleton;                                                   \
+            (g)->events = s_->maps.events;                                                  \
+        } else {                                                                            \
+            snprintf(why, size, "cannot open the eBPF object: %s", strerror(errno));        \
+        }                                                                                   \
+        s_;                                                                                 \
+    })
+
 /* Sets the wakeup knobs of gadget.bpf.h in a skeleton's rodata. */
 #define BPFG_SET_WAKEUP(rodata, g)                                                          \
     do {                                                                                    \
@@ -478,6 +493,9 @@ static inline int bpfg_setup(struct bpfg *g, char *why, size_t size) {
     bpfg_log_last[0] = '\0';
     if ((r = g->desc->open(g, why, size)) < 0)
         goto out;
+    /* A gadget that reads maps at intervals leaves its ring buffer unused. */
+    if (!g->desc->on_record)
+        g->rb_size = 4096;
     if (g->events && (r = bpf_map__set_max_entries(g->events, (uint32_t) g->rb_size)) < 0) {
         snprintf(why, size, "cannot size the ring buffer to %" PRIu64 " bytes: %s", g->rb_size,
                  strerror(-r));
@@ -500,7 +518,7 @@ static inline int bpfg_setup(struct bpfg *g, char *why, size_t size) {
         snprintf(why, size, "cannot attach: %s%s", strerror(-r), bpfg_libbpf_why(lb, sizeof(lb)));
     if (r < 0)
         goto out;
-    if (g->events) {
+    if (g->desc->on_record) {
         g->rb = ring_buffer__new(bpf_map__fd(g->events), bpfg_ring_record, g, NULL);
         if (!g->rb) {
             r = -errno;

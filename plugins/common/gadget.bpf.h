@@ -105,6 +105,19 @@ static __always_inline bool gadget_current_passes_ids(void)
                               (__u32) bpf_get_current_uid_gid(), NULL);
 }
 
+/* Whether the current task passes all filters. */
+static __always_inline bool gadget_current_passes(void)
+{
+    char comm[GADGET_COMM_LEN];
+
+    if (!gadget_current_passes_ids())
+        return false;
+    if (!filter_comm[0])
+        return true;
+    bpf_get_current_comm(comm, sizeof(comm));
+    return gadget_comm_matches(comm);
+}
+
 /* The identity of a process that user space (procinfo) can key a cache
  * with: its start (the group leader's, on CLOCK_BOOTTIME) and its exec
  * counter, which every execve raises. */

@@ -212,17 +212,12 @@ static int te_record(struct bpfg *g, const void *data, size_t size) {
 
 static int te_open(struct bpfg *g, char *why, size_t size) {
     struct trace_exec *t = (struct trace_exec *) g;
-    struct trace_exec_bpf *skel = trace_exec_bpf__open();
+    struct trace_exec_bpf *skel = BPFG_OPEN(g, trace_exec_bpf, why, size);
 
-    if (!skel) {
-        snprintf(why, size, "cannot open the eBPF object: %s", strerror(errno));
-        return -errno;
-    }
+    if (!skel)
+        return -ENOMEM;
     skel->rodata->max_args = (__u32) t->max_args;
     BPFG_SET_WAKEUP(skel->rodata, g);
-    g->skel = skel;
-    g->skeleton = skel->skeleton;
-    g->events = skel->maps.events;
     return 0;
 }
 
