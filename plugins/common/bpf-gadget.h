@@ -345,6 +345,36 @@ static inline void bpfg_set_str(struct bpfg *g, struct ophost_event *e, ophost_f
     (void) ophost_event_set_bytes(g->batch, e, f, s, strnlen(s, max));
 }
 
+/* The fields of the process of an event (struct gadget_task). */
+struct bpfg_task_fields {
+    ophost_field pid, tid, uid, gid, comm, start_time, exec_id;
+};
+
+/* Their schema entries (inside a { ... , { 0 } } list); start_time and
+ * exec_id identify the process image for procinfo's cache. */
+#define BPFG_TASK_FIELDS(tf)                                                               \
+    { "pid", OPHOST_FIELD_U32, &(tf)->pid },                                               \
+    { "tid", OPHOST_FIELD_U32, &(tf)->tid },                                               \
+    { "uid", OPHOST_FIELD_U32, &(tf)->uid },                                               \
+    { "gid", OPHOST_FIELD_U32, &(tf)->gid },                                               \
+    { "comm", OPHOST_FIELD_STRING, &(tf)->comm },                                          \
+    { "start_time", OPHOST_FIELD_TIMESTAMP, &(tf)->start_time },                           \
+    { "exec_id", OPHOST_FIELD_U64, &(tf)->exec_id }
+
+/* Sets them; a record without a process (pid 0) leaves them 0 and unset. */
+static inline void bpfg_set_task(struct bpfg *g, struct ophost_event *e,
+                                 const struct bpfg_task_fields *tf, const struct gadget_task *t) {
+    if (t->pid == 0 && t->tid == 0)
+        return;
+    ophost_event_set_u32(e, tf->pid, t->pid);
+    ophost_event_set_u32(e, tf->tid, t->tid);
+    ophost_event_set_u32(e, tf->uid, t->uid);
+    ophost_event_set_u32(e, tf->gid, t->gid);
+    bpfg_set_str(g, e, tf->comm, t->comm, sizeof(t->comm));
+    ophost_event_set_u64(e, tf->start_time, bpfg_start_time(g, t->start_ns));
+    ophost_event_set_u64(e, tf->exec_id, t->exec_id);
+}
+
 static inline void bpfg_report_lost(struct bpfg *g) {
     uint64_t total, now;
 

@@ -118,17 +118,38 @@ static __always_inline bool gadget_current_passes(void)
     return gadget_comm_matches(comm);
 }
 
-/* The identity of a process that user space (procinfo) can key a cache
- * with: its start (the group leader's, on CLOCK_BOOTTIME) and its exec
- * counter, which every execve raises. */
-static __always_inline __u64 gadget_task_start_ns(struct task_struct *t)
+/* The process part of a record for the current task. */
+static __always_inline void gadget_current_task(struct gadget_task *t)
 {
-    return BPF_CORE_READ(t, group_leader, start_boottime);
+    struct task_struct *cur = bpf_get_current_task_btf();
+    __u64 pid_tgid = bpf_get_current_pid_tgid(), uid_gid = bpf_get_current_uid_gid();
+
+    t->pid = pid_tgid >> 32;
+    t->tid = (__u32) pid_tgid;
+    t->uid = (__u32) uid_gid;
+    t->gid = uid_gid >> 32;
+    /* The identity user space (procinfo) keys its cache with: the
+     * process's start and its exec counter. */
+    t->start_ns = BPF_CORE_READ(cur, group_leader, start_boottime);
+    t->exec_id = BPF_CORE_READ(cur, self_exec_id);
+    bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
-static __always_inline __u64 gadget_task_exec_id(struct task_struct *t)
+/* The process part of a record for task t (not the current one). */
+static __always_inline void gadget_task_of(struct task_struct *task, struct gadget_task *t)
 {
-    return BPF_CORE_READ(t, self_exec_id);
+    t->pid = BPF_CORE_READ(task, tgid);
+    t->tid = BPF_CORE_READ(task, pid);
+    t->uid = BPF_CORE_READ(task, real_cred, uid.val);
+    t->gid = BPF_CORE_READ(task, real_cred, gid.val);
+    t->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+    t->exec_id = BPF_CORE_READ(task, self_exec_id);
+    BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+}
+
+static __always_inline void gadget_no_task(struct gadget_task *t)
+{
+    __builtin_memset(t, 0, sizeof(*t));
 }
 
 #endif

@@ -45,8 +45,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
     e->uid = BPF_CORE_READ(p, real_cred, uid.val);
     e->gid = BPF_CORE_READ(p, real_cred, gid.val);
     e->mntns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
-    e->start_ns = gadget_task_start_ns(p);
-    e->exec_id = gadget_task_exec_id(p);
+    e->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+    e->exec_id = BPF_CORE_READ(p, self_exec_id);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
 
     filename = BPF_CORE_READ(bprm, filename);

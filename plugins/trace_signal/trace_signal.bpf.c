@@ -25,9 +25,6 @@ SEC("tp_btf/signal_generate")
 int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_struct *task,
              int group, int result)
 {
-    struct task_struct *cur = bpf_get_current_task_btf();
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u64 uid_gid = bpf_get_current_uid_gid();
     struct tsig_event *e;
 
     if ((filter_signal && sig != filter_signal) || (failed_only && result == 0))
@@ -39,14 +36,8 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_st
     e = gadget_reserve(sizeof(*e));
     if (!e)
         return 0;
-    bpf_get_current_comm(e->comm, sizeof(e->comm));
     e->boot_ns = bpf_ktime_get_boot_ns();
-    e->start_ns = gadget_task_start_ns(cur);
-    e->exec_id = gadget_task_exec_id(cur);
-    e->pid = pid_tgid >> 32;
-    e->tid = (__u32) pid_tgid;
-    e->uid = (__u32) uid_gid;
-    e->gid = uid_gid >> 32;
+    gadget_current_task(&e->task);
     e->tpid = BPF_CORE_READ(task, tgid);
     e->ttid = BPF_CORE_READ(task, pid);
     BPF_CORE_READ_STR_INTO(&e->tcomm, task, comm);

@@ -21,8 +21,9 @@ static const struct ophost_host *host;
 
 struct tsig {
     struct bpfg g; /* first */
-    ophost_field f_timestamp, f_pid, f_tid, f_uid, f_gid, f_comm, f_start_time, f_exec_id,
-        f_tpid, f_ttid, f_tcomm, f_signal, f_signal_name, f_code, f_result, f_group;
+    struct bpfg_task_fields tf;
+    ophost_field f_timestamp, f_tpid, f_ttid, f_tcomm, f_signal, f_signal_name, f_code, f_result,
+        f_group;
     struct bpfg_filter filter;
     int32_t signal;
     uint32_t target;
@@ -81,13 +82,7 @@ static int tsig_record(struct bpfg *g, const void *data, size_t size) {
     if (!(e = bpfg_append(g)))
         return -ESHUTDOWN;
     ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
-    ophost_event_set_u32(e, t->f_pid, r->pid);
-    ophost_event_set_u32(e, t->f_tid, r->tid);
-    ophost_event_set_u32(e, t->f_uid, r->uid);
-    ophost_event_set_u32(e, t->f_gid, r->gid);
-    bpfg_set_str(g, e, t->f_comm, r->comm, sizeof(r->comm));
-    ophost_event_set_u64(e, t->f_start_time, bpfg_start_time(g, r->start_ns));
-    ophost_event_set_u64(e, t->f_exec_id, r->exec_id);
+    bpfg_set_task(g, e, &t->tf, &r->task);
     ophost_event_set_u32(e, t->f_tpid, r->tpid);
     ophost_event_set_u32(e, t->f_ttid, r->ttid);
     bpfg_set_str(g, e, t->f_tcomm, r->tcomm, sizeof(r->tcomm));
@@ -135,13 +130,7 @@ static int tsig_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
         return -ENOMEM;
     const struct schema_field fields[] = {
         { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "tid", OPHOST_FIELD_U32, &t->f_tid },
-        { "uid", OPHOST_FIELD_U32, &t->f_uid },
-        { "gid", OPHOST_FIELD_U32, &t->f_gid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
-        { "start_time", OPHOST_FIELD_TIMESTAMP, &t->f_start_time },
-        { "exec_id", OPHOST_FIELD_U64, &t->f_exec_id },
+        BPFG_TASK_FIELDS(&t->tf),
         { "tpid", OPHOST_FIELD_U32, &t->f_tpid },
         { "ttid", OPHOST_FIELD_U32, &t->f_ttid },
         { "tcomm", OPHOST_FIELD_STRING, &t->f_tcomm },
