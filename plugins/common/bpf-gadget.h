@@ -17,13 +17,15 @@
  *
  * The bounded wakeup. Records are submitted without waking the reader
  * (gadget.bpf.h) unless the program's last wakeup is max-delay old or a
- * quarter of the ring buffer is pending. Here, every read that found
- * records (re)arms a one-shot timer max-delay later; a timer read that
- * finds none, max-delay after the last one that did, disarms it. So an idle
- * session has no timer, and a record never waits much longer than
- * max-delay: while the timer is disarmed the last read with records, and
- * with it the program's last wakeup, is more than max-delay old, so the
- * next record wakes the reader.
+ * quarter of the ring buffer is pending. Here, every wakeup and every read
+ * that found records (re)arms a one-shot timer max-delay later; a timer
+ * read that finds none, max-delay after the last such activity, disarms
+ * it. So an idle session has no timer, and a record never waits much
+ * longer than max-delay: while the timer is disarmed the last activity,
+ * and with it the program's last wakeup, is more than max-delay old, so the
+ * next record wakes the reader. (A wakeup counts even when its read finds
+ * nothing: a record still being written on another CPU stops a read, and
+ * the records behind it were submitted without a wakeup.)
  */
 #ifndef OPHOST_PLUGINS_BPF_GADGET_H
 #define OPHOST_PLUGINS_BPF_GADGET_H
@@ -237,6 +239,9 @@ struct bpfg_desc {
     int (*attach)(struct bpfg *g, char *why, size_t size);
     /* Optional: undoes attach (before the skeleton is destroyed). */
     void (*detach)(struct bpfg *g);
+    /* Optional: frees what open acquired besides the skeleton, after it is
+     * destroyed (also after a failed setup; may run more than once). */
+    void (*release)(struct bpfg *g);
     /* One ring buffer record (with a ring buffer): append with
      * bpfg_append. Returns 0, or < 0 to stop reading for now. */
     int (*on_record)(struct bpfg *g, const void *data, size_t size);
@@ -262,7 +267,7 @@ struct bpfg {
     struct gadget_state *state;           /* the program's, mapped */
     struct ring_buffer *rb;
     struct ophost_source *io, *drain, *interval;
-    uint64_t last_data_ns;   /* CLOCK_MONOTONIC of the last read that found records */
+    uint64_t last_activity_ns; /* CLOCK_MONOTONIC of the last wakeup or read with records */
 
     struct ophost_batch *batch; /* while reading */
     bool failing;               /* emit said the session is failing */
@@ -463,16 +468,14 @@ static inline int bpfg_after_read(struct bpfg *g, int n, bool from_timer) {
         return n;
     if (g->delay_ns == 0)
         return 0;
-    if (n > 0) {
-        g->last_data_ns = now;
+    if (n > 0 || !from_timer) {
+        g->last_activity_ns = now;
         if (from_timer || !g->drain)
             return bpfg_arm(g, g->delay_ns / 1000);
         return 0;
     }
-    if (!from_timer)
-        return 0;
-    if (now - g->last_data_ns < g->delay_ns)
-        return bpfg_arm(g, (g->last_data_ns + g->delay_ns - now) / 1000 + 1);
+    if (now - g->last_activity_ns < g->delay_ns)
+        return bpfg_arm(g, (g->last_activity_ns + g->delay_ns - now) / 1000 + 1);
     bpfg_disarm(g);
     return 0;
 }
@@ -564,11 +567,15 @@ out:
     if (r < 0) {
         bpfg_destroy_skeleton(g);
         g->state = NULL;
+        if (g->desc->release)
+            g->desc->release(g);
     }
     return r;
 }
 
 static inline void bpfg_teardown(struct bpfg *g) {
+    if (g->desc->release)
+        g->desc->release(g);
     if (!g->skeleton)
         return;
     ring_buffer__free(g->rb);

@@ -67,6 +67,18 @@ static inline const char *bpfg_tcp_state(unsigned state) {
     return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
 
+/* TCP header flags as "SYN|ACK" into buf (size >= 40); "" for none. */
+static inline size_t bpfg_tcp_flags(unsigned flags, char *buf, size_t size) {
+    static const char *const names[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (unsigned i = 0; i < 8; i++)
+        if (flags & (1u << i))
+            n += (size_t) snprintf(buf + n, size - n, "%s%s", n ? "|" : "", names[i]);
+    return n;
+}
+
 static const char *const bpfg_families[] = { "any", "ipv4", "ipv6", NULL };
 
 /* The port and family params of the network tracers. */

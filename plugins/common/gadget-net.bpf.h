@@ -60,6 +60,7 @@ static __always_inline bool gadget_skb_tuple(const struct sk_buff *skb, struct g
     __u16 ports[2];
 
     __builtin_memset(t, 0, sizeof(*t));
+    t->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
     if (proto == GADGET_ETH_P_IP) {
         struct iphdr ip;
         if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) < 0)
@@ -88,6 +89,8 @@ static __always_inline bool gadget_skb_tuple(const struct sk_buff *skb, struct g
         bpf_probe_read_kernel(ports, sizeof(ports), head + th) == 0) {
         t->sport = bpf_ntohs(ports[0]);
         t->dport = bpf_ntohs(ports[1]);
+        if (t->proto == GADGET_IPPROTO_TCP)
+            bpf_probe_read_kernel(&t->tcpflags, 1, head + th + 13);
     }
     return true;
 }

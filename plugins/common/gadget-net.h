@@ -16,7 +16,7 @@ struct gadget_tuple {
     __u16 dport;
     __u16 family;    /* GADGET_AF_INET or GADGET_AF_INET6; 0 = unknown */
     __u8 proto;      /* IPPROTO_TCP, IPPROTO_UDP, ... */
-    __u8 pad;
+    __u8 tcpflags;   /* of a packet's TCP header (FIN 0x01, SYN 0x02, RST 0x04, ...) */
     __u32 netns;     /* network namespace inode */
 };
 

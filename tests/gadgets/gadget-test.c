@@ -1,7 +1,10 @@
 /* gadget-test.c — see gadget-test.h. */
 #include "gadget-test.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +89,17 @@ unsigned gt_count_lines(struct harness *h, const char *const *needles) {
     return n;
 }
 
+bool gt_wait_count(struct harness *h, const char *const *needles, unsigned n,
+                   unsigned timeout_ms) {
+    for (unsigned waited = 0;; waited += 10) {
+        if (gt_count_lines(h, needles) >= n)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+    }
+}
+
 const char *gt_field(const char *line, const char *name, char *buf, size_t size) {
     char key[80];
     const char *p, *end;
@@ -118,6 +132,56 @@ uint64_t gt_field_u64(const char *line, const char *name) {
     v = strtoull(buf, &end, 10);
     ck_assert_msg(*buf && !*end, "field '%s' is '%s', not a number", name, buf);
     return v;
+}
+
+void gt_loopback(int family, int port, struct sockaddr_storage *ss, unsigned *ret_len) {
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *) ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t) port);
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *ret_len = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t) port);
+        in6->sin6_addr = in6addr_loopback;
+        *ret_len = sizeof(*in6);
+    }
+}
+
+int gt_port_of(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &ss, &len), 0);
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
+                                         : ((struct sockaddr_in6 *) &ss)->sin6_port);
+}
+
+int gt_tcp_bound(int family, int backlog) {
+    struct sockaddr_storage ss;
+    unsigned len;
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    gt_loopback(family, 0, &ss, &len);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *) &ss, len), 0);
+    if (backlog >= 0)
+        ck_assert_int_eq(listen(fd, backlog), 0);
+    return fd;
+}
+
+int gt_tcp_connect(int family, int port) {
+    struct sockaddr_storage ss;
+    unsigned len;
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    gt_loopback(family, port, &ss, &len);
+    ck_assert_msg(connect(fd, (struct sockaddr *) &ss, len) == 0, "connect: %s", strerror(errno));
+    return fd;
 }
 
 START_TEST(test_probe) {

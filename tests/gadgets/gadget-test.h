@@ -30,12 +30,26 @@ bool gt_wait_line(struct harness *h, const char *const *needles, unsigned timeou
                   size_t size);
 /* The number of captured lines containing every needle. */
 unsigned gt_count_lines(struct harness *h, const char *const *needles);
+/* Waits until at least n lines contain every needle; returns whether they
+ * came within timeout_ms. */
+bool gt_wait_count(struct harness *h, const char *const *needles, unsigned n,
+                   unsigned timeout_ms);
 
 /* The value of field name in a captured line (a quoted string without its
  * quotes), copied into buf; fails the test when the line has no such
  * field. */
 const char *gt_field(const char *line, const char *name, char *buf, size_t size);
 uint64_t gt_field_u64(const char *line, const char *name);
+
+/* Loopback sockets: the loopback address of family (AF_INET, AF_INET6) and
+ * port; the local port of a socket; a TCP socket bound to an ephemeral
+ * loopback port, listening with backlog unless backlog < 0. */
+struct sockaddr_storage;
+void gt_loopback(int family, int port, struct sockaddr_storage *ss, unsigned *ret_len);
+int gt_port_of(int fd);
+int gt_tcp_bound(int family, int backlog);
+/* A TCP connect to the loopback port; returns the socket (blocking). */
+int gt_tcp_connect(int family, int port);
 
 /* The main of a gadget test: runs the probe (a session of probe_yaml that
  * must start and stop cleanly); when it fails, prints "SKIP: name: reason"

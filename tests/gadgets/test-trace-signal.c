@@ -150,9 +150,7 @@ START_TEST(test_signal_target_failed_filters) {
     kill(b, SIGUSR2);
     {
         const char *n[] = { "tcomm=\"sig-b\" signal=12", NULL };
-        char line[2048];
-        for (int i = 0; i < GT_WAIT_MS / 10 && gt_count_lines(h, n) < 2; i++)
-            (void) gt_wait_line(h, n, 10, line, sizeof(line));
+        ck_assert(gt_wait_count(h, n, 2, GT_WAIT_MS));
     }
     gt_stop(h);
     snprintf(params, sizeof(params), "%d %d", (int) b, (int) b);

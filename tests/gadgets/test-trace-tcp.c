@@ -44,54 +44,16 @@ struct conn {
     int lport, cport;
 };
 
-static int port_of(int fd) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &ss, &len), 0);
-    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
-                                         : ((struct sockaddr_in6 *) &ss)->sin6_port);
-}
-
-static void sockaddr_of(int family, int port, struct sockaddr_storage *ss, socklen_t *len) {
-    memset(ss, 0, sizeof(*ss));
-    if (family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *) ss;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t) port);
-        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *len = sizeof(*in);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t) port);
-        in6->sin6_addr = in6addr_loopback;
-        *len = sizeof(*in6);
-    }
-}
-
 static void listen_on(struct conn *c, int family) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-
     c->family = family;
     c->addr = family == AF_INET ? "127.0.0.1" : "::1";
-    c->lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(c->lfd, 0);
-    sockaddr_of(family, 0, &ss, &len);
-    ck_assert_int_eq(bind(c->lfd, (struct sockaddr *) &ss, len), 0);
-    ck_assert_int_eq(listen(c->lfd, 8), 0);
-    c->lport = port_of(c->lfd);
+    c->lfd = gt_tcp_bound(family, 8);
+    c->lport = gt_port_of(c->lfd);
 }
 
 static void connect_accept(struct conn *c) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-
-    c->cfd = socket(c->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(c->cfd, 0);
-    sockaddr_of(c->family, c->lport, &ss, &len);
-    ck_assert_int_eq(connect(c->cfd, (struct sockaddr *) &ss, len), 0);
-    c->cport = port_of(c->cfd);
+    c->cfd = gt_tcp_connect(c->family, c->lport);
+    c->cport = gt_port_of(c->cfd);
     c->afd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
     ck_assert_int_ge(c->afd, 0);
 }
@@ -204,10 +166,15 @@ START_TEST(test_filters) {
     close(own.cfd);
     expect(h, "close", &c, c.cport, c.lport, "established", "fin-wait-1", child, "tcp-client");
     expect(h, "connect", &c, c.cport, c.lport, "syn-sent", "established", child, "tcp-client");
+    {
+        const char *closes[] = { "type=\"close\"", NULL };
+        ck_assert(gt_wait_count(h, closes, 2, GT_WAIT_MS));
+    }
     gt_stop(h);
     /* Its connect, its close, and the close of the end it accepted, at its
      * exit (in its context too). */
-    ck_assert_str_eq(harness_values(h, "type"), "\"connect\" \"close\" \"close\"");
+    ck_assert_msg(strcmp(harness_values(h, "type"), "\"connect\" \"close\" \"close\"") == 0, "%s",
+                  harness_output(h));
 
     gt_start(h, yaml(c.lport, ", family: ipv6"));
     connect_accept(&own);
@@ -256,20 +223,18 @@ START_TEST(test_refused) {
     struct harness *h = harness_new(plugins);
     struct conn c = { .family = AF_INET, .addr = "127.0.0.1" };
     struct sockaddr_storage ss;
-    socklen_t len;
+    unsigned len;
     int fd;
 
     /* A port that is bound but not listening: connecting is refused. */
-    c.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_of(AF_INET, 0, &ss, &len);
-    ck_assert_int_eq(bind(c.lfd, (struct sockaddr *) &ss, len), 0);
-    c.lport = port_of(c.lfd);
+    c.lfd = gt_tcp_bound(AF_INET, -1);
+    c.lport = gt_port_of(c.lfd);
     gt_start(h, yaml(c.lport, ""));
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_of(AF_INET, c.lport, &ss, &len);
+    gt_loopback(AF_INET, c.lport, &ss, &len);
     ck_assert_int_eq(connect(fd, (struct sockaddr *) &ss, len), -1);
     ck_assert_int_eq(errno, ECONNREFUSED);
-    c.cport = port_of(fd);
+    c.cport = gt_port_of(fd);
     expect(h, "connect", &c, c.cport, c.lport, "syn-sent", "close", getpid(), NULL);
     gt_stop(h);
     ck_assert_str_eq(harness_values(h, "type"), "\"connect\"");
