@@ -213,7 +213,7 @@ static bool probe(char *why, size_t size) {
     return ok;
 }
 
-int gt_main(const char *name, const char *const *plugins, const char *yaml,
+int gt_main(const char *name, const char *const *plugins, const char *yaml, const char *missing,
             const TTest *const *always, const TTest *const *mechanism) {
     char why[1024];
     Suite *s = suite_create(name);
@@ -225,6 +225,10 @@ int gt_main(const char *name, const char *const *plugins, const char *yaml,
     gt_plugins = plugins;
     probe_yaml = yaml;
     works = probe(why, sizeof(why));
+    if (works && missing) {
+        works = false;
+        snprintf(why, sizeof(why), "%s", missing);
+    }
     if (!works)
         printf("SKIP: %s: %s\n", name, why);
     for (size_t i = 0; always && always[i]; i++)

@@ -52,11 +52,13 @@ int gt_tcp_bound(int family, int backlog);
 int gt_tcp_connect(int family, int port);
 
 /* The main of a gadget test: runs the probe (a session of probe_yaml that
- * must start and stop cleanly); when it fails, prints "SKIP: name: reason"
- * and runs only the always tests (param errors need no mechanism). Returns
- * the exit status: 77 when the mechanism tests could not run. */
+ * must start and stop cleanly); when it fails, or when missing names
+ * something else the tests need that this machine lacks, prints "SKIP:
+ * name: reason" and runs only the always tests (param errors need no
+ * mechanism). Returns the exit status: 77 when the mechanism tests could
+ * not run. */
 int gt_main(const char *name, const char *const *plugins, const char *probe_yaml,
-            const TTest *const *always, const TTest *const *mechanism);
+            const char *missing, const TTest *const *always, const TTest *const *mechanism);
 
 /* The plugins of the running test (set by gt_main). */
 extern const char *const *gt_plugins;

@@ -228,11 +228,9 @@ START_TEST(test_bad_params) {
 END_TEST
 
 int main(void) {
-    static char probe[512];
     const TTest *const always[] = { test_bad_params, NULL };
     const TTest *const mech[] = { test_kinds, test_signal_target_failed_filters,
                                   test_uid_comm_filters, NULL };
 
-    snprintf(probe, sizeof(probe), "%s", yaml("signal: 64"));
-    return gt_main("trace_signal", plugins, probe, always, mech);
+    return gt_main("trace_signal", plugins, YAML("signal: 64"), NULL, always, mech);
 }

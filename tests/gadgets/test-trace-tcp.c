@@ -263,5 +263,5 @@ int main(void) {
     const TTest *const mech[] = { test_ipv4, test_ipv6, test_filters, test_all_states,
                                   test_refused, NULL };
 
-    return gt_main("trace_tcp", plugins, YAML("port: 1"), always, mech);
+    return gt_main("trace_tcp", plugins, YAML("port: 1"), NULL, always, mech);
 }

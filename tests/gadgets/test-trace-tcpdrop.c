@@ -84,5 +84,5 @@ int main(void) {
     const TTest *const always[] = { test_bad_params, NULL };
     const TTest *const mech[] = { test_no_socket_ipv4, test_no_socket_ipv6, NULL };
 
-    return gt_main("trace_tcpdrop", plugins, YAML("port: 1"), always, mech);
+    return gt_main("trace_tcpdrop", plugins, YAML("port: 1"), NULL, always, mech);
 }

@@ -75,5 +75,5 @@ int main(void) {
     const TTest *const always[] = { test_bad_params, NULL };
     const TTest *const mech[] = { test_syn_retransmit, NULL };
 
-    return gt_main("trace_tcpretrans", plugins, YAML("port: 1"), always, mech);
+    return gt_main("trace_tcpretrans", plugins, YAML("port: 1"), NULL, always, mech);
 }
