@@ -172,6 +172,16 @@ static inline int bpfg_check(char *why, size_t size) {
       .description = "longest an event waits in the ring buffer before the session "       \
                      "reads it (0 = wake the reader for every event; at most 1s)" }
 
+/* The params of the gadgets that report what their maps gathered at
+ * intervals (top_*, profile_cpu). */
+#define BPFG_INTERVAL_PARAMS(what, default_entries)                                        \
+    { .key = "interval", .type = OPHOST_PARAM_DURATION, .default_value = "1s",             \
+      .flags = OPHOST_PARAM_HAS_MIN, .min = 100000000,                                     \
+      .description = "time between two reports (at least 100ms)" },                       \
+    { .key = "max-entries", .type = OPHOST_PARAM_UINT, .default_value = default_entries,   \
+      .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 16, .max = 1 << 20,     \
+      .description = what " kept per interval; more are counted as lost" }
+
 /* Filters applied in the kernel to the task each gadget documents. */
 #define BPFG_TASK_FILTER_PARAMS                                                            \
     { .key = "pid", .type = OPHOST_PARAM_UINT, .default_value = "0",                       \
@@ -260,6 +270,7 @@ struct bpfg {
     struct ophost_ctx *ctx;
     struct ophost_datasource *ds;
     uint64_t rb_size, delay_ns, interval_ns;
+    uint64_t max_entries;       /* with on_interval: the map's size */
 
     void *skel;                           /* the gadget's skeleton struct */
     struct bpf_object_skeleton *skeleton; /* its ->skeleton */
@@ -295,6 +306,13 @@ static inline int bpfg_instantiate(struct ophost_ctx *ctx, struct bpfg *g,
         if (g->rb_size & (g->rb_size - 1))
             return h->error(ctx, -EINVAL, "param 'ring-buffer-size': %" PRIu64 " is not a "
                             "power of 2", g->rb_size);
+    }
+    if (desc->on_interval) {
+        if ((r = h->param_duration(ctx, "interval", &g->interval_ns)) < 0 ||
+            (r = h->param_uint(ctx, "max-entries", &g->max_entries)) < 0)
+            return r;
+        /* One round is one batch, so sort and limiter see all of it. */
+        capacity = (uint32_t) g->max_entries;
     }
     return schema_add_datasource(h, ctx, ds_name, capacity, &g->ds);
 }
@@ -500,6 +518,33 @@ static inline int bpfg_on_interval(struct ophost_ctx *ctx, void *userdata) {
 
 static inline int bpfg_on_timer(struct ophost_ctx *ctx, void *userdata) {
     return bpfg_after_read(userdata, bpfg_drain(userdata), true);
+}
+
+/* Reads and deletes every entry of the hash map fd into keys and values
+ * (room for cap entries of key_size and value_size bytes each): the
+ * gadgets that aggregate in maps call it every interval. Entries the
+ * program adds meanwhile wait for the next round. Returns the number of
+ * entries or a negative errno. */
+static inline int bpfg_map_take(int fd, void *keys, void *values, uint32_t cap, size_t key_size,
+                                size_t value_size) {
+    uint64_t in[8] = { 0 }, out[8] = { 0 }; /* batch tokens: room for any key */
+    uint32_t n = 0;
+    bool first = true;
+
+    while (n < cap) {
+        uint32_t count = cap - n;
+        int r = bpf_map_lookup_and_delete_batch(fd, first ? NULL : in, out,
+                                                (char *) keys + n * key_size,
+                                                (char *) values + n * value_size, &count, NULL);
+        if (r < 0 && errno != ENOENT)
+            return -errno;
+        n += count;
+        if (r < 0)
+            break; /* ENOENT: that was the last bucket */
+        memcpy(in, out, sizeof(in));
+        first = false;
+    }
+    return (int) n;
 }
 
 /* ------------------------------------------------------- the callbacks */

@@ -74,6 +74,24 @@ static __always_inline void gadget_output(void *data, __u64 size)
         __sync_fetch_and_add(&gadget_state.lost, 1);
 }
 
+#define GADGET_E2BIG 7
+
+/* The value of key in a hash map, added as a copy of *init when missing;
+ * NULL when the map is full (counted as lost: user space empties the map
+ * every interval, so this is what did not fit in one). */
+static __always_inline void *gadget_map_value(void *map, const void *key, const void *init)
+{
+    void *v = bpf_map_lookup_elem(map, key);
+
+    if (v)
+        return v;
+    if (bpf_map_update_elem(map, key, init, BPF_NOEXIST) == -GADGET_E2BIG) {
+        __sync_fetch_and_add(&gadget_state.lost, 1);
+        return NULL;
+    }
+    return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline bool gadget_comm_matches(const char *comm)
 {
     if (!filter_comm[0])

@@ -100,6 +100,32 @@ bool gt_wait_count(struct harness *h, const char *const *needles, unsigned n,
     }
 }
 
+uint64_t gt_sum(struct harness *h, const char *const *needles, const char *field) {
+    char *copy = strdup(harness_output(h)), line[4096];
+    const char *p, *end;
+    uint64_t sum = 0;
+
+    ck_assert_ptr_nonnull(copy);
+    for (p = copy; (p = find_line(p, needles, &end)); p = *end ? end + 1 : end) {
+        ck_assert_uint_lt((size_t) (end - p), sizeof(line));
+        memcpy(line, p, (size_t) (end - p));
+        line[end - p] = '\0';
+        sum += gt_field_u64(line, field);
+    }
+    free(copy);
+    return sum;
+}
+
+uint64_t gt_wait_sum(struct harness *h, const char *const *needles, const char *field,
+                     uint64_t want, unsigned timeout_ms) {
+    for (unsigned waited = 0;; waited += 10) {
+        uint64_t sum = gt_sum(h, needles, field);
+        if (sum >= want || waited >= timeout_ms)
+            return sum;
+        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+    }
+}
+
 const char *gt_field(const char *line, const char *name, char *buf, size_t size) {
     char key[80];
     const char *p, *end;

@@ -35,6 +35,13 @@ unsigned gt_count_lines(struct harness *h, const char *const *needles);
 bool gt_wait_count(struct harness *h, const char *const *needles, unsigned n,
                    unsigned timeout_ms);
 
+/* The sum of the number field over the captured lines containing every
+ * needle (for gadgets that report per interval). */
+uint64_t gt_sum(struct harness *h, const char *const *needles, const char *field);
+/* Waits until that sum reaches want; returns the sum. */
+uint64_t gt_wait_sum(struct harness *h, const char *const *needles, const char *field,
+                     uint64_t want, unsigned timeout_ms);
+
 /* The value of field name in a captured line (a quoted string without its
  * quotes), copied into buf; fails the test when the line has no such
  * field. */
