@@ -255,10 +255,14 @@ struct bpfg_desc {
     /* One ring buffer record (with a ring buffer): append with
      * bpfg_append. Returns 0, or < 0 to stop reading for now. */
     int (*on_record)(struct bpfg *g, const void *data, size_t size);
-    /* With interval_ns set: called every interval, on the session thread,
-     * with g->batch ready. Returns 0 or a negative errno (fails the
-     * session; explain it with host->error). */
-    int (*on_interval)(struct bpfg *g);
+    /* Gadgets that sum in a hash map: every interval, the map g->map
+     * (set by open; its size is max-entries) is taken into g->keys and
+     * g->values (key_size and value_size bytes per entry) and on_interval
+     * is called with the number of entries, on the session thread, with
+     * g->batch ready. Returns 0 or a negative errno (fails the session;
+     * explain it with host->error). */
+    int (*on_interval)(struct bpfg *g, uint32_t n);
+    size_t key_size, value_size;
     /* Optional, in start after the reader: more loop sources (e.g. a
      * socket). Returns 0 or what host->error returned. */
     int (*start)(struct bpfg *g);
@@ -271,6 +275,8 @@ struct bpfg {
     struct ophost_datasource *ds;
     uint64_t rb_size, delay_ns, interval_ns;
     uint64_t max_entries;       /* with on_interval: the map's size */
+    struct bpf_map *map;        /* with on_interval: the map taken every interval */
+    void *keys, *values;        /* max_entries of each */
 
     void *skel;                           /* the gadget's skeleton struct */
     struct bpf_object_skeleton *skeleton; /* its ->skeleton */
@@ -427,6 +433,33 @@ static inline int bpfg_ring_record(void *userdata, void *data, size_t size) {
     return ++g->n_this_read >= BPFG_MAX_PER_READ ? -EAGAIN : 0;
 }
 
+/* Reads and deletes every entry of the hash map fd into keys and values
+ * (room for cap entries of key_size and value_size bytes each): the
+ * gadgets that aggregate in maps call it every interval. Entries the
+ * program adds meanwhile wait for the next round. Returns the number of
+ * entries or a negative errno. */
+static inline int bpfg_map_take(int fd, void *keys, void *values, uint32_t cap, size_t key_size,
+                                size_t value_size) {
+    uint64_t in[8] = { 0 }, out[8] = { 0 }; /* batch tokens: room for any key */
+    uint32_t n = 0;
+    bool first = true;
+
+    while (n < cap) {
+        uint32_t count = cap - n;
+        int r = bpf_map_lookup_and_delete_batch(fd, first ? NULL : in, out,
+                                                (char *) keys + n * key_size,
+                                                (char *) values + n * value_size, &count, NULL);
+        if (r < 0 && errno != ENOENT)
+            return -errno;
+        n += count;
+        if (r < 0)
+            break; /* ENOENT: that was the last bucket */
+        memcpy(in, out, sizeof(in));
+        first = false;
+    }
+    return (int) n;
+}
+
 /* Gets the batch to fill and the clock offset of this read. */
 static inline int bpfg_read_begin(struct bpfg *g) {
     g->batch = bpfg_host->batch(g->ctx, g->ds);
@@ -505,11 +538,15 @@ static inline int bpfg_on_ring(struct ophost_ctx *ctx, int fd, uint32_t revents,
 
 static inline int bpfg_on_interval(struct ophost_ctx *ctx, void *userdata) {
     struct bpfg *g = userdata;
-    int r;
+    int n = bpfg_map_take(bpf_map__fd(g->map), g->keys, g->values, (uint32_t) g->max_entries,
+                          g->desc->key_size, g->desc->value_size), r;
 
+    if (n < 0)
+        return bpfg_host->error(ctx, n, "cannot read the map '%s': %s", bpf_map__name(g->map),
+                                strerror(-n));
     if ((r = bpfg_read_begin(g)) < 0)
         return r;
-    r = g->desc->on_interval(g);
+    r = g->desc->on_interval(g, (uint32_t) n);
     bpfg_read_end(g);
     if (r == 0)
         bpfg_report_lost(g);
@@ -520,34 +557,13 @@ static inline int bpfg_on_timer(struct ophost_ctx *ctx, void *userdata) {
     return bpfg_after_read(userdata, bpfg_drain(userdata), true);
 }
 
-/* Reads and deletes every entry of the hash map fd into keys and values
- * (room for cap entries of key_size and value_size bytes each): the
- * gadgets that aggregate in maps call it every interval. Entries the
- * program adds meanwhile wait for the next round. Returns the number of
- * entries or a negative errno. */
-static inline int bpfg_map_take(int fd, void *keys, void *values, uint32_t cap, size_t key_size,
-                                size_t value_size) {
-    uint64_t in[8] = { 0 }, out[8] = { 0 }; /* batch tokens: room for any key */
-    uint32_t n = 0;
-    bool first = true;
-
-    while (n < cap) {
-        uint32_t count = cap - n;
-        int r = bpf_map_lookup_and_delete_batch(fd, first ? NULL : in, out,
-                                                (char *) keys + n * key_size,
-                                                (char *) values + n * value_size, &count, NULL);
-        if (r < 0 && errno != ENOENT)
-            return -errno;
-        n += count;
-        if (r < 0)
-            break; /* ENOENT: that was the last bucket */
-        memcpy(in, out, sizeof(in));
-        first = false;
-    }
-    return (int) n;
-}
-
 /* ------------------------------------------------------- the callbacks */
+
+static inline void bpfg_free_interval(struct bpfg *g) {
+    free(g->keys);
+    free(g->values);
+    g->keys = g->values = NULL;
+}
 
 static inline void bpfg_destroy_skeleton(struct bpfg *g) {
     if (g->skeleton)
@@ -574,6 +590,21 @@ static inline int bpfg_setup(struct bpfg *g, char *why, size_t size) {
     /* A gadget that reads maps at intervals leaves its ring buffer unused. */
     if (!g->desc->on_record)
         g->rb_size = 4096;
+    if (g->desc->on_interval) {
+        g->keys = calloc(g->max_entries, g->desc->key_size);
+        g->values = calloc(g->max_entries, g->desc->value_size);
+        if (!g->keys || !g->values) {
+            r = -ENOMEM;
+            snprintf(why, size, "cannot allocate room for %" PRIu64 " map entries",
+                     g->max_entries);
+            goto out;
+        }
+        if ((r = bpf_map__set_max_entries(g->map, (uint32_t) g->max_entries)) < 0) {
+            snprintf(why, size, "cannot size the map '%s' to %" PRIu64 " entries: %s",
+                     bpf_map__name(g->map), g->max_entries, strerror(-r));
+            goto out;
+        }
+    }
     if (g->events && (r = bpf_map__set_max_entries(g->events, (uint32_t) g->rb_size)) < 0) {
         snprintf(why, size, "cannot size the ring buffer to %" PRIu64 " bytes: %s", g->rb_size,
                  strerror(-r));
@@ -612,6 +643,7 @@ out:
     if (r < 0) {
         bpfg_destroy_skeleton(g);
         g->state = NULL;
+        bpfg_free_interval(g);
         if (g->desc->release)
             g->desc->release(g);
     }
@@ -619,6 +651,7 @@ out:
 }
 
 static inline void bpfg_teardown(struct bpfg *g) {
+    bpfg_free_interval(g);
     if (g->desc->release)
         g->desc->release(g);
     if (!g->skeleton)

@@ -27,85 +27,46 @@ struct ttop {
     ophost_field f_pid, f_uid, f_comm, f_sent, f_received;
     struct bpfg_filter filter;
     struct bpfg_net_filter net;
-    int map_fd;
-    struct ttop_key *keys;      /* max-entries each, allocated at open */
-    struct ttop_value *values;
 };
 
-static int ttop_interval(struct bpfg *g) {
+static int ttop_interval(struct bpfg *g, uint32_t n) {
     struct ttop *t = (struct ttop *) g;
-    int n = bpfg_map_take(t->map_fd, t->keys, t->values, (uint32_t) g->max_entries,
-                          sizeof(*t->keys), sizeof(*t->values));
+    const struct ttop_key *keys = g->keys;
+    const struct ttop_value *values = g->values;
 
-    if (n < 0)
-        return host->error(g->ctx, n, "cannot read the traffic map: %s", strerror(-n));
-    for (int i = 0; i < n; i++) {
-        const struct ttop_value *v = &t->values[i];
+    for (uint32_t i = 0; i < n; i++) {
         struct ophost_event *e = bpfg_append(g);
         if (!e)
             return 0;
-        ophost_event_set_u32(e, t->f_pid, t->keys[i].pid);
-        ophost_event_set_u32(e, t->f_uid, v->uid);
-        bpfg_set_str(g, e, t->f_comm, v->comm, sizeof(v->comm));
-        bpfg_set_tuple(g->batch, e, &t->nf, &t->keys[i].tuple);
-        ophost_event_set_u64(e, t->f_sent, v->sent);
-        ophost_event_set_u64(e, t->f_received, v->received);
+        ophost_event_set_u32(e, t->f_pid, keys[i].pid);
+        ophost_event_set_u32(e, t->f_uid, values[i].uid);
+        bpfg_set_str(g, e, t->f_comm, values[i].comm, sizeof(values[i].comm));
+        bpfg_set_tuple(g->batch, e, &t->nf, &keys[i].tuple);
+        ophost_event_set_u64(e, t->f_sent, values[i].sent);
+        ophost_event_set_u64(e, t->f_received, values[i].received);
     }
     return 0;
 }
 
 static int ttop_open(struct bpfg *g, char *why, size_t size) {
     struct ttop *t = (struct ttop *) g;
-    struct top_tcp_bpf *skel;
-    int r;
+    struct top_tcp_bpf *skel = BPFG_OPEN(g, top_tcp_bpf, why, size);
 
-    t->keys = calloc(g->max_entries, sizeof(*t->keys));
-    t->values = calloc(g->max_entries, sizeof(*t->values));
-    if (!t->keys || !t->values) {
-        snprintf(why, size, "cannot allocate room for %" PRIu64 " connections", g->max_entries);
-        return -ENOMEM;
-    }
-    skel = BPFG_OPEN(g, top_tcp_bpf, why, size);
     if (!skel)
         return -ENOMEM;
     BPFG_SET_FILTER(skel->rodata, &t->filter);
     BPFG_SET_NET_FILTER(skel->rodata, &t->net);
-    if ((r = bpf_map__set_max_entries(skel->maps.traffic, (uint32_t) g->max_entries)) < 0) {
-        snprintf(why, size, "cannot size the map to %" PRIu64 " entries: %s", g->max_entries,
-                 strerror(-r));
-        return r;
-    }
+    g->map = skel->maps.traffic;
     return 0;
-}
-
-static int ttop_attach(struct bpfg *g, char *why, size_t size) {
-    struct ttop *t = (struct ttop *) g;
-    int r = bpf_object__attach_skeleton(g->skeleton);
-
-    if (r < 0) {
-        snprintf(why, size, "cannot attach: %s", strerror(-r));
-        return r;
-    }
-    t->map_fd = bpf_map__fd(((struct top_tcp_bpf *) g->skel)->maps.traffic);
-    return 0;
-}
-
-static void ttop_release(struct bpfg *g) {
-    struct ttop *t = (struct ttop *) g;
-
-    free(t->keys);
-    free(t->values);
-    t->keys = NULL;
-    t->values = NULL;
 }
 
 static const struct bpfg_desc ttop_desc = {
     .what = "connection",
     .mechanism = "eBPF (tp_btf/sock_send_length, tp_btf/sock_recv_length)",
     .open = ttop_open,
-    .attach = ttop_attach,
     .on_interval = ttop_interval,
-    .release = ttop_release,
+    .key_size = sizeof(struct ttop_key),
+    .value_size = sizeof(struct ttop_value),
 };
 
 static int ttop_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
