@@ -14,6 +14,7 @@
 
 #include "bpf-gadget.h"
 #include "gadget-net.h"
+#include "net-names.h"
 #include "schema.h"
 
 struct bpfg_net_fields {
@@ -57,16 +58,6 @@ static inline void bpfg_set_tuple(struct ophost_batch *b, struct ophost_event *e
     ophost_event_set_u32(e, nf->netns, t->netns);
 }
 
-/* TCP states (include/net/tcp_states.h), lower case as ss(8) spells them
- * in its filters. */
-static inline const char *bpfg_tcp_state(unsigned state) {
-    static const char *const names[] = { "unknown", "established", "syn-sent", "syn-recv",
-                                         "fin-wait-1", "fin-wait-2", "time-wait", "close",
-                                         "close-wait", "last-ack", "listen", "closing",
-                                         "new-syn-recv", "bound-inactive" };
-    return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
-}
-
 /* TCP header flags as "SYN|ACK" into buf (size >= 40); "" for none. */
 static inline size_t bpfg_tcp_flags(unsigned flags, char *buf, size_t size) {
     static const char *const names[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
@@ -79,7 +70,6 @@ static inline size_t bpfg_tcp_flags(unsigned flags, char *buf, size_t size) {
     return n;
 }
 
-static const char *const bpfg_families[] = { "any", "ipv4", "ipv6", NULL };
 
 /* The port and family params of the network tracers. */
 #define BPFG_NET_FILTER_PARAMS                                                             \
@@ -87,7 +77,7 @@ static const char *const bpfg_families[] = { "any", "ipv4", "ipv6", NULL };
       .flags = OPHOST_PARAM_HAS_MAX, .max = 65535,                                         \
       .description = "only connections with this port on either side (0 = any)" },        \
     { .key = "family", .type = OPHOST_PARAM_STRING, .default_value = "any",                \
-      .allowed = bpfg_families, .description = "only ipv4 or ipv6 (any = both)" }
+      .allowed = net_families, .description = "only ipv4 or ipv6 (any = both)" }
 
 struct bpfg_net_filter {
     uint16_t port, family;

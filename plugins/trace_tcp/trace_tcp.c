@@ -45,8 +45,8 @@ static int ttcp_record(struct bpfg *g, const void *data, size_t size) {
     (void) ophost_event_set_string(g->batch, e, t->f_type, types[r->type <= TTCP_OTHER ? r->type : 0]);
     bpfg_set_task(g, e, &t->tf, &r->task);
     bpfg_set_tuple(g->batch, e, &t->nf, &r->tuple);
-    (void) ophost_event_set_string(g->batch, e, t->f_oldstate, bpfg_tcp_state(r->oldstate));
-    (void) ophost_event_set_string(g->batch, e, t->f_newstate, bpfg_tcp_state(r->newstate));
+    (void) ophost_event_set_string(g->batch, e, t->f_oldstate, net_tcp_state(r->oldstate));
+    (void) ophost_event_set_string(g->batch, e, t->f_newstate, net_tcp_state(r->newstate));
     return 0;
 }
 

@@ -71,7 +71,7 @@ static int tdrop_record(struct bpfg *g, const void *data, size_t size) {
     (void) ophost_event_set_bytes(g->batch, e, t->f_flags, text,
                                   bpfg_tcp_flags(r->tuple.tcpflags, text, sizeof(text)));
     if (r->state)
-        (void) ophost_event_set_string(g->batch, e, t->f_state, bpfg_tcp_state(r->state));
+        (void) ophost_event_set_string(g->batch, e, t->f_state, net_tcp_state(r->state));
     if ((name = reason_name(t, r->reason)))
         (void) ophost_event_set_string(g->batch, e, t->f_reason, name);
     ophost_event_set_u32(e, t->f_reason_code, r->reason);

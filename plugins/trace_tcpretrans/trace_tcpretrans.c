@@ -37,7 +37,7 @@ static int tretr_record(struct bpfg *g, const void *data, size_t size) {
         return -ESHUTDOWN;
     ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
     bpfg_set_tuple(g->batch, e, &t->nf, &r->tuple);
-    (void) ophost_event_set_string(g->batch, e, t->f_state, bpfg_tcp_state(r->state));
+    (void) ophost_event_set_string(g->batch, e, t->f_state, net_tcp_state(r->state));
     ophost_event_set_u32(e, t->f_uid, r->uid);
     ophost_event_set_u32(e, t->f_retrans, r->total_retrans);
     ophost_event_set_s32(e, t->f_err, r->err);
