@@ -18,6 +18,9 @@
 #ifndef OPHOST_GADGET_BPF_H
 #define OPHOST_GADGET_BPF_H
 
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
 #include "gadget-state.h"
 
 #define GADGET_COMM_LEN 16
