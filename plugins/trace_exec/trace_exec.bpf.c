@@ -39,17 +39,20 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
     e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e)
         return 0;
+    /* The arguments are BTF pointers: fields are loaded directly (CO-RE
+     * relocated through vmlinux.h's preserve_access_index), with no helper
+     * call per field as BPF_CORE_READ would make. */
     e->boot_ns = bpf_ktime_get_boot_ns();
-    e->pid = BPF_CORE_READ(p, tgid);
-    e->ppid = BPF_CORE_READ(p, real_parent, tgid);
-    e->uid = BPF_CORE_READ(p, real_cred, uid.val);
-    e->gid = BPF_CORE_READ(p, real_cred, gid.val);
-    e->mntns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
-    e->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
-    e->exec_id = BPF_CORE_READ(p, self_exec_id);
-    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    e->pid = p->tgid;
+    e->ppid = p->real_parent->tgid;
+    e->uid = p->real_cred->uid.val;
+    e->gid = p->real_cred->gid.val;
+    e->mntns = p->nsproxy->mnt_ns->ns.inum;
+    e->start_ns = p->group_leader->start_boottime;
+    e->exec_id = p->self_exec_id;
+    __builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
 
-    filename = BPF_CORE_READ(bprm, filename);
+    filename = bprm->filename;
     n = bpf_probe_read_kernel_str(e->data, TE_FILENAME_MAX, filename);
     if (n < 0)
         n = 0;
@@ -58,8 +61,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
         off = TE_FILENAME_MAX;
     e->filename_size = off;
 
-    arg_start = BPF_CORE_READ(p, mm, arg_start);
-    arg_end = BPF_CORE_READ(p, mm, arg_end);
+    arg_start = p->mm->arg_start;
+    arg_end = p->mm->arg_end;
     e->args_total = arg_end > arg_start ? arg_end - arg_start : 0;
     /* One byte more than max_args, so that a command line of exactly
      * max_args bytes still comes with its final NUL and is not cut. */
