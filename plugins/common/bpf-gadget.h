@@ -736,6 +736,16 @@ static inline int bpfg_op_close(struct ophost_ctx *ctx, void *op_data) {
     .pre_start = bpfg_op_pre_start, .start = bpfg_op_start, .stop = bpfg_op_stop,          \
     .post_stop = bpfg_op_post_stop, .destroy = bpfg_op_destroy
 
+/* A plugin with one eBPF gadget operator: the operator named name (also
+ * the plugin's name) and its entry function. */
+#define BPFG_GADGET(op_name, instantiate_fn, op_params, op_description, plugin_description) \
+    static const struct ophost_operator bpfg_operator = {                                  \
+        .struct_size = sizeof(struct ophost_operator), .name = op_name,                    \
+        .description = op_description, .instance_params = op_params,                       \
+        .instantiate = instantiate_fn, BPFG_OPERATOR_CALLBACKS,                            \
+    };                                                                                     \
+    BPFG_PLUGIN(bpfg_operator, op_name, plugin_description)
+
 /* The entry function of a plugin with one eBPF gadget operator op. */
 #define BPFG_PLUGIN(op, plugin_name, plugin_description)                                   \
     static const struct ophost_operator *const bpfg_operators[] = { &(op), NULL };         \

@@ -268,14 +268,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator profile_cpu = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "profile_cpu",
-    .description = "Sampled CPU stacks per process, every interval, with folded lines for flame "
-                   "graphs (eBPF on perf events)",
-    .instance_params = params,
-    .instantiate = prof_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(profile_cpu, "profile_cpu", "A sampling CPU profiler")
+BPFG_GADGET("profile_cpu", prof_instantiate, params,
+            "Sampled CPU stacks per process, every interval, with folded lines for flame " "graphs (eBPF on perf events)",
+            "A sampling CPU profiler")

@@ -156,13 +156,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator top_blockio = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "top_blockio",
-    .description = "Block I/O per process, device and operation, every interval (eBPF)",
-    .instance_params = params,
-    .instantiate = btop_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(top_blockio, "top_blockio", "Block I/O per process at an interval")
+BPFG_GADGET("top_blockio", btop_instantiate, params,
+            "Block I/O per process, device and operation, every interval (eBPF)",
+            "Block I/O per process at an interval")

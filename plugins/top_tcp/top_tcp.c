@@ -103,13 +103,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator top_tcp = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "top_tcp",
-    .description = "Bytes sent and received per process and TCP connection, every interval (eBPF)",
-    .instance_params = params,
-    .instantiate = ttop_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(top_tcp, "top_tcp", "TCP traffic per process and connection")
+BPFG_GADGET("top_tcp", ttop_instantiate, params,
+            "Bytes sent and received per process and TCP connection, every interval (eBPF)",
+            "TCP traffic per process and connection")

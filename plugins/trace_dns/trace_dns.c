@@ -384,13 +384,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator trace_dns = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "trace_dns",
-    .description = "One event per DNS query and response, with latency (eBPF socket filter)",
-    .instance_params = params,
-    .instantiate = tdns_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(trace_dns, "trace_dns", "Traces DNS queries and responses")
+BPFG_GADGET("trace_dns", tdns_instantiate, params,
+            "One event per DNS query and response, with latency (eBPF socket filter)",
+            "Traces DNS queries and responses")

@@ -112,13 +112,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator trace_oomkill = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "trace_oomkill",
-    .description = "One event per process the OOM killer kills (eBPF)",
-    .instance_params = params,
-    .instantiate = toom_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(trace_oomkill, "trace_oomkill", "Traces OOM kills")
+BPFG_GADGET("trace_oomkill", toom_instantiate, params,
+            "One event per process the OOM killer kills (eBPF)",
+            "Traces OOM kills")

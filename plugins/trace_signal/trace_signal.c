@@ -176,13 +176,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator trace_signal = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "trace_signal",
-    .description = "One event per signal generated, with sender, target and result (eBPF)",
-    .instance_params = params,
-    .instantiate = tsig_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(trace_signal, "trace_signal", "Traces signals")
+BPFG_GADGET("trace_signal", tsig_instantiate, params,
+            "One event per signal generated, with sender, target and result (eBPF)",
+            "Traces signals")

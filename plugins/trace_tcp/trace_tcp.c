@@ -107,13 +107,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator trace_tcp = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "trace_tcp",
-    .description = "One event per TCP connect, accept and close (eBPF)",
-    .instance_params = params,
-    .instantiate = ttcp_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(trace_tcp, "trace_tcp", "Traces TCP connections")
+BPFG_GADGET("trace_tcp", ttcp_instantiate, params,
+            "One event per TCP connect, accept and close (eBPF)",
+            "Traces TCP connections")

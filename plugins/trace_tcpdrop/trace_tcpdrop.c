@@ -156,13 +156,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator trace_tcpdrop = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "trace_tcpdrop",
-    .description = "One event per TCP packet the kernel drops, with the reason (eBPF)",
-    .instance_params = params,
-    .instantiate = tdrop_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(trace_tcpdrop, "trace_tcpdrop", "Traces TCP packet drops")
+BPFG_GADGET("trace_tcpdrop", tdrop_instantiate, params,
+            "One event per TCP packet the kernel drops, with the reason (eBPF)",
+            "Traces TCP packet drops")

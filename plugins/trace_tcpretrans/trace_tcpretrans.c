@@ -94,13 +94,6 @@ static const struct ophost_param params[] = {
     { 0 }
 };
 
-static const struct ophost_operator trace_tcpretrans = {
-    .struct_size = sizeof(struct ophost_operator),
-    .name = "trace_tcpretrans",
-    .description = "One event per retransmitted TCP segment (eBPF)",
-    .instance_params = params,
-    .instantiate = tretr_instantiate,
-    BPFG_OPERATOR_CALLBACKS,
-};
-
-BPFG_PLUGIN(trace_tcpretrans, "trace_tcpretrans", "Traces TCP retransmissions")
+BPFG_GADGET("trace_tcpretrans", tretr_instantiate, params,
+            "One event per retransmitted TCP segment (eBPF)",
+            "Traces TCP retransmissions")
