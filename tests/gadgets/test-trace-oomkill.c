@@ -1,7 +1,9 @@
 /*
  * test-trace-oomkill.c — the trace_oomkill gadget through the harness: the
- * test puts a child of its own into a new memory cgroup limited to 32 MiB
- * and lets it allocate until the OOM killer kills it. The event names the
+ * test puts a child of its own (a fresh exec of itself, so that it runs
+ * natively with a small memory image even when the test runs under
+ * valgrind) into a new memory cgroup limited to 32 MiB and lets it
+ * allocate until the OOM killer kills it. The event names the
  * child as victim and as trigger (its own allocation ran out), with its
  * comm, uid and an anonymous RSS close to the limit. Skipped when no memory
  * cgroup can be made (v1 memory controller or v2 memory.max).
@@ -25,6 +27,7 @@
 
 #define YAML(params) "t:\n  gadget: trace_oomkill\n  operators:\n    trace_oomkill: {" params "}\n"
 #define LIMIT (32u << 20)
+#define OOM_MODE "--oom-victim"
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/trace_oomkill.so", NULL };
 
@@ -82,29 +85,25 @@ static const char *cgroup_make(void) {
 
 START_TEST(test_oom_kill) {
     struct harness *h = harness_new(plugins);
-    char params[256], want[512], line[2048], needle[64];
+    char params[256], want[512], line[2048], needle[64], self[4096];
+    ssize_t n;
     const char *needles[] = { needle, NULL };
     int fds[2], status;
     pid_t child;
     uint64_t anon;
 
-    ck_assert_int_eq(pipe(fds), 0);
+    /* This binary (valgrind answers readlink with it; exec'ing
+     * /proc/self/exe would start valgrind's own). */
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ck_assert_int_gt(n, 0);
+    self[n] = '\0';
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
     child = fork();
     ck_assert_int_ge(child, 0);
     if (child == 0) {
-        char go;
-        prctl(PR_SET_NAME, "oom-victim");
-        /* Wait until the parent has moved us into the cgroup. */
-        if (read(fds[0], &go, 1) != 1)
-            raise(SIGKILL);
-        for (size_t total = 0; total < 8 * (size_t) LIMIT; total += 1 << 20) {
-            char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                           -1, 0);
-            if (p == MAP_FAILED)
-                break;
-            memset(p, 1, 1 << 20);
-        }
-        raise(SIGKILL); /* not reached: the OOM killer comes first */
+        dup2(fds[0], 0);
+        execl(self, self, OOM_MODE, (char *) NULL);
+        raise(SIGKILL);
     }
     snprintf(needle, sizeof(needle), "%d", (int) child);
     ck_assert(write_file(cg_dir, "cgroup.procs", needle));
@@ -149,10 +148,31 @@ START_TEST(test_bad_params) {
 }
 END_TEST
 
-int main(void) {
+/* The victim: waits until the test has moved it into the cgroup, then
+ * allocates until the OOM killer kills it. */
+static int victim(void) {
+    char go;
+
+    prctl(PR_SET_NAME, "oom-victim");
+    if (read(0, &go, 1) != 1)
+        return 1;
+    for (size_t total = 0; total < 8 * (size_t) LIMIT; total += 1 << 20) {
+        char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            break;
+        memset(p, 1, 1 << 20);
+    }
+    return 1; /* not reached: the OOM killer comes first */
+}
+
+int main(int argc, char **argv) {
     const TTest *const always[] = { test_bad_params, NULL };
     const TTest *const mech[] = { test_oom_kill, NULL };
-    const char *missing = cgroup_make();
+    const char *missing;
+
+    if (argc > 1 && strcmp(argv[1], OOM_MODE) == 0)
+        return victim();
+    missing = cgroup_make();
     int r = gt_main("trace_oomkill", plugins, YAML("pid: 1"), missing, always, mech);
 
     if (!missing && cg_dir[0])
