@@ -357,6 +357,23 @@ static inline struct ophost_event *bpfg_append(struct bpfg *g) {
     return e;
 }
 
+/* The start of an on_record for records that begin with their
+ * bpf_ktime_get_boot_ns() (a __u64): skips a record shorter than min,
+ * appends an event and sets its timestamp field ts. Returns 1 and *ret, 0
+ * (skip it) or -ESHUTDOWN (the session is failing: stop reading). */
+static inline int bpfg_record_event(struct bpfg *g, const void *data, size_t size, size_t min,
+                                    ophost_field ts, struct ophost_event **ret) {
+    uint64_t boot_ns;
+
+    if (size < min || size < sizeof(boot_ns))
+        return 0;
+    if (!(*ret = bpfg_append(g)))
+        return -ESHUTDOWN;
+    memcpy(&boot_ns, data, sizeof(boot_ns));
+    ophost_event_set_u64(*ret, ts, boot_ns + g->boot_realtime_ns);
+    return 1;
+}
+
 /* A bpf_ktime_get_boot_ns() value on the realtime clock. */
 static inline uint64_t bpfg_realtime(const struct bpfg *g, uint64_t boot_ns) {
     return boot_ns + g->boot_realtime_ns;

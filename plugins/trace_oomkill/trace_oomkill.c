@@ -36,11 +36,10 @@ static int toom_record(struct bpfg *g, const void *data, size_t size) {
     const struct toom_event *r = data;
     struct ophost_event *e;
 
-    if (size < sizeof(*r))
-        return 0;
-    if (!(e = bpfg_append(g)))
-        return -ESHUTDOWN;
-    ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
+    int n = bpfg_record_event(g, data, size, sizeof(*r), t->f_timestamp, &e);
+
+    if (n <= 0)
+        return n;
     bpfg_set_task(g, e, &t->tf, &r->trigger);
     ophost_event_set_u32(e, t->f_tpid, r->victim.pid);
     bpfg_set_str(g, e, t->f_tcomm, r->victim.comm, sizeof(r->victim.comm));

@@ -77,11 +77,10 @@ static int tsig_record(struct bpfg *g, const void *data, size_t size) {
     struct ophost_event *e;
     char name[32];
 
-    if (size < sizeof(*r))
-        return 0;
-    if (!(e = bpfg_append(g)))
-        return -ESHUTDOWN;
-    ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
+    int n = bpfg_record_event(g, data, size, sizeof(*r), t->f_timestamp, &e);
+
+    if (n <= 0)
+        return n;
     bpfg_set_task(g, e, &t->tf, &r->task);
     ophost_event_set_u32(e, t->f_tpid, r->tpid);
     ophost_event_set_u32(e, t->f_ttid, r->ttid);

@@ -37,11 +37,10 @@ static int ttcp_record(struct bpfg *g, const void *data, size_t size) {
     const struct ttcp_event *r = data;
     struct ophost_event *e;
 
-    if (size < sizeof(*r))
-        return 0;
-    if (!(e = bpfg_append(g)))
-        return -ESHUTDOWN;
-    ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
+    int n = bpfg_record_event(g, data, size, sizeof(*r), t->f_timestamp, &e);
+
+    if (n <= 0)
+        return n;
     (void) ophost_event_set_string(g->batch, e, t->f_type, types[r->type <= TTCP_OTHER ? r->type : 0]);
     bpfg_set_task(g, e, &t->tf, &r->task);
     bpfg_set_tuple(g->batch, e, &t->nf, &r->tuple);

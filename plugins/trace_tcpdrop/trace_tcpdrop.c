@@ -62,11 +62,10 @@ static int tdrop_record(struct bpfg *g, const void *data, size_t size) {
     char text[160];
     uint64_t off;
 
-    if (size < sizeof(*r))
-        return 0;
-    if (!(e = bpfg_append(g)))
-        return -ESHUTDOWN;
-    ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
+    int n = bpfg_record_event(g, data, size, sizeof(*r), t->f_timestamp, &e);
+
+    if (n <= 0)
+        return n;
     bpfg_set_tuple(g->batch, e, &t->nf, &r->tuple);
     (void) ophost_event_set_bytes(g->batch, e, t->f_flags, text,
                                   bpfg_tcp_flags(r->tuple.tcpflags, text, sizeof(text)));

@@ -31,11 +31,10 @@ static int tretr_record(struct bpfg *g, const void *data, size_t size) {
     const struct tretr_event *r = data;
     struct ophost_event *e;
 
-    if (size < sizeof(*r))
-        return 0;
-    if (!(e = bpfg_append(g)))
-        return -ESHUTDOWN;
-    ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
+    int n = bpfg_record_event(g, data, size, sizeof(*r), t->f_timestamp, &e);
+
+    if (n <= 0)
+        return n;
     bpfg_set_tuple(g->batch, e, &t->nf, &r->tuple);
     (void) ophost_event_set_string(g->batch, e, t->f_state, net_tcp_state(r->state));
     ophost_event_set_u32(e, t->f_uid, r->uid);
