@@ -5,11 +5,13 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 MESON_OPTS ?= -Dwerror=true
 
-# Debian packages needed to build and test.
+# Debian packages needed to build and test (bpftrace and libbpf-tools: the
+# peers `make bench` measures the eBPF gadgets against).
 PACKAGES = meson ninja-build pkg-config gcc g++ libc6-dev binutils \
            libyaml-dev libsystemd-dev libjson-c-dev check valgrind \
            clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-           debootstrap systemd-container python3
+           debootstrap systemd-container python3 \
+           bpftrace libbpf-tools
 
 .PHONY: all deps setup build run test test-asan test-valgrind bench clean
 

@@ -3,13 +3,19 @@
  * event's pid field: proc.exe, proc.cmdline, proc.ppid, proc.start_time,
  * proc.cgroup and proc.gone.
  *
- * Each event costs one read of /proc/PID/stat: it proves the process still
- * exists and yields the cache key (pid, start time) — a reused pid has
- * another start time — and the address of the argument area, which moves on
- * every execve (stack randomisation), so a process that exec'd since it was
- * cached is read again. The rest (exe link, cmdline, cgroup) comes from a
- * bounded CLOCK cache whose memory is allocated once at instantiate.
- * Consecutive events of the same pid in one batch share the one read.
+ * Events of gadgets that know the process (the eBPF gadgets: fields
+ * start_time and exec_id, see the start-time-field and exec-id-field
+ * params) carry the cache key themselves: (pid, exec id, start time)
+ * names one program image of one process, so a cache hit reads nothing
+ * from /proc and reports what was cached for that image, even if the
+ * process has exited since. Other events cost one read of /proc/PID/stat:
+ * it proves the process still exists and yields the cache key (pid, start
+ * time) — a reused pid has another start time — and the address of the
+ * argument area, which moves on every execve (stack randomisation), so a
+ * process that exec'd since it was cached is read again. The rest (exe
+ * link, cmdline, cgroup) comes from a bounded CLOCK cache whose memory is
+ * allocated once at instantiate. Consecutive events of the same process in
+ * one batch share the one lookup.
  *
  * A process that has exited (no /proc entry, or a zombie) is reported with
  * proc.gone = true and its strings unset; the values are those of /proc at
@@ -56,14 +62,24 @@ struct info {
 
 struct entry {
     uint64_t arg_start, arg_end;  /* exec signature */
+    uint64_t start_ticks;
     uint32_t ppid;
     uint16_t exe_len, cmdline_len, cgroup_len;
     uint8_t has;
 };
 
+/* The cache key an event carries: pid and exec id in k1, the process's
+ * start (ns, realtime) in k2; valid when both are set. */
+struct event_key {
+    uint64_t k1, k2, start_ns;
+    bool valid;
+};
+
 struct procinfo {
     struct enrich_pid ep;
     ophost_field exe, cmdline, ppid, start_time, cgroup, gone;
+    ophost_field ev_start, ev_exec_id; /* the event's own, when has_key */
+    bool has_key;
     size_t max_cmdline;
     uint64_t boot_ns, ns_per_tick;
 
@@ -115,6 +131,7 @@ static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
     const struct procinfo_global *g = op_data;
     struct procinfo *p = calloc(1, sizeof(*p));
     uint64_t max_cmdline;
+    const char *start_name, *exec_name;
     long tck;
     int r;
 
@@ -131,8 +148,17 @@ static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
     };
 
     if ((r = host->param_uint(ctx, "max-cmdline", &max_cmdline)) < 0 ||
+        (r = host->param_string(ctx, "start-time-field", &start_name)) < 0 ||
+        (r = host->param_string(ctx, "exec-id-field", &exec_name)) < 0 ||
         (r = enrich_pid_setup(host, ctx, &p->ep, fields)) < 0)
         goto fail;
+    /* Both present (and numbers): the events carry their cache key. */
+    p->has_key = start_name[0] && exec_name[0] &&
+                 host->field_find(ctx, p->ep.ds, start_name, &p->ev_start) == 0 &&
+                 host->field_find(ctx, p->ep.ds, exec_name, &p->ev_exec_id) == 0 &&
+                 (p->ev_start.type == OPHOST_FIELD_TIMESTAMP ||
+                  p->ev_start.type == OPHOST_FIELD_U64) &&
+                 p->ev_exec_id.type == OPHOST_FIELD_U64;
 
     p->max_cmdline = (size_t) max_cmdline;
     p->stride = STR_ROOM + p->max_cmdline;
@@ -237,6 +263,7 @@ static void entry_store(struct procinfo *p, uint32_t slot, const struct procfs_s
 
     *en = (struct entry){ .arg_start = st->field[PROCFS_STAT_ARG_START],
                           .arg_end = st->field[PROCFS_STAT_ARG_END],
+                          .start_ticks = st->field[PROCFS_STAT_STARTTIME],
                           .ppid = (uint32_t) st->field[PROCFS_STAT_PPID], .has = in->has,
                           .exe_len = (uint16_t) in->exe_len,
                           .cgroup_len = (uint16_t) in->cgroup_len,
@@ -259,13 +286,34 @@ static void entry_load(const struct procinfo *p, uint32_t slot, struct info *in)
     in->cmdline_len = en->cmdline_len;
 }
 
-static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info *in) {
+/* Whether start_ticks of /proc/PID/stat is the start the event carries
+ * (within a tick and the jitter of the two boot-time readings). */
+static bool same_start(const struct procinfo *p, uint64_t start_ns, uint64_t start_ticks) {
+    uint64_t proc_ns = p->boot_ns + start_ticks * p->ns_per_tick;
+    uint64_t diff = proc_ns > start_ns ? proc_ns - start_ns : start_ns - proc_ns;
+
+    return diff <= p->ns_per_tick + 50000000u;
+}
+
+static void lookup(struct procinfo *p, uint64_t pid, bool negative, const struct event_key *ek,
+                   struct info *in) {
     struct procfs_stat st = { 0 };
     uint64_t start;
-    uint32_t slot;
+    uint32_t slot = ENRICH_CACHE_NONE;
     int r;
 
     *in = (struct info){ .gone = true };
+    if (ek->valid) {
+        slot = enrich_cache_find(&p->ep.cache, ek->k1, ek->k2);
+        if (slot != ENRICH_CACHE_NONE) {
+            /* That very program image: no /proc read at all. */
+            in->gone = false;
+            in->ppid = p->entries[slot].ppid;
+            in->start_ticks = p->entries[slot].start_ticks;
+            entry_load(p, slot, in);
+            return;
+        }
+    }
     r = enrich_pid_stat(host, &p->ep, pid, negative, &st);
     if (r == -ENOENT)
         return; /* gone, or no process can have this pid */
@@ -277,10 +325,15 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
     start = st.field[PROCFS_STAT_STARTTIME];
     in->ppid = (uint32_t) st.field[PROCFS_STAT_PPID];
     in->start_ticks = start;
+    if (ek->valid && !same_start(p, ek->start_ns, start)) {
+        *in = (struct info){ .gone = true }; /* the pid is another process's now */
+        return;
+    }
     if (enrich_stat_exited(&st))
         return; /* exited, not yet reaped: gone, but its ppid and start are known */
 
-    slot = enrich_cache_find(&p->ep.cache, pid, start);
+    if (!ek->valid)
+        slot = enrich_cache_find(&p->ep.cache, pid, start);
     if (slot != ENRICH_CACHE_NONE &&
         p->entries[slot].arg_start == st.field[PROCFS_STAT_ARG_START] &&
         p->entries[slot].arg_end == st.field[PROCFS_STAT_ARG_END]) {
@@ -299,7 +352,8 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
         return;
     }
     if (slot == ENRICH_CACHE_NONE)
-        slot = enrich_cache_insert(&p->ep.cache, pid, start);
+        slot = ek->valid ? enrich_cache_insert(&p->ep.cache, ek->k1, ek->k2)
+                         : enrich_cache_insert(&p->ep.cache, pid, start);
     if (slot != ENRICH_CACHE_NONE) {
         entry_store(p, slot, &st, in);
         entry_load(p, slot, in);
@@ -309,16 +363,27 @@ static void lookup(struct procinfo *p, uint64_t pid, bool negative, struct info 
 static int procinfo_process(struct ophost_ctx *ctx, void *data, struct ophost_batch *b) {
     struct procinfo *p = data;
     struct enrich_last last = { 0 };
+    struct event_key ek = { 0 }, last_ek = { 0 };
     struct info in = { 0 };
 
     if (b->ds != p->ep.ds)
         return 0;
     for (uint32_t i = 0; i < b->n; i++) {
         struct ophost_event *e = ophost_batch_event(b, i);
+        bool changed = enrich_next_pid(&p->ep, e, &last);
         int r = 0;
 
-        if (enrich_next_pid(&p->ep, e, &last))
-            lookup(p, last.pid, last.negative, &in);
+        if (p->has_key) {
+            uint64_t exec_id = ophost_event_get_u64(e, p->ev_exec_id);
+            ek.start_ns = ophost_event_get_u64(e, p->ev_start);
+            ek.valid = ek.start_ns && exec_id && !last.negative && last.pid <= UINT32_MAX;
+            ek.k1 = last.pid | exec_id << 32;
+            ek.k2 = ek.start_ns;
+            changed |= ek.valid != last_ek.valid || ek.k1 != last_ek.k1 || ek.k2 != last_ek.k2;
+            last_ek = ek;
+        }
+        if (changed)
+            lookup(p, last.pid, last.negative, &ek, &in);
 
         ophost_event_set_bool(e, p->gone, in.gone);
         ophost_event_set_u32(e, p->ppid, in.ppid);
@@ -347,6 +412,11 @@ static int procinfo_stop(struct ophost_ctx *ctx, void *data) {
 
 static const struct ophost_param params[] = {
     ENRICH_PID_PARAMS,
+    { .key = "start-time-field", .type = OPHOST_PARAM_STRING, .default_value = "start_time",
+      .description = "timestamp field with the process's start; with exec-id-field it keys "
+                     "the cache without reading /proc (empty = always read /proc/PID/stat)" },
+    { .key = "exec-id-field", .type = OPHOST_PARAM_STRING, .default_value = "exec_id",
+      .description = "u64 field with the process's exec counter (as the eBPF gadgets give)" },
     { .key = "max-cmdline", .type = OPHOST_PARAM_UINT, .default_value = "256",
       .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 1, .max = 32768,
       .description = "bytes of proc.cmdline kept (longer command lines are cut)" },

@@ -4,8 +4,8 @@
  * successful exec, from the sched_process_exec tracepoint (tp_btf, so no
  * tracefs is needed). It runs in the context of the new program, so
  * current->mm is the new image and its argument area is already filled in.
- * Records go to a ring buffer; when it is full the record is counted in
- * `lost`, which user space reads and reports.
+ * Records go to the ring buffer of gadget.bpf.h (lost ones are counted, the
+ * reader's wakeup is bounded, not per record).
  */
 #include "vmlinux.h"
 
@@ -13,18 +13,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "gadget.bpf.h"
 #include "trace_exec.h"
 
 /* Set by user space before load (max-args-bytes). */
 const volatile __u32 max_args = 256;
-
-/* Records the ring buffer had no room for. */
-__u64 lost = 0;
-
-struct {
-    __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 4 << 20); /* resized by user space before load */
-} events SEC(".maps");
 
 /* A record is built here, then copied to the ring buffer with its real size. */
 struct {
@@ -46,15 +39,20 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
     e = bpf_map_lookup_elem(&scratch, &zero);
     if (!e)
         return 0;
+    /* The arguments are BTF pointers: fields are loaded directly (CO-RE
+     * relocated through vmlinux.h's preserve_access_index), with no helper
+     * call per field as BPF_CORE_READ would make. */
     e->boot_ns = bpf_ktime_get_boot_ns();
-    e->pid = BPF_CORE_READ(p, tgid);
-    e->ppid = BPF_CORE_READ(p, real_parent, tgid);
-    e->uid = BPF_CORE_READ(p, real_cred, uid.val);
-    e->gid = BPF_CORE_READ(p, real_cred, gid.val);
-    e->mntns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
-    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    e->pid = p->tgid;
+    e->ppid = p->real_parent->tgid;
+    e->uid = p->real_cred->uid.val;
+    e->gid = p->real_cred->gid.val;
+    e->mntns = p->nsproxy->mnt_ns->ns.inum;
+    e->start_ns = p->group_leader->start_boottime;
+    e->exec_id = p->self_exec_id;
+    __builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
 
-    filename = BPF_CORE_READ(bprm, filename);
+    filename = bprm->filename;
     n = bpf_probe_read_kernel_str(e->data, TE_FILENAME_MAX, filename);
     if (n < 0)
         n = 0;
@@ -63,8 +61,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
         off = TE_FILENAME_MAX;
     e->filename_size = off;
 
-    arg_start = BPF_CORE_READ(p, mm, arg_start);
-    arg_end = BPF_CORE_READ(p, mm, arg_end);
+    arg_start = p->mm->arg_start;
+    arg_end = p->mm->arg_end;
     e->args_total = arg_end > arg_start ? arg_end - arg_start : 0;
     /* One byte more than max_args, so that a command line of exactly
      * max_args bytes still comes with its final NUL and is not cut. */
@@ -75,8 +73,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
         len = 0;
     e->args_len = len;
 
-    if (bpf_ringbuf_output(&events, e, TE_EVENT_HEADER_SIZE + off + len, 0) < 0)
-        __sync_fetch_and_add(&lost, 1);
+    gadget_output(e, TE_EVENT_HEADER_SIZE + off + len);
     return 0;
 }
 

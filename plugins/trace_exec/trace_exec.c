@@ -51,15 +51,13 @@
 #define HAVE_BPF 0
 #endif
 
+static const struct ophost_host *host;
+
 #if HAVE_BPF
-#include <bpf/libbpf.h>
+#include "bpf-gadget.h"
 
 #include "trace_exec.skel.h"
 #endif
-
-#define CAP_BIT_SYS_ADMIN 21
-#define CAP_BIT_PERFMON 38
-#define CAP_BIT_BPF 39
 
 /* Records handled per loop wakeup before yielding back to the loop (the
  * loop is level-triggered, so the rest is read on the next iteration). */
@@ -70,18 +68,21 @@
 /* Lost-event warnings are logged at most this often. */
 #define LOST_WARN_INTERVAL_NS (10ull * 1000000000ull)
 
-static const struct ophost_host *host;
-
 enum mechanism { MECH_AUTO, MECH_EBPF, MECH_PROC };
 
 static const char *const mechanisms[] = { "auto", "ebpf", "proc-connector", NULL };
 
 struct trace_exec {
+#if HAVE_BPF
+    struct bpfg g; /* first: the shared eBPF gadget code gets a trace_exec as a bpfg */
+#endif
     struct ophost_ctx *ctx;
     struct ophost_datasource *ds;
-    ophost_field f_timestamp, f_pid, f_ppid, f_uid, f_gid, f_comm, f_filename, f_args, f_mntns;
+    ophost_field f_timestamp, f_pid, f_ppid, f_uid, f_gid, f_comm, f_filename, f_args, f_mntns,
+        f_start_time, f_exec_id;
     enum mechanism want, used;
-    uint64_t max_args, rb_size, pc_buffer;
+    uint64_t max_args, pc_buffer;
+    uint64_t boot_ns, tick_hz; /* for start_time from /proc */
 
     struct ophost_source *src;
     struct ophost_batch *batch; /* while emitting */
@@ -90,12 +91,6 @@ struct trace_exec {
     uint64_t n_lost;            /* reported so far */
     uint64_t n_lost_warned;
     uint64_t last_warn_ns;
-
-#if HAVE_BPF
-    struct trace_exec_bpf *skel;
-    struct ring_buffer *rb;
-    unsigned n_this_wakeup;
-#endif
 
     int nl_fd;
     bool nl_listening;
@@ -181,48 +176,8 @@ static void report_lost(struct trace_exec *t, uint64_t total, const char *why) {
 /* --------------------------------------------------------------- eBPF */
 
 #if HAVE_BPF
-/* Whether the effective capability set has bit cap (from /proc/self/status,
- * so no libcap is needed). Unknown counts as present: the kernel decides. */
-static bool have_cap(unsigned cap) {
-    char line[256];
-    unsigned long long eff = ~0ull;
-    FILE *f = fopen("/proc/self/status", "re");
-
-    if (!f)
-        return true;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "CapEff: %llx", &eff) == 1)
-            break;
-    fclose(f);
-    return (eff >> cap) & 1;
-}
-
-/* libbpf logs through one process-wide callback; it goes to the log of the
- * session whose thread is calling libbpf, and its last warning is kept for
- * the error message. */
-static __thread struct ophost_ctx *libbpf_ctx;
-static __thread char libbpf_last[256];
-static libbpf_print_fn_t old_libbpf_print;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
-    char line[1024];
-    size_t len;
-
-    if (!libbpf_ctx)
-        return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    len = strlen(line);
-    while (len > 0 && line[len - 1] == '\n')
-        line[--len] = '\0';
-    if (level == LIBBPF_WARN && len > 0)
-        snprintf(libbpf_last, sizeof(libbpf_last), "%s", line);
-    if (level != LIBBPF_DEBUG)
-        host->log(libbpf_ctx, OPHOST_LOG_DEBUG, "%s", line);
-    return 0;
-}
-
-static int on_record(void *userdata, void *data, size_t size) {
-    struct trace_exec *t = userdata;
+static int te_record(struct bpfg *g, const void *data, size_t size) {
+    struct trace_exec *t = (struct trace_exec *) g;
     const struct te_event *r = data;
     struct ophost_event *e;
     size_t fn_size, args_len;
@@ -233,121 +188,52 @@ static int on_record(void *userdata, void *data, size_t size) {
     args_len = r->args_len;
     if (TE_EVENT_HEADER_SIZE + fn_size + args_len > size)
         return 0; /* cannot happen: the program writes what it says */
-    e = append(t);
+    e = bpfg_append(g);
     if (!e)
         return -ESHUTDOWN;
-    ophost_event_set_u64(e, t->f_timestamp, r->boot_ns + (uint64_t) t->clock_offset_ns);
+    t->batch = g->batch;
+    ophost_event_set_u64(e, t->f_timestamp, bpfg_realtime(g, r->boot_ns));
     ophost_event_set_u32(e, t->f_pid, r->pid);
     ophost_event_set_u32(e, t->f_ppid, r->ppid);
     ophost_event_set_u32(e, t->f_uid, r->uid);
     ophost_event_set_u32(e, t->f_gid, r->gid);
     ophost_event_set_u64(e, t->f_mntns, r->mntns);
-    (void) ophost_event_set_bytes(t->batch, e, t->f_comm, r->comm, strnlen(r->comm, TE_COMM_LEN));
+    ophost_event_set_u64(e, t->f_start_time, bpfg_start_time(g, r->start_ns));
+    ophost_event_set_u64(e, t->f_exec_id, r->exec_id);
+    bpfg_set_str(g, e, t->f_comm, r->comm, TE_COMM_LEN);
     if (fn_size > 0)
-        (void) ophost_event_set_bytes(t->batch, e, t->f_filename, r->data,
-                                      strnlen(r->data, fn_size));
+        bpfg_set_str(g, e, t->f_filename, r->data, fn_size);
     if (r->args_total > 0 && args_len > 0)
         set_args(t, e, r->data + fn_size, args_len, r->args_total);
     else if (r->args_total == 0)
-        (void) ophost_event_set_bytes(t->batch, e, t->f_args, "", 0);
-    /* Stop after a while so that a flood cannot starve the session loop. */
-    if (++t->n_this_wakeup >= MAX_PER_WAKEUP)
-        return -EAGAIN;
+        (void) ophost_event_set_bytes(g->batch, e, t->f_args, "", 0);
     return 0;
 }
 
-static int on_ring(struct ophost_ctx *ctx, int fd, uint32_t revents, void *userdata) {
-    struct trace_exec *t = userdata;
-    int r;
+static int te_open(struct bpfg *g, char *why, size_t size) {
+    struct trace_exec *t = (struct trace_exec *) g;
+    struct trace_exec_bpf *skel = BPFG_OPEN(g, trace_exec_bpf, why, size);
 
-    t->batch = host->batch(ctx, t->ds);
-    if (!t->batch)
-        return host->error(ctx, -EINVAL, "no batch for data source 'exec'");
-    t->clock_offset_ns = (int64_t) procfs_boot_realtime_ns();
-    t->n_this_wakeup = 0;
-    r = ring_buffer__consume(t->rb);
-    flush(t);
-    if (r < 0 && r != -EAGAIN && r != -ESHUTDOWN && !t->failing)
-        return host->error(ctx, r, "reading the ring buffer failed: %s", strerror(-r));
-    report_lost(t, __atomic_load_n(&t->skel->bss->lost, __ATOMIC_RELAXED), "ring buffer full");
+    if (!skel)
+        return -ENOMEM;
+    skel->rodata->max_args = (__u32) t->max_args;
+    BPFG_SET_WAKEUP(skel->rodata, g);
     return 0;
 }
 
-/* Opens, loads and attaches the program. On failure, fills why. */
+static const struct bpfg_desc te_desc = {
+    .what = "exec",
+    .mechanism = "eBPF (tp_btf/sched_process_exec)",
+    .open = te_open,
+    .on_record = te_record,
+};
+
 static int ebpf_setup(struct trace_exec *t, char *why, size_t why_size) {
-    struct stat st;
-    int r;
-
-    if (stat("/sys/kernel/btf/vmlinux", &st) < 0) {
-        snprintf(why, why_size, "the kernel has no BTF (/sys/kernel/btf/vmlinux: %s; needs "
-                 "CONFIG_DEBUG_INFO_BTF)", strerror(errno));
-        return -EOPNOTSUPP;
-    }
-    if (!have_cap(CAP_BIT_SYS_ADMIN) && !(have_cap(CAP_BIT_BPF) && have_cap(CAP_BIT_PERFMON))) {
-        snprintf(why, why_size, "missing privileges: loading a tracing program needs CAP_BPF "
-                 "and CAP_PERFMON, or CAP_SYS_ADMIN");
-        return -EPERM;
-    }
-    libbpf_ctx = t->ctx;
-    libbpf_last[0] = '\0';
-    t->skel = trace_exec_bpf__open();
-    if (!t->skel) {
-        r = -errno;
-        snprintf(why, why_size, "cannot open the eBPF object: %s", strerror(-r));
-        goto out;
-    }
-    t->skel->rodata->max_args = (__u32) t->max_args;
-    r = bpf_map__set_max_entries(t->skel->maps.events, (__u32) t->rb_size);
-    if (r < 0) {
-        snprintf(why, why_size, "cannot size the ring buffer to %" PRIu64 " bytes: %s",
-                 t->rb_size, strerror(-r));
-        goto out;
-    }
-    r = trace_exec_bpf__load(t->skel);
-    if (r < 0) {
-        snprintf(why, why_size, "cannot load the eBPF program: %s%s%s%s", strerror(-r),
-                 r == -EPERM || r == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)"
-                                             : "",
-                 libbpf_last[0] ? "; libbpf: " : "", libbpf_last);
-        goto out;
-    }
-    r = trace_exec_bpf__attach(t->skel);
-    if (r < 0) {
-        snprintf(why, why_size, "cannot attach to tp_btf/sched_process_exec: %s%s%s",
-                 strerror(-r), libbpf_last[0] ? "; libbpf: " : "", libbpf_last);
-        goto out;
-    }
-    t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
-    if (!t->rb) {
-        r = -errno;
-        snprintf(why, why_size, "cannot set up the ring buffer reader: %s", strerror(-r));
-        goto out;
-    }
-    r = 0;
-out:
-    libbpf_ctx = NULL;
-    if (r < 0) {
-        trace_exec_bpf__destroy(t->skel);
-        t->skel = NULL;
-    }
-    return r;
+    return bpfg_setup(&t->g, why, why_size);
 }
 
 static void ebpf_teardown(struct trace_exec *t) {
-    ring_buffer__free(t->rb);
-    t->rb = NULL;
-    trace_exec_bpf__destroy(t->skel);
-    t->skel = NULL;
-}
-
-static int trace_exec_init(struct ophost_ctx *ctx, void **ret_op_data) {
-    old_libbpf_print = libbpf_set_print(libbpf_print);
-    return 0;
-}
-
-static int trace_exec_close(struct ophost_ctx *ctx, void *op_data) {
-    libbpf_set_print(old_libbpf_print);
-    return 0;
+    bpfg_teardown(&t->g);
 }
 #else
 static int ebpf_setup(struct trace_exec *t, char *why, size_t why_size) {
@@ -376,10 +262,14 @@ static void fill_from_proc(struct trace_exec *t, struct ophost_event *e, uint32_
         return; /* gone already */
 
     n = procfs_read(dirfd, "stat", t->text, sizeof(t->text));
-    if (n > 0 && procfs_stat_parse(t->text, (size_t) n, PROCFS_STAT_PPID, &ps)) {
+    if (n > 0 && procfs_stat_parse(t->text, (size_t) n, PROCFS_STAT_STARTTIME, &ps)) {
         (void) ophost_event_set_bytes(t->batch, e, t->f_comm, ps.comm, ps.comm_len);
         if (ps.last >= PROCFS_STAT_PPID)
             ophost_event_set_u32(e, t->f_ppid, (uint32_t) ps.field[PROCFS_STAT_PPID]);
+        if (ps.last >= PROCFS_STAT_STARTTIME)
+            ophost_event_set_u64(e, t->f_start_time,
+                                 t->boot_ns + procfs_ticks_to_ns(ps.field[PROCFS_STAT_STARTTIME],
+                                                                 t->tick_hz));
     }
     n = read_file_at(dirfd, "status", t->text, sizeof(t->text));
     if (n > 0) {
@@ -629,6 +519,8 @@ static int trace_exec_instantiate(struct ophost_ctx *ctx, void *op_data, void **
         { "filename", OPHOST_FIELD_STRING, &t->f_filename },
         { "args", OPHOST_FIELD_STRING, &t->f_args },
         { "mntns", OPHOST_FIELD_U64, &t->f_mntns },
+        { "start_time", OPHOST_FIELD_TIMESTAMP, &t->f_start_time },
+        { "exec_id", OPHOST_FIELD_U64, &t->f_exec_id },
         { 0 }
     };
 
@@ -636,19 +528,20 @@ static int trace_exec_instantiate(struct ophost_ctx *ctx, void *op_data, void **
     t->nl_fd = -1;
     if ((r = host->param_string(ctx, "mechanism", &mech)) < 0 ||
         (r = host->param_uint(ctx, "max-args-bytes", &t->max_args)) < 0 ||
-        (r = host->param_uint(ctx, "ring-buffer-size", &t->rb_size)) < 0 ||
         (r = host->param_uint(ctx, "proc-connector-buffer", &t->pc_buffer)) < 0)
         goto fail;
     t->want = strcmp(mech, "ebpf") == 0             ? MECH_EBPF
               : strcmp(mech, "proc-connector") == 0 ? MECH_PROC
                                                     : MECH_AUTO;
-    if (t->rb_size & (t->rb_size - 1)) {
-        r = host->error(ctx, -EINVAL, "param 'ring-buffer-size': %" PRIu64 " is not a power of 2",
-                        t->rb_size);
+#if HAVE_BPF
+    if ((r = bpfg_instantiate(ctx, &t->g, &te_desc, "exec", 0)) < 0)
         goto fail;
-    }
-    if ((r = schema_add_datasource(host, ctx, "exec", 0, &t->ds)) < 0 ||
-        (r = schema_add_fields(host, ctx, t->ds, fields)) < 0)
+    t->ds = t->g.ds;
+#else
+    if ((r = schema_add_datasource(host, ctx, "exec", 0, &t->ds)) < 0)
+        goto fail;
+#endif
+    if ((r = schema_add_fields(host, ctx, t->ds, fields)) < 0)
         goto fail;
     *ret = t;
     return 0;
@@ -666,6 +559,9 @@ static int trace_exec_pre_start(struct ophost_ctx *ctx, void *data) {
         r = ebpf_setup(t, why_ebpf, sizeof(why_ebpf));
         if (r >= 0) {
             t->used = MECH_EBPF;
+#if HAVE_BPF
+            t->g.start_realtime_ns = procfs_boot_realtime_ns();
+#endif
             host->log(ctx, OPHOST_LOG_INFO, "using eBPF (tp_btf/sched_process_exec)");
             return 0;
         }
@@ -676,6 +572,8 @@ static int trace_exec_pre_start(struct ophost_ctx *ctx, void *data) {
     }
     r = proc_setup(t, why_proc, sizeof(why_proc));
     if (r >= 0) {
+        t->boot_ns = procfs_boot_realtime_ns();
+        t->tick_hz = procfs_tick_hz();
         t->used = MECH_PROC;
         host->log(ctx, OPHOST_LOG_INFO, "using the netlink proc connector");
         return 0;
@@ -691,12 +589,8 @@ static int trace_exec_start(struct ophost_ctx *ctx, void *data) {
     int r;
 
 #if HAVE_BPF
-    if (t->used == MECH_EBPF) {
-        r = host->io_add(ctx, ring_buffer__epoll_fd(t->rb), POLLIN, on_ring, t, &t->src);
-        if (r < 0)
-            return host->error(ctx, r, "cannot watch the ring buffer: %s", strerror(-r));
-        return 0;
-    }
+    if (t->used == MECH_EBPF)
+        return bpfg_op_start(ctx, &t->g);
 #endif
     r = host->io_add(ctx, t->nl_fd, POLLIN, on_netlink, t, &t->src);
     if (r < 0)
@@ -707,6 +601,9 @@ static int trace_exec_start(struct ophost_ctx *ctx, void *data) {
 static int trace_exec_stop(struct ophost_ctx *ctx, void *data) {
     struct trace_exec *t = data;
 
+#if HAVE_BPF
+    bpfg_op_stop(ctx, &t->g);
+#endif
     host->source_free(t->src);
     t->src = NULL;
     return 0;
@@ -719,7 +616,7 @@ static int trace_exec_post_stop(struct ophost_ctx *ctx, void *data) {
         ebpf_teardown(t);
     else
         proc_teardown(t);
-    if (t->n_lost > 0)
+    if (t->used == MECH_PROC && t->n_lost > 0)
         host->log(ctx, OPHOST_LOG_WARNING, "%" PRIu64 " exec events were lost in total",
                   t->n_lost);
     return 0;
@@ -739,9 +636,7 @@ static const struct ophost_param params[] = {
       .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 1, .max = TE_ARGS_MAX,
       .description = "bytes of the command line kept in 'args'; a longer one is cut and "
                      "ends with \"...\"" },
-    { .key = "ring-buffer-size", .type = OPHOST_PARAM_UINT, .default_value = "4194304",
-      .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 4096, .max = 1 << 30,
-      .description = "eBPF ring buffer size in bytes (a power of 2)" },
+    BPFG_RING_PARAMS,
     { .key = "proc-connector-buffer", .type = OPHOST_PARAM_UINT, .default_value = "4194304",
       .flags = OPHOST_PARAM_HAS_MIN | OPHOST_PARAM_HAS_MAX, .min = 4096, .max = 1 << 30,
       .description = "receive buffer of the proc connector socket in bytes" },
@@ -755,8 +650,8 @@ static const struct ophost_operator trace_exec = {
     .flags = OPHOST_OPERATOR_GADGET,
     .instance_params = params,
 #if HAVE_BPF
-    .init = trace_exec_init,
-    .close = trace_exec_close,
+    .init = bpfg_op_init,
+    .close = bpfg_op_close,
 #endif
     .instantiate = trace_exec_instantiate,
     .pre_start = trace_exec_pre_start,
@@ -780,5 +675,8 @@ static const struct ophost_plugin plugin = {
 
 OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *h) {
     host = h;
+#if HAVE_BPF
+    bpfg_host = h;
+#endif
     return &plugin;
 }

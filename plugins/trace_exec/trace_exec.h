@@ -15,6 +15,8 @@
 struct te_event {
     __u64 boot_ns;        /* bpf_ktime_get_boot_ns() at the exec */
     __u64 mntns;          /* mount namespace inode */
+    __u64 start_ns;       /* process start, CLOCK_BOOTTIME */
+    __u64 exec_id;        /* task->self_exec_id: raised by every exec */
     __u32 pid;            /* tgid */
     __u32 ppid;           /* tgid of the real parent */
     __u32 uid;            /* real uid */

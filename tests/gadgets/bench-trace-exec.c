@@ -33,71 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemonbench.h"
+
 #define PID_LIMIT (1u << 22)
 
 static char tmpdir[] = "/tmp/bench-trace-exec-XXXXXX";
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned ms) {
-    nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
-}
-
-/* Sum of the on-CPU nanoseconds of every thread of pid. */
-static uint64_t cpu_ns(pid_t pid) {
-    char path[64];
-    struct dirent *de;
-    uint64_t total = 0;
-    DIR *d;
-
-    snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-    d = opendir(path);
-    if (!d)
-        return 0;
-    while ((de = readdir(d))) {
-        char p[320];
-        unsigned long long run;
-        FILE *f;
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
-        f = fopen(p, "re");
-        if (f && fscanf(f, "%llu", &run) == 1)
-            total += run;
-        if (f)
-            fclose(f);
-    }
-    closedir(d);
-    return total;
-}
-
-static bool file_contains(const char *path, const char *needle) {
-    char buf[65536];
-    FILE *f = fopen(path, "re");
-    bool found = false;
-
-    if (!f)
-        return false;
-    while (!found && fgets(buf, sizeof(buf), f))
-        found = strstr(buf, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
-static off_t file_size(const char *path) {
-    FILE *f = fopen(path, "re");
-    off_t n;
-    if (!f)
-        return 0;
-    fseeko(f, 0, SEEK_END);
-    n = ftello(f);
-    fclose(f);
-    return n;
-}
 
 /* The execs: workers processes, count in all; the pids go to pids[]
  * (shared memory). */

@@ -33,6 +33,8 @@ static char true_path[PATH_MAX]; /* /bin/true, resolved (what /proc/PID/exe says
 static char token[64];           /* unique to this run */
 static unsigned long long self_mntns;
 static bool have_ebpf, have_proc;
+static bool cur_ebpf;                /* the running session uses eBPF */
+static unsigned long long exec_id;   /* what eBPF says of our children (0: not seen yet) */
 static char ebpf_why[1024], proc_why[1024];
 
 struct child {
@@ -110,13 +112,16 @@ static void line_of(struct harness *h, pid_t pid, char *line, size_t size) {
     line[end - start] = '\0';
 }
 
-/* Waits for pid's event, then checks the whole line: the timestamp lies in
- * [t0, t1] and the rest is exactly what the child was. */
+/* Waits for pid's event, then checks the whole line: the timestamp and the
+ * process start lie in [t0, t1] and the rest is exactly what the child was.
+ * exec_id is the same for every child of this process (forked from it, one
+ * exec each), and unknown (0) with the proc connector. */
 static void expect(struct harness *h, const struct child *c, const char *comm,
                    const char *filename, const char *args, uint64_t t0, uint64_t t1) {
     char needle[64], line[BUF], want[BUF];
-    unsigned long long ts;
+    unsigned long long ts, start, id;
     int consumed = 0;
+    char *tail;
 
     snprintf(needle, sizeof(needle), " pid=%d ppid=", (int) c->pid);
     ck_assert_msg(harness_wait_for(h, needle, WAIT_MS), "no event of pid %d (%s)",
@@ -129,6 +134,17 @@ static void expect(struct harness *h, const struct child *c, const char *comm,
              " pid=%d ppid=%d uid=%u gid=%u comm=\"%s\" filename=\"%s\" args=\"%s\" mntns=%llu",
              (int) c->pid, (int) getpid(), (unsigned) c->uid, (unsigned) c->gid, comm, filename,
              args, self_mntns);
+    tail = strstr(line, " start_time=");
+    ck_assert_msg(tail && sscanf(tail, " start_time=%llu exec_id=%llu", &start, &id) == 2,
+                  "bad line '%s'", line);
+    /* The proc connector reads the start from /proc: clock ticks (10 ms). */
+    ck_assert_msg(start + 20000000ull >= t0 && start <= t1 + 20000000ull,
+                  "start_time %llu not within [%" PRIu64 ", %" PRIu64 "]", start, t0, t1);
+    if (cur_ebpf && exec_id == 0)
+        exec_id = id;
+    ck_assert_msg(cur_ebpf ? id == exec_id && id > 0 : id == 0, "exec_id %llu, want %llu", id,
+                  cur_ebpf ? exec_id : 0);
+    *tail = '\0';
     ck_assert_str_eq(line + consumed, want);
 }
 
@@ -161,7 +177,10 @@ static bool wait_running(struct harness *h) {
 
 static void start_session(struct harness *h, const char *mechanism, unsigned max_args) {
     char *err = NULL;
-    int r = harness_start(h, session_yaml(mechanism, max_args), &err);
+    int r;
+
+    cur_ebpf = strcmp(mechanism, "ebpf") == 0;
+    r = harness_start(h, session_yaml(mechanism, max_args), &err);
     ck_assert_msg(r == 0, "start: %s", err ? err : strerror(-r));
     if (!wait_running(h)) {
         r = harness_stop(h, &err);

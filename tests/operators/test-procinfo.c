@@ -1,8 +1,9 @@
 /* test-procinfo.c — the procinfo enricher: the test's own process, a child
  * with a known exe and command line, a zombie, a pid that does not exist, a
  * kernel thread, command-line truncation (on a UTF-8 boundary), a process
- * that exec'd after it was cached, eviction with a tiny cache, and the
- * instantiate errors. */
+ * that exec'd after it was cached, eviction with a tiny cache, events that
+ * carry their own cache key (start_time, exec_id), and the instantiate
+ * errors. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -452,6 +453,64 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+/* Events keyed by (pid, start_time, exec_id), as the eBPF gadgets give. */
+struct keyed {
+    pid_t child;
+    uint64_t start;
+};
+
+static void feed_keyed(struct harness_feed *f, void *userdata) {
+    struct keyed *k = userdata;
+    struct ophost_event *e = harness_append(f);
+
+    harness_set_u64(f, e, "pid", (uint64_t) k->child);
+    harness_set_u64(f, e, "start_time", k->start);
+    harness_set_u64(f, e, "exec_id", 7);
+    harness_flush(f); /* read from /proc and cached */
+    tu_reap(k->child);
+    e = harness_append(f); /* the same image: from the cache, /proc is not read */
+    harness_set_u64(f, e, "pid", (uint64_t) k->child);
+    harness_set_u64(f, e, "start_time", k->start);
+    harness_set_u64(f, e, "exec_id", 7);
+    e = harness_append(f); /* another exec of it: not cached, and it is gone */
+    harness_set_u64(f, e, "pid", (uint64_t) k->child);
+    harness_set_u64(f, e, "start_time", k->start);
+    harness_set_u64(f, e, "exec_id", 8);
+    e = harness_append(f); /* our pid with another start: a reused pid */
+    harness_set_u64(f, e, "pid", (uint64_t) getpid());
+    harness_set_u64(f, e, "start_time", k->start + 5000000000u);
+    harness_set_u64(f, e, "exec_id", 7);
+}
+
+START_TEST(test_event_key) {
+    struct harness *h = harness_new(plugins);
+    struct keyed k = { .child = spawn_sleep() };
+    uint64_t pids[2] = { (uint64_t) k.child, UINT64_MAX };
+    char want[PATH_MAX * 2 + 16];
+    const char *v;
+
+    /* The start procinfo itself computes, as a gadget would report it. */
+    ck_assert_int_eq(harness_run(h, YAML(""), feed_pids, pids, NULL), 0);
+    k.start = strtoull(harness_values(h, "proc.start_time"), NULL, 10);
+    ck_assert_uint_gt(k.start, 0);
+    ck_assert_int_eq(harness_run(h,
+                                 "t:\n"
+                                 "  gadget: feed\n"
+                                 "  operators:\n"
+                                 "    feed: {fields: 'pid:u32,start_time:timestamp,exec_id:u64'}\n"
+                                 "    procinfo: {}\n",
+                                 feed_keyed, &k, NULL), 0);
+    ck_assert_str_eq(harness_values(h, "proc.gone"), "false false true true");
+    snprintf(want, sizeof(want), "\"%s\" \"%s\" - -", sleep_exe, sleep_exe);
+    ck_assert_str_eq(harness_values(h, "proc.exe"), want);
+    v = harness_values(h, "proc.start_time");
+    snprintf(want, sizeof(want), "%llu %llu 0 0", (unsigned long long) k.start,
+             (unsigned long long) k.start);
+    ck_assert_str_eq(v, want);
+    harness_free(h);
+}
+END_TEST
+
 int main(void) {
     return tu_run_tests("procinfo", 0, (const TTest *const[]){
         test_live,
@@ -460,6 +519,7 @@ int main(void) {
         test_kernel_thread,
         test_small_caches,
         test_signed_pid,
+        test_event_key,
         test_errors,
         NULL,
     });
