@@ -28,6 +28,8 @@ static void help(void) {
            "                          then $OPHOST_PLUGIN_DIR, then %s)\n"
            "  -d, --pipeline-dir DIR  pipeline directory (default from the config)\n"
            "  -l, --log-level LEVEL   err, warning, notice, info or debug\n"
+           "      --start SESSION     start this session at startup even if its autostart\n"
+           "                          is false, repeatable (what `make run` does with demo)\n"
            "      --check             validate config and plugins, print each session's\n"
            "                          operator order, exit 0 if valid and 1 if not\n"
            "      --list-operators    list the operators of the plugins and refused plugins\n"
@@ -52,12 +54,13 @@ static int parse_level(const char *s) {
 }
 
 int main(int argc, char **argv) {
-    enum { ARG_CHECK = 0x100, ARG_LIST, ARG_CHECK_PLUGIN, ARG_JSON, ARG_VERSION };
+    enum { ARG_CHECK = 0x100, ARG_LIST, ARG_CHECK_PLUGIN, ARG_JSON, ARG_VERSION, ARG_START };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "plugin-dir", required_argument, NULL, 'p' },
         { "pipeline-dir", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'l' },
+        { "start", required_argument, NULL, ARG_START },
         { "check", no_argument, NULL, ARG_CHECK },
         { "list-operators", no_argument, NULL, ARG_LIST },
         { "check-plugin", required_argument, NULL, ARG_CHECK_PLUGIN },
@@ -66,7 +69,7 @@ int main(int argc, char **argv) {
         { "version", no_argument, NULL, ARG_VERSION },
         {}
     };
-    _cleanup_(strv_freep) char **plugin_dirs = NULL;
+    _cleanup_(strv_freep) char **plugin_dirs = NULL, **start = NULL;
     struct daemon_options opt = { .log_level = -1 };
     bool check = false, list = false, json = false;
     const char *check_plugin = NULL;
@@ -96,6 +99,10 @@ int main(int argc, char **argv) {
                           optarg);
                 return 1;
             }
+            break;
+        case ARG_START:
+            if (strv_extend(&start, optarg) < 0)
+                return log_error("out of memory"), 1;
             break;
         case ARG_CHECK:
             check = true;
@@ -145,6 +152,7 @@ int main(int argc, char **argv) {
                 return 1;
     }
     opt.plugin_dirs = plugin_dirs;
+    opt.start = start;
     if (opt.log_level >= 0)
         log_set_max_level(opt.log_level);
 

@@ -26,6 +26,13 @@ size_t strv_length(char *const *l) {
     return n;
 }
 
+bool strv_contains(char *const *l, const char *s) {
+    for (size_t i = 0; l && l[i]; i++)
+        if (streq(l[i], s))
+            return true;
+    return false;
+}
+
 char **strv_free(char **l) {
     for (size_t i = 0; l && l[i]; i++)
         free(l[i]);

@@ -92,6 +92,7 @@ char *vstrprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
 /* NULL-terminated string vectors. */
 size_t strv_length(char *const *l);
+bool strv_contains(char *const *l, const char *s);
 char **strv_free(char **l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free)
 /* Appends a copy of s; 0 or -ENOMEM. */

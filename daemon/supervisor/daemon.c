@@ -1181,10 +1181,14 @@ static int start_sessions(struct daemon *d) {
         if (!m)
             return -ENOMEM;
         d->managed[d->n_managed++] = m;
-        m->autostart_pending = m->cfg->autostart;
+        m->autostart_pending = m->cfg->autostart || strv_contains(d->opt.start, m->cfg->name);
     }
+    for (size_t i = 0; d->opt.start && d->opt.start[i]; i++)
+        if (!find_managed(d, d->opt.start[i]))
+            log_error("--start %s: no session of that name in %s", d->opt.start[i],
+                      d->config->pipeline_dir);
     for (size_t i = 0; i < d->n_managed; i++)
-        if (d->managed[i]->cfg->autostart)
+        if (d->managed[i]->autostart_pending)
             managed_start(d->managed[i]);
     maybe_ready(d);
     return 0;
@@ -1220,6 +1224,7 @@ int daemon_run(const struct daemon_options *opt) {
     if (r < 0) {
         log_lines(LOG_ERR, &errs, "");
         log_error_errno(r, "cannot read the daemon configuration, exiting");
+        status = DAEMON_EXIT_CONFIG;
         goto out;
     }
     log_set_max_level(d.config->log_level);
@@ -1260,6 +1265,7 @@ int daemon_run(const struct daemon_options *opt) {
      * session); systemd then shows the failure. */
     if (control_new(&d, d.loop, d.config, &d.control) < 0) {
         log_error("cannot serve the control socket %s, exiting", d.config->control_socket);
+        status = DAEMON_EXIT_CONFIG;
         goto out;
     }
     r = watch_plugin_dirs(&d);

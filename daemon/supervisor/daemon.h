@@ -23,6 +23,7 @@ struct daemon_options {
     char **plugin_dirs;        /* overrides the config; NULL = use it */
     const char *pipeline_dir;  /* overrides the config; NULL = use it */
     int log_level;             /* overrides the config; -1 = use it */
+    char **start;              /* sessions started at startup whatever their autostart */
 };
 
 struct daemon;
@@ -35,6 +36,13 @@ struct daemon_config;
 struct worker_env;
 
 /* Each returns the process exit status. */
+/* The exit status of a daemon that cannot run as configured (unreadable
+ * configuration, control socket it cannot serve): restarting would not
+ * help, so the unit lists it in RestartPreventExitStatus= (EX_CONFIG). */
+#define DAEMON_EXIT_CONFIG 78
+
+/* Runs the daemon until SIGTERM: 0 after a clean stop, DAEMON_EXIT_CONFIG,
+ * or 1. */
 int daemon_run(const struct daemon_options *opt);
 int daemon_check(const struct daemon_options *opt, bool json);
 int daemon_list_operators(const struct daemon_options *opt, bool json);

@@ -916,10 +916,16 @@ fail:
 struct varlink_server *varlink_server_free(struct varlink_server *s) {
     if (!s)
         return NULL;
-    while (s->idle.head)
+    /* The last replies (a watcher's end at shutdown) go out if the socket
+     * takes them now; nobody waits for a client that does not read. */
+    while (s->idle.head) {
+        conn_flush(s->idle.head);
         conn_free(s->idle.head);
-    while (s->busy.head)
+    }
+    while (s->busy.head) {
+        conn_flush(s->busy.head);
         conn_free(s->busy.head);
+    }
     sd_event_source_disable_unref(s->listen_es);
     sd_event_source_disable_unref(s->idle_es);
     if (s->path) {

@@ -214,7 +214,7 @@ ok "exit codes 2 (usage) and 3 (cannot connect); --help for every command"
 
 # --- a non-root user: reads yes, changes no
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
-    chmod 0666 "$OPHOST_SOCKET"
+    [ "$(stat -c %a "$OPHOST_SOCKET")" = 666 ] || fail "socket mode $(stat -c %a "$OPHOST_SOCKET")"
     nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
     expect_rc 0 "${nobody[@]}" "$ctl" list sessions
     expect_rc 1 "${nobody[@]}" "$ctl" stop tick
@@ -228,8 +228,29 @@ else
     echo "ok - SKIP: not root or no setpriv, cannot test as another user"
 fi
 
+# --- the ends of a stream: a session that runs its course, a daemon that
+# stops cleanly (0), a session that fails (1)
+expect_rc 0 "$ctl" run synthetic -p count=3 -p rate=100
+[ "$(wc -l <"$tmp/out")" = 3 ] || fail "run count=3 printed $(wc -l <"$tmp/out") events"
+grep -qx "ophostctl: session stopped, 3 events" "$tmp/err" || fail "run end: $(cat "$tmp/err")"
+"$ctl" watch tick >"$tmp/watch.out" 2>"$tmp/watch.err" &
+watch_pid=$!
+"$ctl" run synthetic -p rate=20 >"$tmp/run.out" 2>"$tmp/run.err" &
+run_pid=$!
+for _ in $(seq 100); do
+    grep -q running "$tmp/run.err" && grep -q watching "$tmp/watch.err" && break
+    sleep 0.05
+done
 kill -TERM "${pids[0]}"
 wait "${pids[0]}" || fail "daemon exited with $?"
+rc=0
+wait "$watch_pid" || rc=$?
+[ "$rc" = 0 ] || fail "watch exited $rc when the daemon stopped: $(cat "$tmp/watch.err")"
+grep -q "^ophostctl: session stopped, [0-9]* events$" "$tmp/watch.err" || fail "watch end: $(cat "$tmp/watch.err")"
+rc=0
+wait "$run_pid" || rc=$?
+[ "$rc" = 0 ] || fail "run exited $rc when the daemon stopped: $(cat "$tmp/run.err")"
+ok "run to its count, watch and run through a clean daemon stop: exit 0 with the end"
 [ ! -e "$OPHOST_SOCKET" ] || fail "socket left behind after exit"
 ok "daemon removes its socket on exit"
 

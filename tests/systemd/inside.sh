@@ -1,14 +1,17 @@
 #!/bin/bash
 # inside.sh RESULTS — runs inside the container booted by nspawn.sh, as a
 # oneshot unit after multi-user.target. Drives the installed ophostd.service
-# with systemctl and checks what systemd and the journal show: start only
-# after READY=1 with the STATUS= text, reload (changed session restarted,
-# unchanged not), a rejected reload, the structured journal fields, a clean
-# stop, the watchdog restarting a hung main loop (test hook), and socket
-# activation. Writes RESULTS/log, RESULTS/journal.txt and RESULTS/status
+# with systemctl and checks what systemd and the journal show: the shipped
+# pipelines start nothing, start only after READY=1 with the STATUS= text,
+# reload (changed session restarted, unchanged not), a rejected reload
+# failing `systemctl reload`, access for root, a control-group member and
+# another user, the structured journal fields, every gadget in the sandbox,
+# 1,000 sessions, a clean stop, `failed` when the control socket cannot be
+# served, the watchdog restarting a hung main loop (test hook), and socket
+# activation with the same access. Writes RESULTS/log, RESULTS/journal.txt and RESULTS/status
 # ("pass" or the failure); the unit powers the container off afterwards.
 #
-# Environment (set by nspawn.sh): OPHOSTD, CONFDIR, PLUGINDIR,
+# Environment (set by nspawn.sh): OPHOSTD, OPHOSTCTL, CONFDIR, PLUGINDIR,
 # SOCKET_ACTIVATION (yes when ophostd calls sd_listen_fds). nspawn.sh binds
 # tests/lib.sh beside it as in the tree; its fail is replaced below.
 set -uo pipefail
@@ -68,11 +71,72 @@ EOF
 }
 
 cursor=$(mktemp)
+err=$(mktemp)
 mark
-echo "# ophostd at $OPHOSTD, config $CONFDIR, plugins $PLUGINDIR"
+echo "# ophostd at $OPHOSTD, ophostctl at $OPHOSTCTL, config $CONFDIR, plugins $PLUGINDIR"
 systemctl --version | head -n 1
 [ -x "$OPHOSTD" ] || fail "$OPHOSTD is not installed"
 systemctl cat ophostd >/dev/null 2>&1 || fail "systemd does not know ophostd.service"
+
+# ---- users: alice in control-group, bob not ----------------------------------
+groupadd -r ophost-ctl || fail "groupadd"
+useradd -M -s /bin/bash -G ophost-ctl alice || fail "useradd alice"
+useradd -M -s /bin/bash bob || fail "useradd bob"
+echo "control-group: ophost-ctl" >>"$CONFDIR/ophostd.yaml"
+
+# as USER CMD...: runs ophostctl as USER (root for root).
+as() {
+    local u=$1
+    shift
+    if [ "$u" = root ]; then "$OPHOSTCTL" "$@"; else runuser -u "$u" -- "$OPHOSTCTL" "$@"; fi
+}
+# may USER CMD...: USER's ophostctl CMD succeeds.
+may() {
+    as "$@" >/dev/null 2>"$err" || fail "$SETUP: '$*' as $1 failed: $(cat "$err")"
+}
+# may_not USER CMD...: refused with the reason, exit status 1.
+may_not() {
+    local rc=0
+    as "$@" >/dev/null 2>"$err" || rc=$?
+    [ "$rc" = 1 ] || fail "$SETUP: '$*' as $1 exited $rc, expected a refusal: $(cat "$err")"
+    grep -q -F "permission denied: " "$err" || fail "$SETUP: '$*' as $1: $(cat "$err")"
+}
+# access_checks: the one access model, whoever connects first.
+access_checks() {
+    local u n
+    for u in root alice bob; do
+        may "$u" list sessions
+        may "$u" list plugins
+        may "$u" describe alpha
+        may "$u" stats alpha
+        n=$(runuser -u "$u" -- timeout -s INT 2 "$OPHOSTCTL" watch alpha 2>/dev/null | wc -l)
+        [ "$n" -ge 5 ] || fail "$SETUP: watch alpha as $u printed $n events"
+    done
+    for cmd in "stop beta" "start beta" "reload" "run synthetic -p count=1"; do
+        # shellcheck disable=SC2086
+        may_not bob $cmd
+    done
+    for u in alice root; do
+        may "$u" stop beta
+        may "$u" start beta
+        may "$u" reload
+        n=$(as "$u" run synthetic -p count=3 -p rate=100 2>/dev/null | wc -l)
+        [ "$n" = 3 ] || fail "$SETUP: run as $u printed $n events"
+    done
+    ok "$SETUP: root, alice (control-group) and bob may list, describe, stats and watch; root and alice may stop, start, reload and run; bob is refused with the reason"
+}
+
+# ---- the shipped pipelines start nothing under the unit ------------------------
+systemctl start ophostd || fail "systemctl start ophostd (shipped pipelines) exited $?"
+[ "$(stat -c %a /run/ophost/ophostd.sock)" = 666 ] || fail "socket mode $(stat -c %a /run/ophost/ophostd.sock)"
+"$OPHOSTCTL" list sessions >"$err" 2>&1 || fail "list sessions: $(cat "$err")"
+grep -q '^demo ' "$err" || fail "the shipped demo session is not configured: $(cat "$err")"
+if awk 'NR > 1 && $3 != "inactive"' "$err" | grep -q .; then
+    fail "a shipped session runs under the unit: $(cat "$err")"
+fi
+systemctl stop ophostd
+ok "shipped pipelines: $(($(wc -l <"$err") - 1)) sessions configured, none started (demo writes to stdout = the journal)"
+mark
 
 # ---- the pipelines: two synthetic -> print sessions writing to /var/log/ophost
 rm -f "$pipelines"/*.yaml
@@ -143,8 +207,12 @@ beta:
       rate: 50
       ratee: 3
 EOF
-systemctl reload ophostd || fail "systemctl reload (broken file) exited $?"
+if systemctl reload ophostd 2>"$err"; then
+    fail "systemctl reload of a broken file succeeded"
+fi
 expect_journal "$pipelines/beta.yaml:6:7: session 'beta': operator 'synthetic': unknown param 'ratee' (did you mean 'rate'?)"
+systemctl status --no-pager -n 20 ophostd >"$err" 2>&1
+grep -q -F "beta.yaml:6:7: session 'beta'" "$err" || fail "systemctl status does not show the reload error: $(cat "$err")"
 expect_journal "reload failed (1 errors), keeping the running configuration"
 wait_for 10 test "$(prop ActiveState)" = active || fail "after a rejected reload: $(prop ActiveState)"
 grows "$logs/alpha.log" "after a rejected reload"
@@ -157,7 +225,7 @@ status_text=$(prop StatusText)
 p=$(journalctl -u ophostd --no-pager -o verbose MESSAGE="reload failed (1 errors), keeping the running configuration" |
     grep -c -F "    PRIORITY=3" || true)
 [ "$p" -ge 1 ] || fail "the reload error is not logged with PRIORITY=3"
-ok "broken beta.yaml: reload rejected with the error at beta.yaml:6:7 in journalctl -u ophostd (PRIORITY=3), sessions untouched, status says so"
+ok "broken beta.yaml: systemctl reload fails, the error at beta.yaml:6:7 in systemctl status and journalctl -u ophostd (PRIORITY=3), sessions untouched, status says so"
 
 # An operator error carries the operator and plugin fields.
 mark
@@ -180,6 +248,25 @@ status_text=$(prop StatusText)
 rm "$pipelines/gamma.yaml"
 systemctl reload ophostd || fail "systemctl reload exited $?"
 ok "gamma's failing print: journalctl OPHOST_SESSION=gamma OPHOST_OPERATOR=print PRIORITY=3 has OPHOST_PLUGIN=print.so"
+
+SETUP="ophostd.service"
+access_checks
+
+# ---- 1,000 sessions: enough fds and tasks --------------------------------------
+{
+    for i in $(seq 1000); do
+        printf 's%04d:\n  gadget: synthetic\n  operators:\n    synthetic: {rate: 1}\n    null: {}\n' "$i"
+    done
+} >"$pipelines/many.yaml"
+systemctl reload ophostd || fail "systemctl reload (1,000 sessions) exited $?"
+all_running() { [[ $(prop StatusText) == *" 1002 sessions running,"* ]]; }
+wait_for 60 all_running || fail "1,000 sessions: StatusText '$(prop StatusText)'"
+if ujournal | grep -q -i "Too many open files\|Cannot allocate memory"; then
+    fail "1,000 sessions: $(ujournal | grep -i -m 3 "Too many open files\|Cannot allocate memory")"
+fi
+ok "1,000 more sessions under the unit's limits: '$(prop StatusText)', $(ls /proc/"$(prop MainPID)"/fd | wc -l) fds in the supervisor"
+rm "$pipelines/many.yaml"
+systemctl reload ophostd || fail "systemctl reload (back to 2 sessions) exited $?"
 
 # ---- the gadgets under the hardened unit ---------------------------------------
 # Every kernel mechanism the gadgets use, through the unit's capability
@@ -260,6 +347,16 @@ echo "# snapshot.log: $sd"
 rm "$pipelines/gadgets.yaml"
 systemctl reload ophostd || fail "systemctl reload exited $?"
 
+# ---- stray signals: ignored without the test hooks ----------------------------
+pid1=$(prop MainPID)
+systemctl kill -s USR2 --kill-who=main ophostd
+systemctl kill -s USR1 --kill-who=main ophostd
+sleep 1
+[ "$(prop MainPID)" = "$pid1" ] && [ "$(prop ActiveState)" = active ] ||
+    fail "a stray SIGUSR1/SIGUSR2 killed the daemon: $(prop ActiveState), MainPID $pid1 -> $(prop MainPID)"
+"$OPHOSTCTL" list sessions >/dev/null || fail "no answer after SIGUSR1/SIGUSR2"
+ok "stray SIGUSR1 and SIGUSR2: ignored (same PID, still answering)"
+
 # ---- stop: clean exit, not failed -------------------------------------------
 mark
 systemctl stop ophostd || fail "systemctl stop exited $?"
@@ -269,6 +366,22 @@ systemctl stop ophostd || fail "systemctl stop exited $?"
 expect_journal "received Terminated, stopping"
 expect_journal "session alpha: stopped"
 ok "systemctl stop: inactive, Result=success, exit status 0, sessions stopped"
+
+# ---- a control socket that cannot be served: failed, not headless ---------------
+mark
+rm -f /run/ophost/ophostd.sock
+: >/run/ophost/ophostd.sock
+if systemctl start ophostd 2>/dev/null; then
+    fail "ophostd started although its control socket path is a regular file"
+fi
+[ "$(prop ActiveState)" = failed ] || fail "control socket unusable: $(prop ActiveState)/$(prop SubState)"
+[ "$(prop ExecMainStatus)" = 78 ] || fail "control socket unusable: exit status $(prop ExecMainStatus)"
+expect_journal "/run/ophost/ophostd.sock exists and is not a socket"
+systemctl status --no-pager ophostd >"$err" 2>&1
+grep -q "Active: failed" "$err" || fail "systemctl status: $(cat "$err")"
+rm /run/ophost/ophostd.sock
+systemctl reset-failed ophostd
+ok "control socket path taken: systemctl start fails, 'Active: failed', status 78, the reason in the journal, no restart loop"
 
 # ---- watchdog: a hung main loop gets the daemon restarted ----------------------
 mkdir -p /run/systemd/system/ophostd.service.d
@@ -324,7 +437,7 @@ else
     [ "$(prop ActiveState)" = inactive ] || fail "ophostd started with its socket alone"
     [ -S /run/ophost/ophostd.sock ] || fail "no socket at /run/ophost/ophostd.sock"
     mode=$(stat -c %a /run/ophost/ophostd.sock)
-    [ "$mode" = 660 ] || fail "the socket has mode $mode"
+    [ "$mode" = 666 ] || fail "the socket has mode $mode"
     reply=$(varlink org.ophost.Manager.ListSessions) || fail "ListSessions through the socket failed: $reply"
     grep -q '"alpha"' <<<"$reply" || fail "ListSessions reply lacks alpha: $reply"
     [ "$(prop ActiveState)" = active ] || fail "the connection did not start ophostd: $(prop ActiveState)"
@@ -333,8 +446,10 @@ else
     reply=$(varlink org.ophost.Manager.ListSessions) || fail "ListSessions after a stop failed: $reply"
     grep -q '"beta"' <<<"$reply" || fail "ListSessions reply lacks beta: $reply"
     [ "$(prop ActiveState)" = active ] || fail "the second connection did not start ophostd"
+    SETUP="ophostd.socket"
+    access_checks
     systemctl stop ophostd.socket ophostd
-    ok "ophostd.socket: socket 0660, the first ListSessions starts ophostd, again after a stop"
+    ok "ophostd.socket: socket 0666, the first ListSessions starts ophostd, again after a stop"
 fi
 
 echo "$n_ok passed, 0 failed, $n_skip skipped"

@@ -93,11 +93,13 @@ DESTDIR=$stage meson install -C "$builddir" --no-rebuild --quiet >"$builddir/nsp
 unit=$(find "$stage" -name ophostd.service -type f | head -n 1)
 [ -n "$unit" ] || fail "meson install installed no ophostd.service"
 ophostd=$(sed -n 's/^ExecStart=//p' "$unit")
+ophostctl=$(sed -n 's/^ExecReload=\(.*\) reload$/\1/p' "$unit")
 confdir=$(dirname "$(find "$stage" -name ophostd.yaml -type f | head -n 1)")
 confdir=${confdir#"$stage"}
 plugindir=$(dirname "$(find "$stage" -name print.so -type f | head -n 1)")
 plugindir=${plugindir#"$stage"}
 [ -x "$stage$ophostd" ] || fail "ExecStart=$ophostd is not installed"
+[ -x "$stage$ophostctl" ] || fail "ExecReload=$ophostctl reload: $ophostctl is not installed"
 activation=no
 # Not "| grep -q": grep quitting early would fail nm with SIGPIPE under pipefail.
 if nm -D --undefined-only "$stage$ophostd" 2>/dev/null | grep -w sd_listen_fds >/dev/null; then
@@ -118,7 +120,7 @@ After=multi-user.target
 
 [Service]
 Type=oneshot
-Environment=OPHOSTD=$ophostd CONFDIR=$confdir PLUGINDIR=$plugindir SOCKET_ACTIVATION=$activation
+Environment=OPHOSTD=$ophostd OPHOSTCTL=$ophostctl CONFDIR=$confdir PLUGINDIR=$plugindir SOCKET_ACTIVATION=$activation
 ExecStart=/bin/bash /ophost-test/systemd/inside.sh /ophost-results
 ExecStopPost=/bin/systemctl --no-block poweroff
 StandardOutput=journal
