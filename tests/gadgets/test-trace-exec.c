@@ -28,7 +28,8 @@
 
 static const char *const plugins[] = { TEST_PLUGIN_DIR "/trace_exec.so", NULL };
 
-static char self_path[PATH_MAX]; /* this binary, resolved */
+static char self_path[PATH_MAX]; /* a copy of this binary that uid 65534 can exec */
+static char self_dir[PATH_MAX - 64]; /* the directory of the copy */
 static char true_path[PATH_MAX]; /* /bin/true, resolved (what /proc/PID/exe says) */
 static char token[64];           /* unique to this run */
 static unsigned long long self_mntns;
@@ -471,6 +472,33 @@ static void probe(void) {
     srunner_free(sr);
 }
 
+/* The children run a copy of this binary in a fresh directory under
+ * $TMPDIR or /tmp, mode 0755: the checkout may live where uid 65534 cannot
+ * reach it (root's home directory, mode 0700). */
+static int copy_self(void) {
+    const char *tmp = getenv("TMPDIR");
+    char buf[65536];
+    ssize_t n;
+    int in, out, r = 0;
+
+    snprintf(self_dir, sizeof(self_dir), "%s/ophost-trace-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(self_dir) || chmod(self_dir, 0755) < 0)
+        return -1;
+    snprintf(self_path, sizeof(self_path), "%s/test-trace-exec", self_dir);
+    in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    out = open(self_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    if (in < 0 || out < 0)
+        r = -1;
+    while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0)
+        if (n < 0 || write(out, buf, (size_t) n) != n)
+            r = -1;
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) < 0)
+        r = -1;
+    return r;
+}
+
 int main(int argc, char **argv) {
     Suite *s;
     TCase *tc_common, *tc_ebpf, *tc_proc;
@@ -486,8 +514,8 @@ int main(int argc, char **argv) {
         return 0;
     }
 
-    if (!realpath("/proc/self/exe", self_path) || !realpath("/bin/true", true_path) ||
-        stat("/proc/self/ns/mnt", &st) < 0) {
+    if (!realpath("/bin/true", true_path) || stat("/proc/self/ns/mnt", &st) < 0 ||
+        copy_self() < 0) {
         perror("test-trace-exec: setup");
         return EXIT_FAILURE;
     }
@@ -526,6 +554,8 @@ int main(int argc, char **argv) {
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    unlink(self_path);
+    rmdir(self_dir);
     if (failed)
         return EXIT_FAILURE;
     /* Neither mechanism works here: the tests that matter did not run. */
