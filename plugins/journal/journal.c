@@ -17,8 +17,9 @@
  * with the same journal name, or a field that would overwrite MESSAGE,
  * PRIORITY or OPHOST_SESSION fail the session with the reason.
  *
- * A failed send is counted, not fatal: the first failure is logged with its
- * reason and the count is logged at stop.
+ * A failed send is not fatal: the event is counted as dropped at once
+ * (host->dropped: `ophostctl stats` and `list` show it while the session
+ * runs), the first failure is logged with its reason and the count at stop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -415,10 +416,15 @@ static int journal_process(struct ophost_ctx *ctx, void *data, struct ophost_bat
         int r = send_event(j, b, ophost_batch_event(b, i));
         if (r == -ENOMEM)
             return r;
-        if (r < 0 && j->send_errors++ == 0)
-            host->log(ctx, OPHOST_LOG_WARNING,
-                      "sending an event to the journal failed: %s, counting further failures",
-                      strerror(-r));
+        if (r < 0) {
+            /* Counted live: `ophostctl stats` and `list` show it as dropped. */
+            host->dropped(ctx, 1);
+            if (j->send_errors++ == 0)
+                host->log(ctx, OPHOST_LOG_WARNING,
+                          "sending an event to the journal failed: %s, counting further "
+                          "failures as dropped",
+                          strerror(-r));
+        }
     }
     return 0;
 }

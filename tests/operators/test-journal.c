@@ -304,6 +304,46 @@ START_TEST(test_bad_params) {
 }
 END_TEST
 
+/* Sends that fail (journald gone) are counted as dropped, per event. */
+START_TEST(test_send_failures) {
+    struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = SOCKET_PATH };
+    struct harness *h;
+    char name[64], *y = NULL, *err = NULL;
+
+    if (fake_fd < 0) {
+        printf("SKIP send failures: journald runs here, only our own socket can be taken away\n");
+        return;
+    }
+    session_name(name, sizeof(name), "nosocket");
+    /* A socket file nobody reads: sends fail (ECONNREFUSED). A missing file
+     * would not do: sd_journal_sendv() then drops silently. (Closing ours
+     * would not do either: check's parent process holds it too.) */
+    {
+        int stale = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_eq(unlink(SOCKET_PATH), 0);
+        ck_assert_int_eq(bind(stale, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        close(stale);
+    }
+    ck_assert_int_ge(asprintf(&y,
+                              "%s:\n  gadget: feed\n  operators:\n    feed: {fields: '" FIELDS "'}\n"
+                              "    journal: {}\n",
+                              name),
+                     0);
+    h = harness_new(plugins);
+    ck_assert_int_eq(harness_run(h, y, feed_two, NULL, &err), 0);
+    ck_assert_int_eq(harness_dropped(h, "journal"), 2);
+    ck_assert_int_eq(harness_events_in(h, "journal"), 2);
+    harness_free(h);
+    free(y);
+    /* A socket back, for any test after this one. */
+    ck_assert_int_eq(unlink(SOCKET_PATH), 0);
+    close(fake_fd);
+    fake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fake_fd, 0);
+    ck_assert_int_eq(bind(fake_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+}
+END_TEST
+
 /* Stands in for journald in a private mount namespace; false with the
  * reason when that is not possible. */
 static bool fake_journal(char *reason, size_t size) {
@@ -349,6 +389,7 @@ int main(void) {
         test_fields,
         test_defaults_and_prefix,
         test_bad_params,
+        test_send_failures,
         NULL,
     });
     if (fake_fd >= 0)
