@@ -165,8 +165,9 @@ systemctl status --no-pager ophostd | grep -q -F "Status: \"$status_text\"" ||
     fail "systemctl status does not show the status text"
 wait_for 10 has_lines "$logs/alpha.log" 3 || fail "no events in alpha.log"
 [ "$(head -n 1 "$logs/alpha.log")" = 'seq=1 comm="comm-1"' ] || fail "alpha.log starts with $(head -n 1 "$logs/alpha.log")"
+[ "$(stat -c %a "$logs/alpha.log")" = 640 ] || fail "alpha.log has mode $(stat -c %a "$logs/alpha.log") under UMask=0077, not 0640"
 main_pid=$(prop MainPID)
-ok "systemctl start: active (running) after READY=1 ('Started' follows 'ready'); status: \"$status_text\""
+ok "systemctl start: active (running) after READY=1 ('Started' follows 'ready'); status: \"$status_text\"; sink file mode 0640"
 
 # ---- the structured journal fields ---------------------------------------------
 n=$(journalctl --no-pager -o cat OPHOST_SESSION=alpha | grep -c -x -F "session alpha: started" || true)
