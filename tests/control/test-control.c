@@ -237,6 +237,22 @@ static uint64_t seq_of(const char *msg) {
 
 /* ------------------------------------------------------------ daemon */
 
+/* Starts ophostd on config file cfg, its output in log. */
+static pid_t spawn_daemon(const char *cfg, const char *log) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test killed at its timeout */
+        dup2(fd, 1);
+        dup2(fd, 2);
+        unsetenv("JOURNAL_STREAM");
+        unsetenv("LISTEN_FDS");
+        execl(ophostd, ophostd, "-c", cfg, "-p", plugin_dir, "-d", pipe_dir, (char *) NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
 static void start_daemon(const char *extra_config) {
     char cfg[400], text[1024];
 
@@ -270,17 +286,7 @@ static void start_daemon(const char *extra_config) {
                "    synthetic: {rate: 3000, count: 24000, fields: \"seq:u64,comm:string\"}\n"
                "    null: {}\n");
 
-    daemon_pid = fork();
-    if (daemon_pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        (void) prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test killed at its timeout */
-        dup2(fd, 1);
-        dup2(fd, 2);
-        unsetenv("JOURNAL_STREAM");
-        unsetenv("LISTEN_FDS");
-        execl(ophostd, ophostd, "-c", cfg, "-p", plugin_dir, "-d", pipe_dir, (char *) NULL);
-        _exit(127);
-    }
+    daemon_pid = spawn_daemon(cfg, log_path);
     for (int i = 0; i < 500; i++) {
         int fd = try_connect();
         if (fd >= 0) {
@@ -753,16 +759,7 @@ START_TEST(test_second_daemon) {
 
     snprintf(cfg, sizeof(cfg), "%s/ophostd.yaml", tmp);
     snprintf(log2, sizeof(log2), "%s/second.log", tmp);
-    pid = fork();
-    if (pid == 0) {
-        int fd = open(log2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        unsetenv("JOURNAL_STREAM");
-        unsetenv("LISTEN_FDS");
-        execl(ophostd, ophostd, "-c", cfg, "-p", plugin_dir, "-d", pipe_dir, (char *) NULL);
-        _exit(127);
-    }
+    pid = spawn_daemon(cfg, log2);
     for (int waited = 0; waited < 5000 && waitpid(pid, &status, WNOHANG) == 0; waited += 10)
         usleep(10000);
     if (waitpid(pid, &status, WNOHANG) == 0) {
