@@ -1151,6 +1151,21 @@ static long daemon_status_kb(const char *key) {
     return v;
 }
 
+/* Whether a mapping of the daemon's has name in its path (a sanitizer's
+ * runtime, say). */
+static bool daemon_maps_have(const char *name) {
+    char path[64], line[512];
+    bool found = false;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int) daemon_pid);
+    f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, name) != NULL;
+    fclose(f);
+    return found;
+}
+
 static int daemon_open_fds(void) {
     char path[64];
     int n = 0;
@@ -1309,7 +1324,11 @@ START_TEST(test_unread_replies) {
     }
     printf("unread replies: daemon RSS %ld kB before, %ld kB with %d such clients\n", rss_before,
            rss, N_PIPELINERS);
-    ck_assert_int_lt(rss, 64 * 1024);
+    if (daemon_maps_have("libasan"))
+        printf("SKIP the RSS limit: the daemon runs under AddressSanitizer, whose quarantine "
+               "keeps freed memory resident\n");
+    else
+        ck_assert_int_lt(rss, 64 * 1024);
 
     for (int i = 0; i < N_PIPELINERS; i++) {
         if (off[i] > 0) { /* the rest of the last request, blocking */
@@ -1334,14 +1353,25 @@ START_TEST(test_unread_replies) {
                 }
             }
         }
-        for (size_t k = 0; k < sent[i]; k++) {
-            json_object *r = recv_json(fds[i]);
-            ck_assert_msg(!jget(r, "error"), "reply %zu: %s", k, json_object_to_json_string(r));
+    }
+    /* One reply from each client in turn: a client that reads nothing for
+     * control-idle-timeout (3 s) would be closed, which is the limit
+     * working, not what this test is about. */
+    for (bool more = true; more;) {
+        more = false;
+        for (int i = 0; i < N_PIPELINERS; i++) {
+            json_object *r;
+            if (sent[i] == 0)
+                continue;
+            r = recv_json(fds[i]);
+            ck_assert_msg(!jget(r, "error"), "client %d: %s", i, json_object_to_json_string(r));
             ck_assert_str_eq(jstr(r, "parameters.name"), "tick");
             json_object_put(r);
+            more |= --sent[i] > 0;
         }
-        close_conn(fds[i]);
     }
+    for (int i = 0; i < N_PIPELINERS; i++)
+        close_conn(fds[i]);
     free(batch);
 }
 END_TEST
