@@ -31,6 +31,7 @@ struct harness {
     char *output;
     size_t len, cap;
     char *values; /* harness_values */
+    char *snapshot; /* harness_output while a session runs */
     harness_feed_fn fn;
     void *userdata;
     struct instance_stats stats[64];
@@ -416,6 +417,7 @@ void harness_free(struct harness *h) {
     pthread_mutex_destroy(&h->lock);
     free(h->output);
     free(h->values);
+    free(h->snapshot);
     free(h);
 }
 
@@ -531,7 +533,15 @@ bool harness_wait_for(struct harness *h, const char *needle, unsigned timeout_ms
 }
 
 const char *harness_output(struct harness *h) {
-    return h->output ? h->output : "";
+    if (!h->session)
+        return h->output ? h->output : "";
+    /* The session's thread appends (and reallocates) meanwhile: a copy. */
+    pthread_mutex_lock(&h->lock);
+    free(h->snapshot);
+    h->snapshot = strdup(h->output ? h->output : "");
+    pthread_mutex_unlock(&h->lock);
+    ck_assert_ptr_nonnull(h->snapshot);
+    return h->snapshot;
 }
 
 static int64_t stat_of(struct harness *h, const char *name, bool in) {

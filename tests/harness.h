@@ -68,7 +68,8 @@ int harness_wait_running(struct harness *h, char **ret_error);
 bool harness_wait_for(struct harness *h, const char *needle, unsigned timeout_ms);
 
 /* Everything captured since the last run/start, one line per event. Valid
- * until the next run/start or harness_free. */
+ * until the next run/start or harness_free; while a started session runs,
+ * a copy taken now, valid until the next call. */
 const char *harness_output(struct harness *h);
 /* The values of field in the captured lines that have it, in order,
  * separated by single spaces ("1 3 5"). Valid until the next call, run/start
