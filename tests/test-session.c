@@ -50,7 +50,8 @@ static const char *const dep_base[] = { "mem-base", NULL };
  * 'user', grp-after (which needs cmdhash) adds 'grp'. cmdhash looks for the
  * field named by its param 'field' in the phase named by 'phase' and fails
  * without it, with a message naming it and field_closest's suggestion
- * (message: none fails without a message; optional: true goes on).
+ * (message: none fails without a message; optional: true goes on; opt-out:
+ * true then opts out).
  * cmdhash runs before uidgid (same priority, its name sorts first) unless
  * it is cmdhash-fixed, which depends on uidgid. trap-gadget looks for its
  * param 'find' in pre_start. trap_live counts live instances. */
@@ -130,7 +131,10 @@ static int cmdhash_phase(struct ophost_ctx *ctx, const char *phase) {
 }
 
 static int cmdhash_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    bool opt_out;
     int r = cmdhash_phase(ctx, "instantiate");
+    if (r >= 0 && (r = host_table()->param_bool(ctx, "opt-out", &opt_out)) >= 0 && opt_out)
+        return OPHOST_OPT_OUT;
     if (r >= 0)
         trap_live++;
     return r;
@@ -159,6 +163,7 @@ static const struct ophost_param cmdhash_params[] = {
     { .key = "field", .type = OPHOST_PARAM_STRING, .default_value = "user" },
     { .key = "message", .type = OPHOST_PARAM_STRING, .default_value = "yes" },
     { .key = "optional", .type = OPHOST_PARAM_BOOL, .default_value = "false" },
+    { .key = "opt-out", .type = OPHOST_PARAM_BOOL, .default_value = "false" },
     { 0 }
 };
 static const char *const dep_uidgid[] = { "uidgid", NULL };
@@ -1141,6 +1146,9 @@ static const struct trap_case {
     { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "phase", "pre_start" } },
       0, NULL,
       "warning: session s, operator cmdhash: " USER_LATER " ('cmdhash' goes on without the field)\n" },
+    /* An operator that opts out does not go on at all. */
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "opt-out", "true" } },
+      0, NULL, "" },
     /* A field nobody adds, looked for optionally, is no news. */
     { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "field", "usr" } },
       0, NULL, "" },

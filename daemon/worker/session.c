@@ -460,7 +460,7 @@ static void diagnose_instantiate(struct session *s, struct instance *failed) {
 static void warn_order_traps(struct session *s) {
     for (size_t i = 0; i < s->n_instances; i++) {
         struct instance *in = &s->instances[i];
-        for (size_t k = 0; k < in->n_misses; k++) {
+        for (size_t k = 0; !in->opted_out && k < in->n_misses; k++) {
             _cleanup_free_ char *hint = order_hint(s, in, &in->misses[k]);
             struct log_context lc;
             if (!hint)
