@@ -59,7 +59,7 @@ struct instance {
     bool done[_PHASE_MAX];
     struct ophost_source *sources;
     struct status_counters *c; /* in the session's status page */
-    struct miss misses[MISSES_MAX];
+    struct miss *misses; /* room for MISSES_MAX, allocated at the first miss */
     size_t n_misses;
 };
 
@@ -380,6 +380,8 @@ static char *unknown_hint(const struct session *s, const struct instance *in,
 /* Records that in did not get field name of ds (once per name). */
 static void record_miss(struct instance *in, const struct ophost_datasource *ds, const char *name) {
     if (!in->session->in_do_phase || in->n_misses >= MISSES_MAX)
+        return;
+    if (!in->misses && !(in->misses = calloc(MISSES_MAX, sizeof(struct miss))))
         return;
     for (size_t i = 0; i < in->n_misses; i++)
         if (in->misses[i].ds == ds && streq(in->misses[i].name, name))
@@ -713,6 +715,7 @@ struct session *session_free(struct session *s) {
     for (size_t i = 0; s->instances && i < s->n_instances; i++) {
         free(s->instances[i].ctx.error);
         instance_clear_misses(&s->instances[i]);
+        free(s->instances[i].misses);
     }
     free(s->instances);
     for (size_t i = 0; i < s->n_ds; i++)
