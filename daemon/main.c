@@ -13,7 +13,6 @@
 
 #include "config.h"
 #include "daemon.h"
-#include "inspect.h"
 #include "jobs.h"
 #include "log.h"
 #include "util.h"
@@ -37,8 +36,12 @@ static void help(void) {
            "                          would (owner and mode, no symlink, dlopen, entry\n"
            "                          symbol, ABI, descriptor, names, params), print its\n"
            "                          operators or why it is refused; exit 0 if loadable,\n"
-           "                          1 if not. A bad directory or file name only warns.\n"
-           "                          Runs the plugin's entry function\n"
+           "                          1 if not. Warns (without failing) about a bad\n"
+           "                          directory or file name, structs larger than this\n"
+           "                          host's, symbols exported besides the entry, operator\n"
+           "                          names a plugin in the plugin directories provides.\n"
+           "                          Runs the plugin's entry function in a child\n"
+           "      --strict            with --check-plugin: warnings fail too (exit 1)\n"
            "      --json              JSON output for --check, --list-operators and\n"
            "                          --check-plugin\n"
            "  -h, --help              this help\n"
@@ -54,7 +57,15 @@ static int parse_level(const char *s) {
 }
 
 int main(int argc, char **argv) {
-    enum { ARG_CHECK = 0x100, ARG_LIST, ARG_CHECK_PLUGIN, ARG_JSON, ARG_VERSION, ARG_START };
+    enum {
+        ARG_CHECK = 0x100,
+        ARG_LIST,
+        ARG_CHECK_PLUGIN,
+        ARG_STRICT,
+        ARG_JSON,
+        ARG_VERSION,
+        ARG_START
+    };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "plugin-dir", required_argument, NULL, 'p' },
@@ -63,7 +74,9 @@ int main(int argc, char **argv) {
         { "start", required_argument, NULL, ARG_START },
         { "check", no_argument, NULL, ARG_CHECK },
         { "list-operators", no_argument, NULL, ARG_LIST },
-        { "check-plugin", required_argument, NULL, ARG_CHECK_PLUGIN },
+        /* The file is the one operand, so options go before or after it. */
+        { "check-plugin", no_argument, NULL, ARG_CHECK_PLUGIN },
+        { "strict", no_argument, NULL, ARG_STRICT },
         { "json", no_argument, NULL, ARG_JSON },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
@@ -71,8 +84,7 @@ int main(int argc, char **argv) {
     };
     _cleanup_(strv_freep) char **plugin_dirs = NULL, **start = NULL;
     struct daemon_options opt = { .log_level = -1 };
-    bool check = false, list = false, json = false;
-    const char *check_plugin = NULL;
+    bool check = false, list = false, json = false, check_plugin = false, strict = false;
     const char *env;
     int c;
 
@@ -111,7 +123,10 @@ int main(int argc, char **argv) {
             list = true;
             break;
         case ARG_CHECK_PLUGIN:
-            check_plugin = optarg;
+            check_plugin = true;
+            break;
+        case ARG_STRICT:
+            strict = true;
             break;
         case ARG_JSON:
             json = true;
@@ -126,18 +141,21 @@ int main(int argc, char **argv) {
         default:
             return 1;
         }
-    if (optind < argc) {
-        log_error("unexpected argument '%s' (see --help)", argv[optind]);
-        return 1;
-    }
-    if (check + list + !!check_plugin > 1) {
+    if (check + list + check_plugin > 1) {
         log_error("--check, --list-operators and --check-plugin exclude each other");
         return 1;
     }
-    if (check_plugin) {
-        if (opt.log_level >= 0)
-            log_set_max_level(opt.log_level);
-        return inspect_check_plugin(stdout, stderr, check_plugin, json) < 0 ? 1 : 0;
+    if (check_plugin && argc - optind != 1) {
+        log_error("--check-plugin needs exactly one FILE, got %d (see --help)", argc - optind);
+        return 1;
+    }
+    if (!check_plugin && optind < argc) {
+        log_error("unexpected argument '%s' (see --help)", argv[optind]);
+        return 1;
+    }
+    if (strict && !check_plugin) {
+        log_error("--strict applies to --check-plugin only");
+        return 1;
     }
 
     /* $OPHOST_PLUGIN_DIR (colon-separated) lets a build tree run uninstalled. */
@@ -156,6 +174,8 @@ int main(int argc, char **argv) {
     if (opt.log_level >= 0)
         log_set_max_level(opt.log_level);
 
+    if (check_plugin)
+        return daemon_check_plugin(&opt, argv[optind], json, strict);
     if (list)
         return daemon_list_operators(&opt, json);
     if (check)

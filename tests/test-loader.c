@@ -415,7 +415,9 @@ static struct refusal_case refusals[] = {
     /* The missing library is named, not just "cannot open shared object file". */
     { "needslib.so", -ENOEXEC,
       "dlopen: libophost-test-absent.so: cannot open shared object file: No such file or directory" },
-    { "noentry.so", -ENOENT, "entry: no symbol 'ophost_plugin_entry'" },
+    { "noentry.so", -ENOENT,
+      "entry: no symbol 'ophost_plugin_entry' (define it with OPHOST_PLUGIN, or mark it "
+      "OPHOST_EXPORT)" },
     { "noops.so", -EINVAL, "descriptor: provides no operators" },
     { "notelf.so", -ENOEXEC, "dlopen: invalid ELF header" },
     { "nullentry.so", -EINVAL, "entry: 'ophost_plugin_entry' returned NULL" },
@@ -434,15 +436,19 @@ static char *reason_of(const char *file) {
 
 static void init_refusals(void) {
     snprintf(reason_of("abimajor.so"), sizeof(refusals[0].reason),
-             "abi: plugin ABI major 2, host supports %d", OPHOST_ABI_MAJOR);
+             "abi: plugin ABI major 2, host supports %d: rebuild it against this host's ophost.h",
+             OPHOST_ABI_MAJOR);
     snprintf(reason_of("abiminor.so"), sizeof(refusals[0].reason),
-             "abi: plugin ABI %d.%d is newer than the host's %d.%d", OPHOST_ABI_MAJOR,
+             "abi: plugin ABI %d.%d is newer than the host's %d.%d: rebuild it against this "
+             "host's ophost.h, or update ophostd", OPHOST_ABI_MAJOR,
              OPHOST_ABI_MINOR + 1, OPHOST_ABI_MAJOR, OPHOST_ABI_MINOR);
     snprintf(reason_of("smallop.so"), sizeof(refusals[0].reason),
-             "operator #0: struct_size 8 is smaller than the ABI 1.0 size %u",
-             OPERATOR_SIZE_1_0);
+             "operator 'small-op': struct_size 8 is smaller than the ABI 1.0 size %u: set "
+             ".struct_size = sizeof(struct ophost_operator)", OPERATOR_SIZE_1_0);
     snprintf(reason_of("smallstruct.so"), sizeof(refusals[0].reason),
-             "descriptor: struct_size 8 is smaller than the ABI 1.0 size %u", PLUGIN_SIZE_1_0);
+             "descriptor: struct_size 8 is smaller than the ABI 1.0 size %u: set .struct_size = "
+             "sizeof(struct ophost_plugin) (or define the descriptor with OPHOST_PLUGIN)",
+             PLUGIN_SIZE_1_0);
 }
 
 START_TEST(test_refused) {

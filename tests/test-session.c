@@ -46,6 +46,129 @@ static const char *const dep_base[] = { "mem-base", NULL };
 
 #define MEM_OP(n, ...) { .struct_size = sizeof(struct ophost_operator), .name = n, __VA_ARGS__ }
 
+/* The order trap: trap-gadget declares events {pid, comm}; uidgid adds
+ * 'user', grp-after (which needs cmdhash) adds 'grp'. cmdhash looks for the
+ * field named by its param 'field' in the phase named by 'phase' and fails
+ * without it, with a message naming it and field_closest's suggestion
+ * (message: none fails without a message; optional: true goes on; opt-out:
+ * true then opts out).
+ * cmdhash runs before uidgid (same priority, its name sorts first) unless
+ * it is cmdhash-fixed, which depends on uidgid. trap-gadget looks for its
+ * param 'find' in pre_start. trap_live counts live instances. */
+static int trap_live;
+
+static int trap_add(struct ophost_ctx *ctx, const char *name) {
+    const struct ophost_host *h = host_table();
+    struct ophost_datasource *ds;
+    ophost_field f;
+    int r;
+
+    if ((r = h->datasource_find(ctx, NULL, &ds)) < 0 ||
+        (r = h->field_add(ctx, ds, name, OPHOST_FIELD_STRING, &f)) < 0)
+        return h->error(ctx, r, "cannot add field '%s'", name);
+    trap_live++;
+    return 0;
+}
+
+static int trap_destroy(struct ophost_ctx *ctx, void *data) {
+    trap_live--;
+    return 0;
+}
+
+static int trap_gadget_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    const struct ophost_host *h = host_table();
+    struct ophost_datasource *ds;
+    ophost_field f;
+    int r;
+
+    if ((r = h->datasource_add(ctx, "events", &ds)) < 0 ||
+        (r = h->field_add(ctx, ds, "pid", OPHOST_FIELD_U32, &f)) < 0)
+        return r;
+    return trap_add(ctx, "comm");
+}
+
+/* Looks for a field as a plugin would: fails naming it, with the host's
+ * suggestion, unless told otherwise. */
+static int trap_find(struct ophost_ctx *ctx, const char *who, const char *field, bool optional,
+                     bool message) {
+    const struct ophost_host *h = host_table();
+    struct ophost_datasource *ds;
+    const char *closest;
+    ophost_field f;
+    int r;
+
+    if ((r = h->datasource_find(ctx, NULL, &ds)) < 0)
+        return r;
+    r = h->field_find(ctx, ds, field, &f);
+    if (r >= 0 || optional)
+        return 0;
+    if (!message)
+        return r;
+    closest = h->field_closest(ctx, ds, field);
+    return h->error(ctx, r, "%s: no field '%s'%s%s%s", who, field,
+                    closest ? " (did you mean '" : "", closest ? closest : "", closest ? "'?)" : "");
+}
+
+static int trap_gadget_pre_start(struct ophost_ctx *ctx, void *data) {
+    const char *find;
+    int r = host_table()->param_string(ctx, "find", &find);
+    return r < 0 ? r : *find ? trap_find(ctx, "trap-gadget", find, false, true) : 0;
+}
+
+static int cmdhash_phase(struct ophost_ctx *ctx, const char *phase) {
+    const struct ophost_host *h = host_table();
+    const char *want, *field, *message;
+    bool optional;
+    int r;
+
+    if ((r = h->param_string(ctx, "phase", &want)) < 0 ||
+        (r = h->param_string(ctx, "field", &field)) < 0 ||
+        (r = h->param_string(ctx, "message", &message)) < 0 ||
+        (r = h->param_bool(ctx, "optional", &optional)) < 0)
+        return r;
+    return streq(want, phase) ? trap_find(ctx, "cmdhash", field, optional, streq(message, "yes"))
+                              : 0;
+}
+
+static int cmdhash_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    bool opt_out;
+    int r = cmdhash_phase(ctx, "instantiate");
+    if (r >= 0 && (r = host_table()->param_bool(ctx, "opt-out", &opt_out)) >= 0 && opt_out)
+        return OPHOST_OPT_OUT;
+    if (r >= 0)
+        trap_live++;
+    return r;
+}
+
+static int cmdhash_pre_start(struct ophost_ctx *ctx, void *data) {
+    return cmdhash_phase(ctx, "pre_start");
+}
+
+static int uidgid_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    return trap_add(ctx, "user");
+}
+
+static int grp_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    return trap_add(ctx, "grp");
+}
+
+static const struct ophost_param trap_gadget_params[] = {
+    { .key = "find", .type = OPHOST_PARAM_STRING, .default_value = "" },
+    { 0 }
+};
+static const char *const phases[] = { "instantiate", "pre_start", NULL };
+static const struct ophost_param cmdhash_params[] = {
+    { .key = "phase", .type = OPHOST_PARAM_STRING, .default_value = "instantiate",
+      .allowed = phases },
+    { .key = "field", .type = OPHOST_PARAM_STRING, .default_value = "user" },
+    { .key = "message", .type = OPHOST_PARAM_STRING, .default_value = "yes" },
+    { .key = "optional", .type = OPHOST_PARAM_BOOL, .default_value = "false" },
+    { .key = "opt-out", .type = OPHOST_PARAM_BOOL, .default_value = "false" },
+    { 0 }
+};
+static const char *const dep_uidgid[] = { "uidgid", NULL };
+static const char *const dep_cmdhash[] = { "cmdhash", NULL };
+
 static const struct ophost_operator mem_ops[] = {
     MEM_OP("mem-gadget", .flags = OPHOST_OPERATOR_GADGET),
     MEM_OP("cyc-x", .dependencies = dep_cyc_x),
@@ -55,12 +178,24 @@ static const struct ophost_operator mem_ops[] = {
     MEM_OP("mem-dep", .dependencies = dep_base),
     MEM_OP("mem-early", .priority = OPHOST_PRIORITY_EARLY_FILTER),
     MEM_OP("mem-late", .priority = OPHOST_PRIORITY_SINK),
+    MEM_OP("trap-gadget", .flags = OPHOST_OPERATOR_GADGET, .instance_params = trap_gadget_params,
+           .instantiate = trap_gadget_instantiate, .pre_start = trap_gadget_pre_start,
+           .destroy = trap_destroy),
+    MEM_OP("cmdhash", .instance_params = cmdhash_params, .instantiate = cmdhash_instantiate,
+           .pre_start = cmdhash_pre_start, .destroy = trap_destroy),
+    MEM_OP("cmdhash-fixed", .dependencies = dep_uidgid, .instance_params = cmdhash_params,
+           .instantiate = cmdhash_instantiate, .pre_start = cmdhash_pre_start,
+           .destroy = trap_destroy),
+    MEM_OP("uidgid", .instantiate = uidgid_instantiate, .destroy = trap_destroy),
+    MEM_OP("grp-after", .dependencies = dep_cmdhash, .instantiate = grp_instantiate,
+           .destroy = trap_destroy),
 };
 
 static struct plugin *mem_plugin(void) {
     static const struct ophost_operator *const ptrs[] = {
         &mem_ops[0], &mem_ops[1], &mem_ops[2], &mem_ops[3],
-        &mem_ops[4], &mem_ops[5], &mem_ops[6], &mem_ops[7], NULL,
+        &mem_ops[4], &mem_ops[5], &mem_ops[6], &mem_ops[7], &mem_ops[8],
+        &mem_ops[9], &mem_ops[10], &mem_ops[11], &mem_ops[12], NULL,
     };
     static const struct ophost_plugin desc = {
         .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
@@ -952,6 +1087,131 @@ START_TEST(test_check_plan) {
 }
 END_TEST
 
+/* ------------------------------------------------------- the order trap */
+
+/* trap-gadget and ops, with sets: the session ends with want and error
+ * (both for the session and, where instantiate fails, for the dry run), or
+ * runs (want 0) and logs exactly warning; no instance is left. */
+static const struct trap_case {
+    const char *ops[3];
+    struct set sets[MAX_SETS];
+    int want;
+    const char *error;
+    const char *warning;
+} trap_cases[] = {
+#define USER_LATER "field 'user' is added by 'uidgid', which runs after 'cmdhash': add 'uidgid' " \
+                   "to cmdhash's dependencies"
+    { { "cmdhash", "uidgid" }, { { NULL } }, -ENOENT,
+      "operator 'cmdhash': instantiate failed: cmdhash: no field 'user'; " USER_LATER, NULL },
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "phase", "pre_start" } }, -ENOENT,
+      "operator 'cmdhash': pre_start failed: cmdhash: no field 'user'; " USER_LATER, NULL },
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "message", "none" } }, -ENOENT,
+      "operator 'cmdhash': instantiate failed: " USER_LATER, NULL },
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "field", "usr" } }, -ENOENT,
+      "operator 'cmdhash': instantiate failed: cmdhash: no field 'usr'; no operator of session "
+      "'s' adds field 'usr' (did you mean 'user'?)", NULL },
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "field", "usr" }, { "cmdhash", "phase", "pre_start" } },
+      -ENOENT, "operator 'cmdhash': pre_start failed: cmdhash: no field 'usr'; no operator of "
+      "session 's' adds field 'usr' (did you mean 'user'?)", NULL },
+    /* The plugin's own suggestion (of a field it can find) is not repeated. */
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "field", "pd" } }, -ENOENT,
+      "operator 'cmdhash': instantiate failed: cmdhash: no field 'pd' (did you mean 'pid'?)", NULL },
+    /* Without the plugin's text, the host's stands alone. */
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "field", "usr" }, { "cmdhash", "message", "none" } },
+      -ENOENT, "operator 'cmdhash': instantiate failed: no operator of session 's' adds field "
+      "'usr' (did you mean 'user'?)", NULL },
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "field", "xyz" }, { "cmdhash", "message", "none" } },
+      -ENOENT, "operator 'cmdhash': instantiate failed: no operator of session 's' adds field "
+      "'xyz'", NULL },
+    { { "cmdhash", "grp-after" }, { { "cmdhash", "field", "grp" }, { "cmdhash", "message", "none" } },
+      -ENOENT, "operator 'cmdhash': instantiate failed: no operator of session 's' adds field "
+      "'grp' (operators that need 'cmdhash' were not asked)", NULL },
+    /* A field of an operator that needs the caller: no dependency helps. */
+    { { "cmdhash", "grp-after" }, { { "cmdhash", "field", "grp" }, { "cmdhash", "phase", "pre_start" } },
+      -ENOENT, "operator 'cmdhash': pre_start failed: cmdhash: no field 'grp'; field 'grp' is "
+      "added by 'grp-after', which runs after 'cmdhash' because it depends on it: 'cmdhash' "
+      "cannot use its fields", NULL },
+    { { "cmdhash", "grp-after" }, { { "cmdhash", "field", "grp" } }, -ENOENT,
+      "operator 'cmdhash': instantiate failed: cmdhash: no field 'grp'", NULL },
+    { { "uidgid" }, { { "trap-gadget", "find", "user" } }, -ENOENT,
+      "operator 'trap-gadget': pre_start failed: trap-gadget: no field 'user'; field 'user' is "
+      "added by 'uidgid', which runs after the gadget: a gadget sees only the fields it adds "
+      "itself", NULL },
+    /* The fix: a dependency. */
+    { { "cmdhash-fixed", "uidgid" }, { { NULL } }, 0, NULL, "" },
+    { { "cmdhash-fixed", "uidgid" }, { { "cmdhash-fixed", "phase", "pre_start" } }, 0, NULL, "" },
+    /* An operator that goes on without the field is warned. */
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" } }, 0, NULL,
+      "warning: session s, operator cmdhash: " USER_LATER " ('cmdhash' goes on without the field)\n" },
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "phase", "pre_start" } },
+      0, NULL,
+      "warning: session s, operator cmdhash: " USER_LATER " ('cmdhash' goes on without the field)\n" },
+    /* An operator that opts out does not go on at all. */
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "opt-out", "true" } },
+      0, NULL, "" },
+    /* A field nobody adds, looked for optionally, is no news. */
+    { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "field", "usr" } },
+      0, NULL, "" },
+#undef USER_LATER
+};
+
+START_TEST(test_order_trap) {
+    const struct trap_case *c = &trap_cases[_i];
+    struct plan *plan;
+    struct session *s;
+    struct def d;
+    char *err = NULL;
+
+    def_init(&d, "s", "trap-gadget");
+    def_op(&d, "trap-gadget", NULL);
+    for (size_t i = 0; i < ELEMENTSOF(c->ops) && c->ops[i]; i++)
+        def_op(&d, c->ops[i], NULL);
+    def_sets(&d, c->sets);
+    trap_live = 0;
+
+    /* The dry run: instantiate fails the same way. */
+    plan = build_ok(&d);
+    if (c->error && strstr(c->error, "instantiate failed")) {
+        ck_assert_int_eq(session_check_plan(plan, &err), c->want);
+        ck_assert_str_eq(err, c->error);
+        free(err);
+    } else
+        ck_assert_int_eq(session_check_plan(plan, &err), 0);
+    ck_assert_int_eq(trap_live, 0);
+    plan_free(plan);
+
+    if (c->want < 0) {
+        s = run(&d, c->want);
+        ck_assert_str_eq(session_error(s), c->error);
+    } else {
+        int saved, fd, level = log_get_max_level();
+        char *log;
+
+        log_set_max_level(LOG_WARNING);
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        ck_assert_int_ge(saved, 0);
+        fd = open(trace2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+        close(fd);
+        s = start(&d);
+        ck_assert_int_eq(session_wait_started(s), 0);
+        session_request_stop(s);
+        ck_assert_int_eq(session_join(s), 0);
+        fflush(stderr);
+        ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        close(saved);
+        log_set_max_level(level);
+        log = tu_read_file(trace2);
+        ck_assert_str_eq(log, c->warning);
+        free(log);
+    }
+    ck_assert_int_eq(trap_live, 0);
+    session_free(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------- plan errors */
 
 /* The four recorder operators, one more operator and some params: plan_build
@@ -1071,6 +1331,11 @@ static Suite *session_suite(void) {
     tc = tcase_create("check");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_check_plan, 0, (int) ELEMENTSOF(check_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("order");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_order_trap, 0, (int) ELEMENTSOF(trap_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("plan");

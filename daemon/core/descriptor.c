@@ -11,13 +11,14 @@
 
 int descriptor_check_abi(const char *path, unsigned major, unsigned minor, char **ret_error) {
     if (major != OPHOST_ABI_MAJOR) {
-        *ret_error = strprintf("%s: abi: plugin ABI major %u, host supports %u", path, major,
-                               OPHOST_ABI_MAJOR);
+        *ret_error = strprintf("%s: abi: plugin ABI major %u, host supports %u: rebuild it "
+                               "against this host's ophost.h", path, major, OPHOST_ABI_MAJOR);
         return -EPROTO;
     }
     if (minor > OPHOST_ABI_MINOR) {
-        *ret_error = strprintf("%s: abi: plugin ABI %u.%u is newer than the host's %u.%u", path,
-                               major, minor, OPHOST_ABI_MAJOR, OPHOST_ABI_MINOR);
+        *ret_error = strprintf("%s: abi: plugin ABI %u.%u is newer than the host's %u.%u: "
+                               "rebuild it against this host's ophost.h, or update ophostd",
+                               path, major, minor, OPHOST_ABI_MAJOR, OPHOST_ABI_MINOR);
         return -EPROTO;
     }
     return 0;

@@ -12,11 +12,12 @@
  *
  * Supervisor -> child. The first message says what the child is for:
  *
- *   PROTO_SCAN   {"files": [PATH, ...], "log_level": N}
+ *   PROTO_SCAN   {"files": [PATH, ...], "log_level": N, "inspect": BOOL}
  *                fds: the sealed snapshot of each file, then the status page.
  *                The scanner dlopens each snapshot, calls its entry
  *                function, validates the descriptor and answers each file
- *                with PROTO_PLUGIN, then PROTO_DONE, and exits.
+ *                with PROTO_PLUGIN, then PROTO_DONE, and exits. "inspect"
+ *                (optional, --check-plugin) adds an INSPECT to each answer.
  *   PROTO_CHECK  PLAN, fds: one snapshot per PLAN.plugins entry, then the
  *                status page. A dry run: loads the plugins, inits the
  *                operators, instantiates every one and destroys them again,
@@ -33,6 +34,11 @@
  * Child -> supervisor:
  *
  *   PROTO_PLUGIN {"index": I, "plugin": DESCRIPTOR}  file I loads (descriptor.h)
+ *                {..., "inspect": INSPECT}  when asked: {"struct_size": N,
+ *                  "operator_struct_sizes": [N, ...] (the plugin's own
+ *                  structs, before the loader copied them), "exports": [NAME,
+ *                  ...] (at most 64 of the "n_exports": N symbols the file
+ *                  exports, the entry included) or "exports_error": TEXT}
  *                {"index": I, "error": "PATH: STEP: REASON", "errno": E}  it is
  *                refused (E > 0, the loader's error)
  *   PROTO_DONE   {}   the scanner answered every file

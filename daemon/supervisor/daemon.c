@@ -249,6 +249,30 @@ int daemon_list_operators(const struct daemon_options *opt, bool json) {
     return r < 0 ? 1 : 0;
 }
 
+int daemon_check_plugin(const struct daemon_options *opt, const char *path, bool json,
+                        bool strict) {
+    _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
+    struct inspect_check_plugin_options o = {
+        .path = path,
+        .json = json,
+        .plugin_dirs = opt->plugin_dirs,
+        .dirs_explicit = opt->plugin_dirs != NULL,
+        .log_level = log_get_max_level(),
+    };
+    struct errors errs = { 0 };
+    int r;
+
+    r = load_config(opt, &c, &errs);
+    if (r >= 0)
+        o.plugin_dirs = c->plugin_dirs;
+    else {
+        log_lines(LOG_WARNING, &errs, ": operator names are compared only with --plugin-dir");
+        errors_clear(&errs);
+    }
+    r = inspect_check_plugin(stdout, stderr, &o);
+    return r < 0 || (strict && r > 0) ? 1 : 0;
+}
+
 int daemon_check(const struct daemon_options *opt, bool json) {
     _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
     _cleanup_(config_pipelines_freep) struct config_pipelines *p = NULL;

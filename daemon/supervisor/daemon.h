@@ -46,6 +46,12 @@ struct worker_env;
 int daemon_run(const struct daemon_options *opt);
 int daemon_check(const struct daemon_options *opt, bool json);
 int daemon_list_operators(const struct daemon_options *opt, bool json);
+/* --check-plugin FILE: inspect_check_plugin against the plugin directories
+ * the daemon would use (opt->plugin_dirs, else the config's). Returns the
+ * exit status: 0 loadable, 1 refused, or loadable with warnings when
+ * strict. */
+int daemon_check_plugin(const struct daemon_options *opt, const char *path, bool json,
+                        bool strict);
 
 /* ---- The running daemon, for the control socket (main thread only). ---- */
 

@@ -27,6 +27,27 @@ static void format_limit(const struct ophost_param *p, int64_t v, char *buf, siz
         snprintf(buf, n, "%" PRIu64, (uint64_t) v);
 }
 
+/* A limit as people write it: a duration (nanoseconds) in the largest unit
+ * that divides it ("250ms", "1m"), the others as numbers. */
+static void format_limit_text(const struct ophost_param *p, int64_t v, char *buf, size_t n) {
+    static const struct {
+        const char *unit;
+        uint64_t nsec;
+    } units[] = { { "h", 3600000000000ULL }, { "m", 60000000000ULL }, { "s", 1000000000ULL },
+                  { "ms", 1000000ULL },      { "us", 1000ULL },       { "ns", 1 } };
+    uint64_t ns = (uint64_t) v;
+
+    if (p->type != OPHOST_PARAM_DURATION || v < 0) {
+        format_limit(p, v, buf, n);
+        return;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(units); i++)
+        if (ns == 0 || ns % units[i].nsec == 0) {
+            snprintf(buf, n, "%" PRIu64 "%s", ns / units[i].nsec, ns ? units[i].unit : "s");
+            return;
+        }
+}
+
 static json_object *json_params(const struct ophost_param *params) {
     json_object *a = json_object_new_array();
     for (const struct ophost_param *p = params; a && p && p->key; p++) {
@@ -62,6 +83,7 @@ static void print_params(FILE *out, const char *title, const struct ophost_param
         return;
     fprintf(out, "    %s params:\n", title);
     for (const struct ophost_param *p = params; p->key; p++) {
+        char buf[32];
         fprintf(out, "      %s (%s", p->key, param_type_name(p->type));
         if (p->flags & OPHOST_PARAM_MANDATORY)
             fprintf(out, ", mandatory");
@@ -71,6 +93,14 @@ static void print_params(FILE *out, const char *title, const struct ophost_param
             fprintf(out, ", one of:");
             for (size_t i = 0; p->allowed[i]; i++)
                 fprintf(out, "%s %s", i ? "," : "", p->allowed[i]);
+        }
+        if (p->flags & OPHOST_PARAM_HAS_MIN) {
+            format_limit_text(p, p->min, buf, sizeof(buf));
+            fprintf(out, ", min %s", buf);
+        }
+        if (p->flags & OPHOST_PARAM_HAS_MAX) {
+            format_limit_text(p, p->max, buf, sizeof(buf));
+            fprintf(out, ", max %s", buf);
         }
         fprintf(out, ")%s%s\n", p->description ? ": " : "", p->description ? p->description : "");
     }
@@ -205,9 +235,10 @@ static void check_plugin_location(const char *path, struct errors *warnings) {
 }
 
 /* The file checks, the snapshot, and the scanner's probe (in a child: the
- * plugin's code never runs in this process). 0 and the described plugin, or
- * the refusal. */
-static int probe_file(const char *path, struct plugin **ret, char **ret_refusal) {
+ * plugin's code never runs in this process), with the scanner's INSPECT.
+ * 0 and the described plugin, or the refusal. */
+static int probe_file(const char *path, int log_level, struct plugin **ret,
+                      json_object **ret_inspect, char **ret_refusal) {
     struct plugin *snap = NULL, *p;
     struct probe *probe = NULL;
     sd_event *loop = NULL;
@@ -218,14 +249,16 @@ static int probe_file(const char *path, struct plugin **ret, char **ret_refusal)
         return r;
     r = sd_event_new(&loop);
     if (r >= 0)
-        r = probe_scan(loop, &snap, 1, log_get_max_level(), NULL, NULL, &probe);
+        r = probe_scan_inspect(loop, &snap, 1, log_level, true, NULL, NULL, &probe);
     if (r >= 0)
         r = probe_wait(loop, probe);
     if (r >= 0) {
         p = probe_plugin(probe, 0);
-        if (p)
+        if (p) {
             *ret = plugin_ref(p);
-        else {
+            *ret_inspect = probe_inspect(probe, 0) ? json_object_get(probe_inspect(probe, 0))
+                                                   : NULL;
+        } else {
             *ret_refusal = strdup(probe_error(probe, 0) ? probe_error(probe, 0) : "refused");
             r = -EINVAL;
         }
@@ -236,18 +269,154 @@ static int probe_file(const char *path, struct plugin **ret, char **ret_refusal)
     return r;
 }
 
-int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json) {
+/* A member of the scanner's INSPECT that is a non-negative integer. */
+static bool inspect_uint(json_object *o, const char *key, uint64_t *ret) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 0)
+        return false;
+    *ret = (uint64_t) json_object_get_int64(v);
+    return true;
+}
+
+/* What the scanner saw of the plugin's own structs and file that loads but
+ * deserves a word: structs larger than this host's (built against a newer
+ * header?), symbols exported besides the entry. */
+static void inspect_warnings(const char *path, const struct plugin *p, json_object *insp,
+                             struct errors *warnings) {
+    json_object *sizes, *exports;
+    uint64_t v, n_exports;
+
+    if (!insp)
+        return;
+    if (inspect_uint(insp, "struct_size", &v) && v > sizeof(struct ophost_plugin))
+        (void) errors_add(warnings, "%s: descriptor: struct_size %" PRIu64 " is larger than this "
+                          "host's %zu (built against a newer ophost.h?): ophostd reads only the "
+                          "first %zu bytes", path, v, sizeof(struct ophost_plugin),
+                          sizeof(struct ophost_plugin));
+    if (json_object_object_get_ex(insp, "operator_struct_sizes", &sizes) &&
+        json_object_is_type(sizes, json_type_array))
+        for (size_t i = 0; i < p->n_operators && i < json_object_array_length(sizes); i++) {
+            json_object *e = json_object_array_get_idx(sizes, i);
+            int64_t size = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : 0;
+            if (size > (int64_t) sizeof(struct ophost_operator))
+                (void) errors_add(warnings, "%s: operator '%s': struct_size %" PRId64 " is larger "
+                                  "than this host's %zu (built against a newer ophost.h?): "
+                                  "ophostd ignores its members past %zu bytes", path,
+                                  p->operators[i].name, size, sizeof(struct ophost_operator),
+                                  sizeof(struct ophost_operator));
+        }
+    if (json_object_object_get_ex(insp, "exports_error", &exports))
+        (void) errors_add(warnings, "%s: cannot read its dynamic symbol table: %s", path,
+                          json_object_get_string(exports));
+    else if (inspect_uint(insp, "n_exports", &n_exports) &&
+             json_object_object_get_ex(insp, "exports", &exports) &&
+             json_object_is_type(exports, json_type_array)) {
+        _cleanup_free_ char *list = NULL;
+        size_t shown = 0, len = 0;
+        uint64_t extra = n_exports;
+        FILE *f = open_memstream(&list, &len);
+
+        for (size_t i = 0; i < json_object_array_length(exports); i++) {
+            const char *name = json_object_get_string(json_object_array_get_idx(exports, i));
+            if (!name || streq(name, OPHOST_PLUGIN_ENTRY_SYMBOL)) {
+                if (name && extra > 0)
+                    extra--;
+                continue;
+            }
+            if (f && shown < 8)
+                fprintf(f, "%s%s", shown ? ", " : "", name);
+            shown++;
+        }
+        if (f && extra > (uint64_t) (shown < 8 ? shown : 8))
+            fprintf(f, ", ...");
+        if (f)
+            fclose(f);
+        if (extra > 0)
+            (void) errors_add(warnings, "%s: exports %" PRIu64 " symbol%s besides '%s' (%s): build "
+                              "it with -fvisibility=hidden (meson: gnu_symbol_visibility : "
+                              "'hidden') so that only the entry function is exported", path,
+                              extra, extra == 1 ? "" : "s", OPHOST_PLUGIN_ENTRY_SYMBOL,
+                              list ? list : "?");
+    }
+}
+
+/* Operator names of p that a plugin in dirs already provides (the scanner
+ * loads those plugins). A file of the same name as path is the plugin that
+ * installing path would replace: not compared. */
+static void check_names_taken(const char *path, const struct plugin *p, char *const *dirs,
+                              bool dirs_explicit, int log_level, struct errors *warnings) {
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    _cleanup_free_ struct plugin **others = NULL;
+    struct plugin_scan scan = { 0 };
+    struct errors refused = { 0 };
+    struct plugin_dirs *pd = NULL;
+    struct registry *reg = NULL;
+    struct probe *probe = NULL;
+    sd_event *loop = NULL;
+    size_t n = 0;
+    int r;
+
+    if (!dirs || !dirs[0])
+        return;
+    for (size_t i = 0; dirs_explicit && dirs[i]; i++) {
+        _cleanup_free_ char *why = NULL;
+        if (plugin_check_dir(dirs[i], geteuid(), &why) < 0)
+            (void) errors_add(warnings, "%s; operator names not compared with its plugins",
+                              why ? why : dirs[i]);
+    }
+    reg = registry_new(); /* stays empty: every file is fresh */
+    pd = plugin_dirs_new(geteuid());
+    r = reg && pd ? plugin_dirs_scan(pd, dirs, reg, &scan, &refused) : -ENOMEM;
+    if (r >= 0) {
+        others = calloc(scan.n_fresh + 1, sizeof(*others));
+        r = others ? sd_event_new(&loop) : -ENOMEM;
+    }
+    for (size_t i = 0; r >= 0 && i < scan.n_fresh; i++)
+        if (!streq(scan.fresh[i]->file_name, base))
+            others[n++] = scan.fresh[i];
+    if (r >= 0)
+        r = probe_scan(loop, others, n, log_level, NULL, NULL, &probe);
+    if (r >= 0)
+        r = probe_wait(loop, probe);
+    if (r < 0)
+        (void) errors_add(warnings, "cannot scan the plugin directories: %s; operator names not "
+                          "compared", strerror(-r));
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        const struct plugin *other = probe_plugin(probe, i);
+        for (size_t k = 0; other && k < p->n_operators; k++)
+            if (plugin_find_operator(other, p->operators[k].name))
+                (void) errors_add(warnings, "%s: operator '%s': also provided by plugin '%s' "
+                                  "(%s); ophostd refuses whichever of the two it loads second: "
+                                  "rename the operator or remove one plugin", path,
+                                  p->operators[k].name, other->desc->name, other->path);
+    }
+    probe_free(probe);
+    plugin_scan_clear(&scan);
+    registry_free(reg);
+    plugin_dirs_free(pd);
+    sd_event_unref(loop);
+    errors_clear(&refused);
+}
+
+int inspect_check_plugin(FILE *out, FILE *err, const struct inspect_check_plugin_options *o) {
+    _cleanup_(json_object_putp) json_object *insp = NULL;
     struct errors warnings = { 0 };
     _cleanup_free_ char *refusal = NULL;
+    const char *path = o->path;
     struct plugin *p = NULL;
     int r;
 
     check_plugin_location(path, &warnings);
-    r = probe_file(path, &p, &refusal);
+    r = probe_file(path, o->log_level, &p, &insp, &refusal);
     if (r < 0 && !refusal)
         refusal = strprintf("%s: %s", path, strerror(-r));
+    if (p) {
+        inspect_warnings(path, p, insp, &warnings);
+        check_names_taken(path, p, o->plugin_dirs, o->dirs_explicit, o->log_level, &warnings);
+    }
 
-    if (json) {
+    if (o->json) {
         _cleanup_(json_object_putp) json_object *root = json_object_new_object();
         json_object *ops = json_object_new_array(), *warns = json_object_new_array();
         if (!root || !ops || !warns) {
@@ -292,6 +461,8 @@ int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json) {
         } else
             fprintf(err, "refused: %s\n", refusal ? refusal : path);
     }
+    if (r >= 0)
+        r = (int) (warnings.n < INT32_MAX ? warnings.n : INT32_MAX);
 out:
     plugin_unref(p);
     errors_clear(&warnings);

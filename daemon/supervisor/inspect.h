@@ -28,14 +28,30 @@ int inspect_list_operators(FILE *out, const struct registry *r, const struct err
 int inspect_check(FILE *out, FILE *err, struct plan *const *plans, size_t n_plans,
                   const struct errors *errors, bool json);
 
+/* What --check-plugin checks and against what. */
+struct inspect_check_plugin_options {
+    const char *path;            /* the plugin file */
+    bool json;
+    /* The directories the daemon would load plugins from: an operator name
+     * a plugin there provides (other than one of the same file name, which
+     * installing path would replace) is a warning. NULL: none. */
+    char *const *plugin_dirs;
+    bool dirs_explicit;          /* given by the user: unusable ones are warned about */
+    int log_level;               /* the scanners' */
+};
+
 /*
- * --check-plugin: loads the file at path with every check of the daemon's
- * loader (file owner/mode/symlink, dlopen, entry, ABI, descriptor, names,
- * params) as the current user would, and prints what it provides or why it
- * is refused. The directory check and the file name are only warnings. Runs
- * the plugin's entry function (the plugin's code). Returns 0 if loadable,
- * else the loader's negative errno.
+ * --check-plugin: loads the file with every check of the daemon's loader
+ * (file owner/mode/symlink, dlopen, entry, ABI, descriptor, names, params)
+ * as the current user would, in a scanner child (the plugin's entry
+ * function runs there, never here), and prints what it provides or why it
+ * is refused. Warnings (stderr "warning: ...", or the JSON "warnings") for
+ * what loads but is likely wrong: the directory or the file name, structs
+ * larger than this host's, symbols exported besides the entry, operator
+ * names another plugin in plugin_dirs provides. Returns the number of
+ * warnings (>= 0) if the plugin is loadable, else the loader's negative
+ * errno.
  */
-int inspect_check_plugin(FILE *out, FILE *err, const char *path, bool json);
+int inspect_check_plugin(FILE *out, FILE *err, const struct inspect_check_plugin_options *o);
 
 #endif

@@ -19,6 +19,7 @@ struct item {
     struct plugin *plugin;          /* a reference; described when ok */
     char *error;
     int err;                        /* negative errno with error */
+    json_object *inspect;           /* the scanner's INSPECT, when asked for */
     /* check */
     struct plan *plan;
     const struct config_session *cs;
@@ -38,6 +39,7 @@ struct probe {
     enum probe_kind kind;
     sd_event *loop;
     int log_level;
+    bool inspect;                   /* scan: ask for INSPECT */
     const struct worker_env *env;
     struct item *items;
     size_t n_items;
@@ -84,7 +86,7 @@ static void finish_if_done(struct probe *p) {
 static void scan_answer(struct job *j, json_object *o) {
     struct probe *p = j->probe;
     uint64_t idx;
-    json_object *desc;
+    json_object *desc, *insp;
     const char *err = proto_json_string(o, "error");
     struct item *it;
 
@@ -108,6 +110,9 @@ static void scan_answer(struct job *j, json_object *o) {
                               it->plugin->path);
         return;
     }
+    if (p->inspect && json_object_object_get_ex(o, "inspect", &insp) &&
+        json_object_is_type(insp, json_type_object))
+        it->inspect = json_object_get(insp);
     it->err = descriptor_from_json(desc, it->plugin, &it->error);
     if (it->err < 0 && !it->error)
         it->error = strprintf("%s: %s", it->plugin->path, strerror(-it->err));
@@ -276,6 +281,8 @@ static int job_start(struct probe *p, const size_t *items, size_t n) {
         }
         json_object_object_add(o, "files", files);
         json_object_object_add(o, "log_level", json_object_new_int(p->log_level));
+        if (p->inspect)
+            json_object_object_add(o, "inspect", json_object_new_boolean(true));
     } else {
         struct item *it = &p->items[items[0]];
         snprintf(what, sizeof(what), "dry run %s", it->cs->name);
@@ -367,6 +374,12 @@ static int settle_later(struct probe *p) {
 
 int probe_scan(sd_event *loop, struct plugin *const *snapshots, size_t n, int log_level,
                probe_done_fn done, void *userdata, struct probe **ret) {
+    return probe_scan_inspect(loop, snapshots, n, log_level, false, done, userdata, ret);
+}
+
+int probe_scan_inspect(sd_event *loop, struct plugin *const *snapshots, size_t n,
+                       int log_level, bool inspect, probe_done_fn done, void *userdata,
+                       struct probe **ret) {
     struct probe *p = probe_alloc(loop, PROBE_SCAN, n, done, userdata);
     size_t *all;
     int r;
@@ -374,6 +387,7 @@ int probe_scan(sd_event *loop, struct plugin *const *snapshots, size_t n, int lo
     if (!p)
         return -ENOMEM;
     p->log_level = log_level;
+    p->inspect = inspect;
     all = calloc(n ? n : 1, sizeof(size_t));
     if (!all) {
         probe_free(p);
@@ -450,6 +464,10 @@ const char *probe_error(const struct probe *p, size_t i) {
     return i < p->n_items ? p->items[i].error : NULL;
 }
 
+json_object *probe_inspect(const struct probe *p, size_t i) {
+    return i < p->n_items ? p->items[i].inspect : NULL;
+}
+
 const struct errors *probe_errors(const struct probe *p, size_t i) {
     return &p->items[i].errors;
 }
@@ -463,6 +481,7 @@ struct probe *probe_free(struct probe *p) {
     for (size_t i = 0; i < p->n_items; i++) {
         plugin_unref(p->items[i].plugin);
         free(p->items[i].error);
+        json_object_put(p->items[i].inspect);
         errors_clear(&p->items[i].errors);
     }
     free(p->items);

@@ -14,6 +14,8 @@
 #ifndef OPHOST_DAEMON_PROBE_H
 #define OPHOST_DAEMON_PROBE_H
 
+#include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
@@ -39,6 +41,11 @@ typedef void (*probe_done_fn)(struct probe *p, void *userdata);
  */
 int probe_scan(sd_event *loop, struct plugin *const *snapshots, size_t n, int log_level,
                probe_done_fn done, void *userdata, struct probe **ret);
+/* The same; with inspect, the scanner also describes what --check-plugin
+ * warns about (probe_inspect). */
+int probe_scan_inspect(sd_event *loop, struct plugin *const *snapshots, size_t n,
+                       int log_level, bool inspect, probe_done_fn done, void *userdata,
+                       struct probe **ret);
 
 /*
  * Dry-runs each plan (plans[i] of sessions[i]; both must outlive the
@@ -60,6 +67,9 @@ struct plugin *probe_snapshot(const struct probe *p, size_t i);
  * hung), 0 when it loads. */
 const char *probe_error(const struct probe *p, size_t i);
 int probe_errno(const struct probe *p, size_t i);
+/* Scan with inspect: the INSPECT of item i (proto.h) as the scanner sent it
+ * (unchecked: read it as untrusted), or NULL. Owned by the probe. */
+json_object *probe_inspect(const struct probe *p, size_t i);
 /* Check: the problems of item i (empty if it passed). */
 const struct errors *probe_errors(const struct probe *p, size_t i);
 

@@ -57,7 +57,9 @@ static int check_descriptor(struct plugin *p, char **ret_error) {
     if (r < 0)
         return r;
     if (d->struct_size < PLUGIN_SIZE_1_0) {
-        *ret_error = strprintf("%s: descriptor: struct_size %u is smaller than the ABI 1.0 size %zu",
+        *ret_error = strprintf("%s: descriptor: struct_size %u is smaller than the ABI 1.0 size "
+                               "%zu: set .struct_size = sizeof(struct ophost_plugin) (or define "
+                               "the descriptor with OPHOST_PLUGIN)",
                                p->path, d->struct_size, (size_t) PLUGIN_SIZE_1_0);
         return -EINVAL;
     }
@@ -72,10 +74,19 @@ static int check_descriptor(struct plugin *p, char **ret_error) {
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct ophost_operator *op = d->operators[i];
-        /* The size first: no field is read that the plugin's struct lacks. */
+        /* The size first: no field is read that the plugin's struct lacks
+         * (but its name, to say which operator: a plugin that declares its
+         * operators as struct ophost_operator has it at that place). */
         if (op->struct_size < OPERATOR_SIZE_1_0) {
-            *ret_error = strprintf("%s: operator #%zu: struct_size %u is smaller than the ABI 1.0 size %zu",
-                                   p->path, i, op->struct_size, (size_t) OPERATOR_SIZE_1_0);
+            const char *name = op->name && strnlen(op->name, 65) <= 64 && name_is_valid(op->name)
+                                   ? op->name : NULL;
+            char which[32];
+            snprintf(which, sizeof(which), "#%zu", i);
+            *ret_error = strprintf("%s: operator %s%s%s: struct_size %u is smaller than the ABI "
+                                   "1.0 size %zu: set .struct_size = sizeof(struct "
+                                   "ophost_operator)", p->path, name ? "'" : "",
+                                   name ? name : which, name ? "'" : "", op->struct_size,
+                                   (size_t) OPERATOR_SIZE_1_0);
             return -EINVAL;
         }
         memcpy(&p->operators[i], op,
@@ -145,7 +156,8 @@ int loader_load_fd(int fd, const char *path, unsigned index, const struct ophost
     }
     entry = (ophost_plugin_entry_fn) (uintptr_t) dlsym(p->dl, OPHOST_PLUGIN_ENTRY_SYMBOL);
     if (!entry) {
-        *ret_error = strprintf("%s: entry: no symbol '%s'", path, OPHOST_PLUGIN_ENTRY_SYMBOL);
+        *ret_error = strprintf("%s: entry: no symbol '%s' (define it with OPHOST_PLUGIN, or "
+                               "mark it OPHOST_EXPORT)", path, OPHOST_PLUGIN_ENTRY_SYMBOL);
         r = -ENOENT;
         goto fail;
     }

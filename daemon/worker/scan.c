@@ -12,14 +12,46 @@
 #include "calls.h"
 #include "ctx.h"
 #include "descriptor.h"
+#include "exports.h"
 #include "loader.h"
 #include "log.h"
 #include "util.h"
 #include "jobs.h"
 
+/* Exported names listed in an INSPECT at most. */
+#define INSPECT_EXPORTS_MAX 64
+
+/* The INSPECT (proto.h) of a loaded plugin: what its own structs declare
+ * and what its file exports, for --check-plugin's warnings. */
+static json_object *inspect_json(const struct plugin *p) {
+    _cleanup_(strv_freep) char **names = NULL;
+    json_object *o = json_object_new_object(), *sizes = json_object_new_array();
+    int n = exports_read(p->fd, INSPECT_EXPORTS_MAX, &names);
+
+    if (!o || !sizes) {
+        json_object_put(o);
+        json_object_put(sizes);
+        return NULL;
+    }
+    json_object_object_add(o, "struct_size", json_object_new_int64(p->desc->struct_size));
+    for (size_t i = 0; p->desc->operators[i]; i++)
+        json_object_array_add(sizes, json_object_new_int64(p->desc->operators[i]->struct_size));
+    json_object_object_add(o, "operator_struct_sizes", sizes);
+    if (n >= 0) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && names && names[i]; i++)
+            json_object_array_add(a, json_object_new_string(names[i]));
+        json_object_object_add(o, "exports", a);
+        json_object_object_add(o, "n_exports", json_object_new_int(n));
+    } else
+        json_object_object_add(o, "exports_error", json_object_new_string(strerror(-n)));
+    return o;
+}
+
 int scan_job(int sock, json_object *req, struct proto_msg *m) {
     struct status_page *page;
-    json_object *files;
+    json_object *files, *v;
+    bool inspect;
     size_t n;
 
     if (!json_object_object_get_ex(req, "files", &files) ||
@@ -28,6 +60,7 @@ int scan_job(int sock, json_object *req, struct proto_msg *m) {
         log_error("scanner: malformed request");
         return 1;
     }
+    inspect = json_object_object_get_ex(req, "inspect", &v) && json_object_get_boolean(v);
     page = job_map_status(m->fds[n]);
     m->fds[n] = -1;
     if (!page) {
@@ -56,8 +89,11 @@ int scan_job(int sock, json_object *req, struct proto_msg *m) {
                                    json_object_new_string(err ? err : strerror(-r)));
             json_object_object_add(answer, "errno", json_object_new_int(-r));
         }
-        else
+        else {
             json_object_object_add(answer, "plugin", descriptor_to_json(p));
+            if (inspect)
+                json_object_object_add(answer, "inspect", inspect_json(p));
+        }
         r = proto_send_json(sock, PROTO_PLUGIN, answer, NULL, 0);
         json_object_put(answer);
         if (r < 0) {

@@ -39,6 +39,17 @@ struct ophost_source {
     struct ophost_source *prev, *next;
 };
 
+/* A field an instance looked for in its current do callback and did not
+ * get (field_find returned -ENOENT): kept to explain a failure of that
+ * callback, or to warn when the field turns out to be added by an operator
+ * that runs after it. At most MISSES_MAX per callback. */
+#define MISSES_MAX 8
+
+struct miss {
+    const struct ophost_datasource *ds;
+    char *name;
+};
+
 struct instance {
     struct session *session;
     struct operator_entry *entry; /* borrowed from the plan */
@@ -48,6 +59,8 @@ struct instance {
     bool done[_PHASE_MAX];
     struct ophost_source *sources;
     struct status_counters *c; /* in the session's status page */
+    struct miss *misses; /* room for MISSES_MAX, allocated at the first miss */
+    size_t n_misses;
 };
 
 /* One batch in TIMING_SAMPLE is timed; the time is scaled up. Timing every
@@ -84,6 +97,8 @@ struct session {
     char *error;
 
     bool schema_open; /* during instantiate and pre_start */
+    bool in_do_phase; /* during instantiate, pre_start, start: misses are recorded */
+    bool diagnosis_skipped; /* diagnose_instantiate left out operators */
     bool running;     /* from the start phase to stop: loop sources allowed */
     bool emitting;    /* every start succeeded, until stop: emit allowed */
     bool done_requested;
@@ -196,6 +211,65 @@ static uint32_t index_of(const struct instance *in) {
     return (uint32_t) (in - in->session->instances);
 }
 
+static void instance_clear_misses(struct instance *in) {
+    for (size_t i = 0; i < in->n_misses; i++)
+        free(in->misses[i].name);
+    in->n_misses = 0;
+}
+
+/* Forgets what the previous callback of in left behind: its error text and
+ * the fields it did not find. */
+static void instance_begin_call(struct instance *in) {
+    free(in->ctx.error);
+    in->ctx.error = NULL;
+    instance_clear_misses(in);
+}
+
+/* The position of operator name in the session's order; n_instances if it
+ * is not part of the session. */
+static size_t position_of(const struct session *s, const char *name) {
+    for (size_t i = 0; i < s->n_instances; i++)
+        if (s->instances[i].entry->op->name == name || streq(s->instances[i].entry->op->name, name))
+            return i;
+    return s->n_instances;
+}
+
+static bool needs_from(const struct session *s, size_t a, size_t b, bool *seen) {
+    const char *const *deps = s->instances[a].entry->op->dependencies;
+    seen[a] = true;
+    for (size_t i = 0; deps && deps[i]; i++) {
+        size_t j = position_of(s, deps[i]);
+        if (j == b)
+            return true;
+        if (j < s->n_instances && !seen[j] && needs_from(s, j, b, seen))
+            return true;
+    }
+    return false;
+}
+
+/* Whether the operator at position a needs the one at position b, directly
+ * or through other operators' dependencies (every operator needs the
+ * gadget, at 0). Depth-first, O(operators + dependencies). */
+static bool needs(const struct session *s, size_t a, size_t b) {
+    _cleanup_free_ bool *seen = NULL;
+    if (b == 0)
+        return a != 0;
+    seen = calloc(s->n_instances, sizeof(bool));
+    return seen && needs_from(s, a, b, seen);
+}
+
+/* The field name of ds, or NULL. */
+static const struct field_def *field_def_of(const struct ophost_datasource *ds, const char *name) {
+    ophost_field f;
+    return datasource_find_field(ds, name, &f) == 0 ? &ds->fields[f.index] : NULL;
+}
+
+/* The position of the operator that added f. */
+static size_t field_owner(const struct session *s, const struct field_def *f) {
+    size_t i = position_of(s, f->owner);
+    return i < s->n_instances ? i : 0;
+}
+
 static int call_do(struct instance *in, enum phase p) {
     static const enum call_kind kinds[_PHASE_MAX] = { CALL_INSTANTIATE, CALL_PRE_START, CALL_START };
     const struct ophost_operator *op = in->entry->op;
@@ -255,22 +329,169 @@ static int freeze_schema(struct session *s) {
     return 0;
 }
 
+/* If the field of miss m exists but is added by an operator that runs after
+ * in: why in cannot have it and what to do, malloc'd. NULL otherwise. */
+static char *order_hint(const struct session *s, const struct instance *in, const struct miss *m) {
+    const struct field_def *f = field_def_of(m->ds, m->name);
+    size_t k = index_of(in), j;
+    const char *me = in->entry->op->name, *adder;
+
+    if (!f || (j = field_owner(s, f)) <= k)
+        return NULL;
+    adder = s->instances[j].entry->op->name;
+    if (k == 0)
+        return strprintf("field '%s' is added by '%s', which runs after the gadget: a gadget "
+                         "sees only the fields it adds itself", m->name, adder);
+    if (needs(s, j, k))
+        return strprintf("field '%s' is added by '%s', which runs after '%s' because it "
+                         "depends on it: '%s' cannot use its fields", m->name, adder, me, me);
+    return strprintf("field '%s' is added by '%s', which runs after '%s': add '%s' to %s's "
+                     "dependencies", m->name, adder, me, adder, me);
+}
+
+/* That no operator of s adds the field of miss m (after diagnose_instantiate
+ * or in a later phase, every operator that could have has run), with the
+ * closest field name. When the plugin explained the failure (msg), only a
+ * suggestion is news, and only if msg names the field and suggests
+ * nothing itself: NULL otherwise. Malloc'd. */
+static char *unknown_hint(const struct session *s, const struct instance *in,
+                          const struct miss *m, const char *msg) {
+    _cleanup_free_ const char **names = NULL;
+    _cleanup_free_ char *asked = NULL, *mean = NULL;
+    const char *closest = NULL;
+
+    if (msg && (!strstr(msg, m->name) || strstr(msg, "did you mean")))
+        return NULL;
+    names = calloc(m->ds->n_fields + 1, sizeof(char *));
+    for (size_t f = 0; names && f < m->ds->n_fields; f++)
+        names[f] = m->ds->fields[f].name;
+    if (names)
+        closest = hint_closest(m->name, names);
+    if (msg && !closest)
+        return NULL;
+    if (closest)
+        mean = strprintf(" (did you mean '%s'?)", closest);
+    if (s->diagnosis_skipped)
+        asked = strprintf(" (operators that need '%s' were not asked)", in->entry->op->name);
+    return strprintf("no operator of session '%s' adds field '%s'%s%s", s->plan->name, m->name,
+                     asked ? asked : "", mean ? mean : "");
+}
+
+/* Records that in did not get field name of ds (once per name). */
+static void record_miss(struct instance *in, const struct ophost_datasource *ds, const char *name) {
+    if (!in->session->in_do_phase || in->n_misses >= MISSES_MAX)
+        return;
+    if (!in->misses && !(in->misses = calloc(MISSES_MAX, sizeof(struct miss))))
+        return;
+    for (size_t i = 0; i < in->n_misses; i++)
+        if (in->misses[i].ds == ds && streq(in->misses[i].name, name))
+            return;
+    in->misses[in->n_misses].name = strdup(name);
+    if (in->misses[in->n_misses].name)
+        in->misses[in->n_misses++].ds = ds;
+}
+
+/*
+ * The failure text of a do callback of in that failed after looking for
+ * fields it did not get: msg (the plugin's text; NULL if it gave none)
+ * followed by, for each such field, the operator that adds it and runs
+ * later (always: that is a bug in in's dependencies), or that no operator
+ * of the session adds it, with a did-you-mean (see unknown_hint). NULL when
+ * there is nothing to add. Malloc'd.
+ */
+static char *explain_misses(const struct session *s, const struct instance *in, const char *msg) {
+    _cleanup_free_ char *text = msg ? strdup(msg) : NULL;
+
+    if (msg && !text)
+        return NULL;
+    for (size_t i = 0; i < in->n_misses; i++) {
+        const struct miss *m = &in->misses[i];
+        _cleanup_free_ char *hint = order_hint(s, in, m);
+        char *joined;
+
+        if (!hint && field_def_of(m->ds, m->name))
+            continue; /* there now (added later in the same callback) */
+        if (!hint)
+            hint = unknown_hint(s, in, m, msg);
+        if (!hint || (text && strstr(text, hint)))
+            continue;
+        joined = text ? strprintf("%s; %s", text, hint) : TAKE_PTR(hint);
+        if (!joined)
+            return NULL;
+        free(text);
+        text = joined;
+    }
+    return TAKE_PTR(text);
+}
+
+/* After in failed in instantiate having looked for fields it did not get:
+ * instantiates the operators after it, so that the failure can name the
+ * one that adds such a field (their failures are ignored; those that
+ * succeed are destroyed by the undos that follow). Operators that need in
+ * are skipped: they may rely on what its instantiate would have set up.
+ * Safe because instantiate has no effects outside its instance data (dry
+ * runs rely on that too). */
+static void diagnose_instantiate(struct session *s, struct instance *failed) {
+    size_t k = index_of(failed);
+    struct log_context lc;
+
+    if (k == 0)
+        return;
+    ctx_log_context(&failed->ctx, &lc);
+    log_full(LOG_DEBUG, 0, &lc, "instantiating the operators after it to explain a missing field");
+    for (size_t j = k + 1; j < s->n_instances; j++) {
+        struct instance *in = &s->instances[j];
+        int r;
+        if (in->opted_out)
+            continue;
+        if (needs(s, j, k)) {
+            s->diagnosis_skipped = true;
+            continue;
+        }
+        instance_begin_call(in);
+        r = call_do(in, PHASE_INSTANTIATE);
+        if (r >= 0 && r != OPHOST_OPT_OUT)
+            in->done[PHASE_INSTANTIATE] = true;
+        instance_begin_call(in);
+    }
+}
+
+/* After a phase succeeded: a field an operator looked for and did not get
+ * because the operator adding it runs later leaves that operator without
+ * it (or with it always unset): warn, naming the fix. */
+static void warn_order_traps(struct session *s) {
+    for (size_t i = 0; i < s->n_instances; i++) {
+        struct instance *in = &s->instances[i];
+        for (size_t k = 0; !in->opted_out && k < in->n_misses; k++) {
+            _cleanup_free_ char *hint = order_hint(s, in, &in->misses[k]);
+            struct log_context lc;
+            if (!hint)
+                continue;
+            ctx_log_context(&in->ctx, &lc);
+            log_full(LOG_WARNING, 0, &lc, "%s ('%s' goes on without the field)", hint,
+                     in->entry->op->name);
+        }
+        instance_clear_misses(in);
+    }
+}
+
 /* Runs phase p of every operator that has not opted out, in plan order, and
  * stops at the first failure: returns it, with the failing instance in
  * *ret_in and the reason (malloc'd; NULL on ENOMEM) in *ret_msg. What was
- * done is recorded in instance->done[]. Logs nothing: run_forward reports
- * through fail(), session_check_plan to its caller. */
+ * done is recorded in instance->done[]. Logs nothing but order warnings:
+ * run_forward reports through fail(), session_check_plan to its caller. */
 static int run_phase(struct session *s, enum phase p, struct instance **ret_in, char **ret_msg) {
+    s->in_do_phase = true;
     for (size_t i = 0; i < s->n_instances; i++) {
         struct instance *in = &s->instances[i];
         int r;
         if (in->opted_out)
             continue;
-        free(in->ctx.error);
-        in->ctx.error = NULL;
+        instance_begin_call(in);
         r = call_do(in, p);
         if (r == OPHOST_OPT_OUT && p == PHASE_INSTANTIATE) {
             if (i == 0) {
+                s->in_do_phase = false;
                 *ret_in = in;
                 *ret_msg = strdup("gadget opted out of the session");
                 return -EINVAL;
@@ -280,13 +501,21 @@ static int run_phase(struct session *s, enum phase p, struct instance **ret_in, 
             continue;
         }
         if (r < 0) {
-            _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r);
+            bool own_text = in->ctx.error != NULL;
+            _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r), *full = NULL;
+            if (p == PHASE_INSTANTIATE && in->n_misses > 0)
+                diagnose_instantiate(s, in);
+            s->in_do_phase = false;
+            full = explain_misses(s, in, own_text ? msg : NULL);
             *ret_in = in;
-            *ret_msg = strprintf("%s failed: %s", do_name[p], msg ? msg : strerror(-r));
+            *ret_msg = strprintf("%s failed: %s", do_name[p],
+                                 full ? full : msg ? msg : strerror(-r));
             return r;
         }
         in->done[p] = true;
     }
+    s->in_do_phase = false;
+    warn_order_traps(s);
     if (p == PHASE_INSTANTIATE && s->n_ds == 0) {
         *ret_in = &s->instances[0];
         *ret_msg = strdup("gadget declared no data source");
@@ -483,8 +712,11 @@ struct session *session_free(struct session *s) {
         session_request_stop(s);
         session_join(s);
     }
-    for (size_t i = 0; i < s->n_instances; i++)
+    for (size_t i = 0; s->instances && i < s->n_instances; i++) {
         free(s->instances[i].ctx.error);
+        instance_clear_misses(&s->instances[i]);
+        free(s->instances[i].misses);
+    }
     free(s->instances);
     for (size_t i = 0; i < s->n_ds; i++)
         datasource_free(s->ds[i]);
@@ -662,9 +894,21 @@ int session_host_field_add(struct ophost_ctx *ctx, struct ophost_datasource *ds,
 int session_host_field_find(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                             const char *name, ophost_field *ret) {
     struct instance *in = instance_of(ctx);
+    const struct field_def *f;
+
     if (!in || !ret || !name || !ds_of_session(in->session, ds))
         return -EINVAL;
-    return datasource_find_field(ds, name, ret);
+    f = field_def_of(ds, name);
+    /* A field of an operator that runs later is unset whenever this one
+     * sees an event: refused, and explained if the caller fails. */
+    if (!f || field_owner(in->session, f) > index_of(in)) {
+        record_miss(in, ds, name);
+        return -ENOENT;
+    }
+    ret->offset = f->offset;
+    ret->type = (uint16_t) f->type;
+    ret->index = (uint16_t) (f - ds->fields);
+    return 0;
 }
 
 int session_host_datasource_set_capacity(struct ophost_ctx *ctx, struct ophost_datasource *ds,
@@ -686,13 +930,15 @@ const char *session_host_field_closest(struct ophost_ctx *ctx, struct ophost_dat
     _cleanup_free_ const char **names = NULL;
     const char *best;
 
-    if (!in || !name || !ds_of_session(in->session, ds))
-        return NULL;
+    if (!in || !name || !ds_of_session(in->session, ds) || field_def_of(ds, name))
+        return NULL; /* no typo: the field exists, added by an operator that runs later */
     names = calloc(ds->n_fields + 1, sizeof(char *));
     if (!names)
         return NULL;
-    for (size_t i = 0; i < ds->n_fields; i++)
-        names[i] = ds->fields[i].name;
+    /* Only fields the caller can find. */
+    for (size_t i = 0, n = 0; i < ds->n_fields; i++)
+        if (field_owner(in->session, &ds->fields[i]) <= index_of(in))
+            names[n++] = ds->fields[i].name;
     best = hint_closest(name, names);
     return best; /* points to the field's own name, valid for the session */
 }

@@ -7,21 +7,27 @@
  *
  * A plugin exports exactly one symbol, OPHOST_PLUGIN_ENTRY_SYMBOL, a function
  * that receives the host function table and returns a constant descriptor of
- * the plugin and the operators it provides. A minimal enricher (the complete,
- * compilable version is plugins/example/example.c in the ophost sources):
+ * the plugin and the operators it provides; OPHOST_PLUGIN defines both. A
+ * minimal enricher (the complete, compilable version is
+ * plugins/example/example.c in the ophost sources, beside a gadget, a sink
+ * and a C++ enricher):
  *
  *     static const struct ophost_host *host;
- *     struct upper { ophost_field comm, comm_upper; };
+ *     struct upper { struct ophost_datasource *ds; ophost_field comm, comm_upper; };
  *
  *     static int upper_instantiate(struct ophost_ctx *ctx, void *op_data,
  *                                  void **ret_data) {
- *         struct ophost_datasource *ds;
  *         struct upper *u = calloc(1, sizeof(*u));
- *         ... host->datasource_find(ctx, NULL, &ds);
- *         ... host->field_find(ctx, ds, "comm", &u->comm);
- *         ... host->field_add(ctx, ds, "comm_upper", OPHOST_FIELD_STRING,
+ *         ... host->datasource_find(ctx, NULL, &u->ds);
+ *         ... ophost_field_require(host, ctx, u->ds, "comm", OPHOST_FIELD_STRING,
+ *                                  &u->comm);
+ *         ... host->field_add(ctx, u->ds, "comm_upper", OPHOST_FIELD_STRING,
  *                             &u->comm_upper);
  *         *ret_data = u;
+ *         return 0;
+ *     }
+ *     static int upper_destroy(struct ophost_ctx *ctx, void *data) {
+ *         free(data);
  *         return 0;
  *     }
  *     static int upper_process(struct ophost_ctx *ctx, void *data,
@@ -33,25 +39,17 @@
  *         }
  *         return 0;
  *     }
- *     static int upper_destroy(struct ophost_ctx *ctx, void *data) {
- *         free(data);
- *         return 0;
- *     }
  *
  *     static const struct ophost_operator upper = {
  *         .struct_size = sizeof(struct ophost_operator),
  *         .name = "upper", .description = "Adds comm in upper case",
- *         .instantiate = upper_instantiate, .process = upper_process,
- *         .destroy = upper_destroy,
+ *         .instantiate = upper_instantiate, .destroy = upper_destroy,
+ *         .process = upper_process,
  *     };
- *     static const struct ophost_operator *const operators[] = { &upper, NULL };
- *     static const struct ophost_plugin plugin = {
- *         .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
- *         .struct_size = sizeof(struct ophost_plugin),
- *         .name = "upper", .version = "1.0", .operators = operators,
- *     };
- *     OPHOST_EXPORT const struct ophost_plugin *
- *     ophost_plugin_entry(const struct ophost_host *h) { host = h; return &plugin; }
+ *     OPHOST_PLUGIN(host, "upper", "1.0", "Upper-case fields", &upper);
+ *
+ * (Designated initializers in the order of the struct's members, as C++20
+ * requires: .destroy comes before .process.)
  *
  * Build it with the installed pkg-config file (ophost.pc), and install it
  * into the plugin directory under a temporary name, then rename it:
@@ -135,7 +133,10 @@
  * A plugin may check host->abi_minor before using host functions added later.
  *
  * History: 1.0 the first release. 1.1 appends host->dropped (events a sink
- * accepted but could not write); a 1.0 plugin loads unchanged.
+ * accepted but could not write); a 1.0 plugin loads unchanged. The inline
+ * helpers (OPHOST_PLUGIN, ophost_field_require, ophost_timestamp_now,
+ * ophost_usec_from_nsec, ophost_field_type_name) came later without an ABI
+ * change: a plugin that uses them runs on every 1.1 host.
  */
 #ifndef OPHOST_OPHOST_H
 #define OPHOST_OPHOST_H
@@ -144,6 +145,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -154,6 +156,14 @@ extern "C" {
 
 /* The one symbol a plugin exports; its type is ophost_plugin_entry_fn. */
 #define OPHOST_PLUGIN_ENTRY_SYMBOL "ophost_plugin_entry"
+
+/* A cast that C++ compilers accept without -Wold-style-cast warnings (used
+ * by the inline helpers below; not part of the ABI). */
+#ifdef __cplusplus
+#define OPHOST_CAST_(type, expr) (static_cast<type>(expr))
+#else
+#define OPHOST_CAST_(type, expr) ((type) (expr))
+#endif
 
 #if defined(__GNUC__)
 #define OPHOST_EXPORT __attribute__((visibility("default")))
@@ -291,20 +301,26 @@ struct ophost_batch {
 
 /* The i-th live event of a batch (0 <= i < b->n). */
 static inline struct ophost_event *ophost_batch_event(const struct ophost_batch *b, uint32_t i) {
-    return (struct ophost_event *) (void *) (b->records + (size_t) b->sel[i] * b->record_size);
+    return OPHOST_CAST_(struct ophost_event *,
+                        OPHOST_CAST_(void *, b->records + OPHOST_CAST_(size_t, b->sel[i]) *
+                                                              b->record_size));
 }
 
-/* Appends a zeroed event (every field unset/0) and returns it (gadgets
- * only, between host->batch and host->emit); NULL when the batch is full:
- * then emit it (which empties it) and append again. */
+/* Appends a zeroed event and returns it (gadgets only, between host->batch
+ * and host->emit); NULL when the batch is full: then emit it (which empties
+ * it) and append again. String and bytes fields start unset; integer, bool
+ * and timestamp fields have no "unset" state: they read 0 (false) until
+ * someone sets them, and 0 is also what a reader sees when the operator
+ * meant to set them runs later or not at all. Add a bool field when
+ * "absent" must be told apart from 0. */
 static inline struct ophost_event *ophost_batch_append(struct ophost_batch *b) {
     uint8_t *rec;
     if (b->n_records >= b->capacity)
         return NULL;
-    rec = b->records + (size_t) b->n_records * b->record_size;
+    rec = b->records + OPHOST_CAST_(size_t, b->n_records) * b->record_size;
     memset(rec, 0, b->record_size);
     b->sel[b->n++] = b->n_records++;
-    return (struct ophost_event *) (void *) rec;
+    return OPHOST_CAST_(struct ophost_event *, OPHOST_CAST_(void *, rec));
 }
 
 /* Filters: call with keep[i] for every live event i (keep has at least b->n
@@ -318,36 +334,38 @@ static inline void ophost_batch_keep(struct ophost_batch *b, const bool *keep) {
     b->n = out;
 }
 
-#define OPHOST__FIELD_PTR(e, f) ((uint8_t *) (void *) (e) + (f).offset)
-#define OPHOST__FIELD_CPTR(e, f) ((const uint8_t *) (const void *) (e) + (f).offset)
+#define OPHOST_FIELD_PTR_(e, f) \
+    (OPHOST_CAST_(uint8_t *, OPHOST_CAST_(void *, e)) + (f).offset)
+#define OPHOST_FIELD_CPTR_(e, f) \
+    (OPHOST_CAST_(const uint8_t *, OPHOST_CAST_(const void *, e)) + (f).offset)
 
-#define OPHOST__ACCESSORS(suffix, ctype)                                                 \
+#define OPHOST_ACCESSORS_(suffix, ctype)                                                 \
     static inline ctype ophost_event_get_##suffix(const struct ophost_event *e,         \
                                                   ophost_field f) {                     \
         ctype v;                                                                        \
-        memcpy(&v, OPHOST__FIELD_CPTR(e, f), sizeof(v));                                \
+        memcpy(&v, OPHOST_FIELD_CPTR_(e, f), sizeof(v));                                \
         return v;                                                                       \
     }                                                                                   \
     static inline void ophost_event_set_##suffix(struct ophost_event *e, ophost_field f, \
                                                  ctype v) {                             \
-        memcpy(OPHOST__FIELD_PTR(e, f), &v, sizeof(v));                                 \
+        memcpy(OPHOST_FIELD_PTR_(e, f), &v, sizeof(v));                                 \
     }
 
 /* Typed accessors by offset; the caller uses the accessor of the field's type
  * (timestamps use u64, bool fields use bool); nothing is checked, a wrong
  * accessor reads or overwrites neighbouring bytes of the record. */
-OPHOST__ACCESSORS(u8, uint8_t)
-OPHOST__ACCESSORS(u16, uint16_t)
-OPHOST__ACCESSORS(u32, uint32_t)
-OPHOST__ACCESSORS(u64, uint64_t)
-OPHOST__ACCESSORS(s32, int32_t)
-OPHOST__ACCESSORS(s64, int64_t)
+OPHOST_ACCESSORS_(u8, uint8_t)
+OPHOST_ACCESSORS_(u16, uint16_t)
+OPHOST_ACCESSORS_(u32, uint32_t)
+OPHOST_ACCESSORS_(u64, uint64_t)
+OPHOST_ACCESSORS_(s32, int32_t)
+OPHOST_ACCESSORS_(s64, int64_t)
 
 static inline bool ophost_event_get_bool(const struct ophost_event *e, ophost_field f) {
-    return *OPHOST__FIELD_CPTR(e, f) != 0;
+    return *OPHOST_FIELD_CPTR_(e, f) != 0;
 }
 static inline void ophost_event_set_bool(struct ophost_event *e, ophost_field f, bool v) {
-    *OPHOST__FIELD_PTR(e, f) = v ? 1 : 0;
+    *OPHOST_FIELD_PTR_(e, f) = v ? 1 : 0;
 }
 
 /* Sets a string or bytes field of an event of batch b to a copy of
@@ -367,12 +385,12 @@ static inline int ophost_event_set_bytes(struct ophost_batch *b, struct ophost_e
             return rc;
     }
     r.off = b->strings_len;
-    r.len = (uint32_t) len;
+    r.len = OPHOST_CAST_(uint32_t, len);
     if (len)
         memcpy(b->strings + r.off, data, len);
     b->strings[r.off + len] = '\0';
-    b->strings_len += (uint32_t) len + 1;
-    memcpy(OPHOST__FIELD_PTR(e, f), &r, sizeof(r));
+    b->strings_len += OPHOST_CAST_(uint32_t, len) + 1;
+    memcpy(OPHOST_FIELD_PTR_(e, f), &r, sizeof(r));
     return 0;
 }
 
@@ -390,7 +408,7 @@ static inline const char *ophost_event_get_string(const struct ophost_batch *b,
                                                   const struct ophost_event *e,
                                                   ophost_field f, size_t *ret_len) {
     struct ophost_strref r;
-    memcpy(&r, OPHOST__FIELD_CPTR(e, f), sizeof(r));
+    memcpy(&r, OPHOST_FIELD_CPTR_(e, f), sizeof(r));
     if (r.off == 0)
         return NULL;
     if (ret_len)
@@ -467,11 +485,19 @@ struct ophost_host {
      * datasource_add: gadgets declare their data sources (-EEXIST if taken).
      * datasource_find: NULL name = the session's first data source; -ENOENT.
      * field_add: -EEXIST if the name exists. field_find: -ENOENT; it also
-     * works later, and sees the fields added so far: in instantiate those
-     * of the operators before this one in the session's order (declare a
-     * dependency on the operator that adds a field you need), in pre_start
-     * every field added in instantiate. *ret is written only on success and
-     * stays valid for the session. Instance contexts, session thread. */
+     * works later. It finds the fields of the operators that run before the
+     * caller in the session's order (and the caller's own): an operator
+     * sees an event after those and before the others, so a field added by
+     * an operator that runs later would always be unset for it. Such a
+     * field is -ENOENT in every phase, like one that no operator adds:
+     * declare a dependency on the operator that adds a field you need.
+     * When the callback then fails, the host adds to the failure's message
+     * which operator adds the field and what to do ("field 'user' is added
+     * by 'uidgid', which runs after 'cmdhash': add 'uidgid' to cmdhash's
+     * dependencies"), or that no operator adds it, with the closest name;
+     * when it goes on without the field, the host logs that as a warning.
+     * *ret is written only on success and stays valid for the session.
+     * Instance contexts, session thread. */
     int (*datasource_add)(struct ophost_ctx *ctx, const char *name,
                           struct ophost_datasource **ret);
     int (*datasource_find)(struct ophost_ctx *ctx, const char *name,
@@ -493,7 +519,12 @@ struct ophost_host {
      * io_add watches fd for the EPOLLIN/EPOLLOUT events given (level
      * triggered); the fd stays the plugin's: close it after freeing the
      * source. timer_add fires first after first_usec and then every
-     * interval_usec (0 = once), CLOCK_MONOTONIC, without drift. Both return
+     * interval_usec (0 = once), CLOCK_MONOTONIC, without drift. Both are
+     * MICROseconds, while duration params are NANOseconds
+     * (ophost_usec_from_nsec converts, rounding up so that a short period
+     * never becomes 0 = once). first_usec 0 is allowed: the timer fires as
+     * soon as the loop runs, i.e. after every operator's start returned,
+     * which is where a gadget emits its first batch. Both return
      * 0 or a negative errno (-EINVAL, -EBUSY, -ENOMEM, ...); ret may be NULL. The returned source is
      * freed with source_free (NULL is a no-op), at the latest in the
      * instance's stop: the host frees what is left right after stop
@@ -530,9 +561,11 @@ struct ophost_host {
     int (*datasource_set_capacity)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                                    uint32_t capacity);
     /* The field of ds whose name is closest to name (a likely typo), or NULL:
-     * for "unknown field 'usr' (did you mean 'uid'?)" messages. The name
-     * stays valid for the session. Instance contexts, session thread; it
-     * allocates: not for process(). */
+     * for "unknown field 'usr' (did you mean 'uid'?)" messages. Only fields
+     * field_find would return count; NULL when name itself exists (added by
+     * an operator that runs later: no typo). The name stays valid for the
+     * session. Instance contexts, session thread; it allocates: not for
+     * process(). */
     const char *(*field_closest)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                                  const char *name);
 
@@ -609,9 +642,13 @@ struct ophost_operator {
      * timers. The gadget starts first, so it must not emit from start. */
     int (*start)(struct ophost_ctx *ctx, void *data);
     /* Undoes start: frees the sources (the host frees any left right after
-     * stop returns). No process() call and no loop callback follows. */
+     * stop returns). No process() call and no loop callback follows, for
+     * any operator: a sink that aggregates writes its results here (also
+     * after done() or a failure of a later callback; the gadget's stop runs
+     * after it, but the gadget cannot emit any more). */
     int (*stop)(struct ophost_ctx *ctx, void *data);
-    /* Undoes pre_start: releases resources. */
+    /* Undoes pre_start: releases resources (closes what pre_start opened,
+     * e.g. the file a sink wrote to in stop). */
     int (*post_stop)(struct ophost_ctx *ctx, void *data);
     /* Undoes instantiate: frees data. ctx and field handles die after it. */
     int (*destroy)(struct ophost_ctx *ctx, void *data);
@@ -619,8 +656,11 @@ struct ophost_operator {
      * batch->ds) between start and stop, on the session thread, in the
      * session's order; never for the session's gadget, and never with an
      * empty batch. See struct ophost_batch for what it may change. Must not
-     * block or allocate per event. A negative return fails the session; the
-     * batch is not handed on. */
+     * block or allocate per event: a sink that keeps state across batches
+     * (counts per key, say) may grow it for keys it has not seen before,
+     * with amortised growth (double an array or hash table), never with a
+     * malloc per event. A negative return fails the session; the batch is
+     * not handed on. */
     int (*process)(struct ophost_ctx *ctx, void *data, struct ophost_batch *batch);
 };
 
@@ -652,6 +692,104 @@ typedef const struct ophost_plugin *(*ophost_plugin_entry_fn)(const struct ophos
 /* What every plugin defines (with OPHOST_EXPORT); declared here so the
  * definition is checked against this type. */
 OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *host);
+
+/* -------------------------------------------------------------- helpers
+ *
+ * Inline conveniences built on the ABI above; using them changes nothing in
+ * what a plugin exports or requires of the host.
+ */
+
+/*
+ * Defines the plugin descriptor and its entry function, which stores the
+ * host table in host_var (a `static const struct ophost_host *` the plugin
+ * declares before its callbacks) and returns the descriptor. The operators
+ * are pointers to the plugin's `static const struct ophost_operator`s (at
+ * least one). Use it once, at file scope, after the operators:
+ *
+ *     OPHOST_PLUGIN(host, "example", "1.0", "Examples", &comm_upper, &other);
+ *
+ * The descriptor declares this header's ABI version, so a host older than
+ * this header refuses the plugin rather than lacking a function it calls.
+ * Write the entry function by hand to do more (refuse to load by returning
+ * NULL, or declare an older abi_minor and check host->abi_minor).
+ */
+#define OPHOST_PLUGIN(host_var, name, version, description, ...)                              \
+    static const struct ophost_operator *const ophost_plugin_operators_[] = { __VA_ARGS__,   \
+                                                                              NULL };        \
+    static const struct ophost_plugin ophost_plugin_descriptor_ = {                           \
+        OPHOST_ABI_MAJOR, OPHOST_ABI_MINOR, sizeof(struct ophost_plugin), (name), (version),  \
+        (description), ophost_plugin_operators_                                               \
+    };                                                                                        \
+    OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(                            \
+        const struct ophost_host *ophost_host_) {                                             \
+        (host_var) = ophost_host_;                                                            \
+        return &ophost_plugin_descriptor_;                                                    \
+    }                                                                                         \
+    OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(                            \
+        const struct ophost_host *ophost_host_)
+
+/* The name of a field type (OPHOST_FIELD_*) for messages: "u32", "string";
+ * "?" for a value that is not one. */
+static inline const char *ophost_field_type_name(uint32_t type) {
+    static const char *const names[] = { "?", "u8", "u16", "u32", "u64", "s32", "s64",
+                                         "bool", "timestamp", "string", "bytes" };
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+/*
+ * Finds field name of ds and checks that its type is type (0: any type).
+ * Returns 0 with the handle in *ret, or explains the failure with
+ * host->error and returns it, ready for `return`:
+ *     -ENOENT  "no field 'usr' (did you mean 'uid'?)"
+ *     -EINVAL  "field 'pid' is string, not u32"
+ * (if the field is added by an operator that runs after the caller, the
+ * host adds that and the fix to the message when the callback fails). A
+ * field that is optional for the plugin is looked up with host->field_find
+ * instead. Instance contexts, instantiate and pre_start (it allocates).
+ */
+static inline int ophost_field_require(const struct ophost_host *host, struct ophost_ctx *ctx,
+                                       struct ophost_datasource *ds, const char *name,
+                                       uint32_t type, ophost_field *ret) {
+    ophost_field f;
+    int r = host->field_find(ctx, ds, name, &f);
+    if (r == -2 /* ENOENT */) {
+        const char *closest = host->field_closest(ctx, ds, name);
+        if (closest)
+            return host->error(ctx, r, "no field '%s' (did you mean '%s'?)", name, closest);
+        return host->error(ctx, r, "no field '%s'", name);
+    }
+    if (r < 0)
+        return host->error(ctx, r, "cannot look up field '%s'", name);
+    if (type != 0 && f.type != type)
+        return host->error(ctx, -22 /* EINVAL */, "field '%s' is %s, not %s", name,
+                           ophost_field_type_name(f.type), ophost_field_type_name(type));
+    *ret = f;
+    return 0;
+}
+
+/* Microseconds for timer_add from nanoseconds (a duration param), rounded
+ * up: a period shorter than 1 us becomes 1 us, never 0 (which means
+ * "once"). */
+static inline uint64_t ophost_usec_from_nsec(uint64_t nsec) {
+    return nsec / 1000u + (nsec % 1000u != 0);
+}
+
+/*
+ * Now as an OPHOST_FIELD_TIMESTAMP value: nanoseconds since the Unix epoch
+ * (CLOCK_REALTIME); 0 if the clock cannot be read. Defined (with
+ * OPHOST_HAVE_TIMESTAMP_NOW) where <time.h> declares clock_gettime: in the
+ * default modes of gcc and clang, in C++, and with -std=c99/c11 when the
+ * plugin defines _POSIX_C_SOURCE 200809L before its first #include.
+ */
+#if defined(CLOCK_REALTIME)
+#define OPHOST_HAVE_TIMESTAMP_NOW 1
+static inline uint64_t ophost_timestamp_now(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return OPHOST_CAST_(uint64_t, ts.tv_sec) * 1000000000u + OPHOST_CAST_(uint64_t, ts.tv_nsec);
+}
+#endif
 
 #ifdef __cplusplus
 }

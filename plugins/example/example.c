@@ -17,17 +17,22 @@ static int upper_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret_d
     (void) op_data;
     if (!u)
         return -ENOMEM;
-    if ((r = host->datasource_find(ctx, NULL, &u->ds)) < 0 ||
-        (r = host->field_find(ctx, u->ds, "comm", &u->comm)) < 0 ||
-        u->comm.type != OPHOST_FIELD_STRING)
-        r = host->error(ctx, r < 0 ? r : -EINVAL, "the gadget provides no string field 'comm'");
-    else
+    if ((r = host->datasource_find(ctx, NULL, &u->ds)) < 0)
+        r = host->error(ctx, r, "the session has no data source");
+    else if ((r = ophost_field_require(host, ctx, u->ds, "comm", OPHOST_FIELD_STRING,
+                                       &u->comm)) == 0)
         r = host->field_add(ctx, u->ds, "comm_upper", OPHOST_FIELD_STRING, &u->comm_upper);
     if (r < 0)
         free(u);
     else
         *ret_data = u;
     return r;
+}
+
+static int upper_destroy(struct ophost_ctx *ctx, void *data) {
+    (void) ctx;
+    free(data);
+    return 0;
 }
 
 /* Every batch, on the session thread: no allocation, fields by offset. */
@@ -50,26 +55,13 @@ static int upper_process(struct ophost_ctx *ctx, void *data, struct ophost_batch
     return 0;
 }
 
-static int upper_destroy(struct ophost_ctx *ctx, void *data) {
-    (void) ctx;
-    free(data);
-    return 0;
-}
-
+/* Members in the order of the struct (C++20 requires it; C does not care). */
 static const struct ophost_operator comm_upper = {
     .struct_size = sizeof(struct ophost_operator),
     .name = "comm_upper", .description = "Adds comm_upper: the comm field in upper case",
     .priority = OPHOST_PRIORITY_ENRICHER,
-    .instantiate = upper_instantiate, .process = upper_process, .destroy = upper_destroy,
-};
-static const struct ophost_operator *const operators[] = { &comm_upper, NULL };
-static const struct ophost_plugin plugin = {
-    .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
-    .struct_size = sizeof(struct ophost_plugin),
-    .name = "example", .version = "1.0", .operators = operators,
+    .instantiate = upper_instantiate, .destroy = upper_destroy, .process = upper_process,
 };
 
-OPHOST_EXPORT const struct ophost_plugin *ophost_plugin_entry(const struct ophost_host *h) {
-    host = h;
-    return &plugin;
-}
+/* The descriptor and the exported entry function, which keeps host. */
+OPHOST_PLUGIN(host, "example", "1.0", "An enricher built out of tree", &comm_upper);

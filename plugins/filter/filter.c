@@ -334,11 +334,29 @@ static int hexval(char c) {
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* Finds field name among the fields f sees, as field_at lists them in
+ * instantiate: those added before it. Not with field_find: for a field an
+ * enricher adds later, the host would advise a dependency on it, while the
+ * fix for a filter is filter-late, which unknown_field names. */
+static int find_field(struct filter *f, const char *name, ophost_field *ret) {
+    size_t n = host->field_count(f->ctx, f->ds);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *fname;
+        int r = host->field_at(f->ctx, f->ds, i, &fname, ret);
+        if (r < 0)
+            return r;
+        if (strcmp(fname, name) == 0)
+            return 0;
+    }
+    return -ENOENT;
+}
+
 /* Gives clause c its type-specific value and loop. */
 static int compile_clause(struct filter *f, struct clause *c, const char *field,
                           const char *value) {
     ophost_field fd;
-    int r = host->field_find(f->ctx, f->ds, field, &fd);
+    int r = find_field(f, field, &fd);
     bool ordered = c->op <= OP_GE;
 
     if (r == -ENOENT)

@@ -227,7 +227,9 @@ static const struct {
     int r;
 } errors[] = {
     { "sig:u32", "signals: sgi",
-      "operator 'formatters': instantiate failed: formatters: param 'signals': unknown field 'sgi'",
+      /* The host adds the suggestion formatters does not make. */
+      "operator 'formatters': instantiate failed: formatters: param 'signals': unknown field "
+      "'sgi'; no operator of session 't' adds field 'sgi' (did you mean 'sig'?)",
       -ENOENT },
     { "ts:timestamp", "timestamps: 'ts,when'",
       "operator 'formatters': instantiate failed: formatters: param 'timestamps': unknown field 'when'",
