@@ -14,6 +14,7 @@
 #ifndef OPHOST_DAEMON_PROBE_H
 #define OPHOST_DAEMON_PROBE_H
 
+#include <json-c/json.h>
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
@@ -62,6 +63,9 @@ const char *probe_error(const struct probe *p, size_t i);
 int probe_errno(const struct probe *p, size_t i);
 /* Check: the problems of item i (empty if it passed). */
 const struct errors *probe_errors(const struct probe *p, size_t i);
+/* Check: the data sources item i built (the "datasources" of proto.h), or
+ * NULL if it failed; owned by the probe. */
+json_object *probe_datasources(const struct probe *p, size_t i);
 
 /* Kills what still runs (no done call then). Returns NULL. */
 struct probe *probe_free(struct probe *p);
