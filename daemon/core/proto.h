@@ -59,6 +59,8 @@
  *    "globals": [CONFIG_OPERATOR, ...],  operators in the plan
  *    "log_level": N, "nofile": N,  the supervisor's log level; the soft
  *                                 RLIMIT_NOFILE the worker runs with
+ *    "logs_directory": PATH,      the worker's working directory (relative
+ *                                 paths in params resolve there)
  *    "memory_rlimit": BYTES}      0, or the memory-max to apply as
  *                                 RLIMIT_DATA above the worker's baseline
  *                                 (when no cgroup applies it)

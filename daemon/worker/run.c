@@ -72,6 +72,15 @@ static int parse_plan(struct job *j, json_object *req) {
         !proto_json_uint(req, "memory_rlimit", &j->memory_rlimit))
         return -EBADMSG;
     (void) proto_json_uint(req, "watchers", &j->watchers);
+    {
+        /* Sinks' relative paths (json: {path: x.json}) land in the logs
+         * directory. The supervisor created it; if it cannot be entered the
+         * worker stays where it was started, and says so. */
+        const char *logs = proto_json_string(req, "logs_directory");
+        if (logs && chdir(logs) < 0)
+            log_warning("cannot enter the logs directory %s (logs-directory): %m; relative "
+                        "paths in params resolve against the daemon's working directory", logs);
+    }
     r = proto_session_from_json(session, &j->cs);
     if (r < 0)
         return r;
