@@ -554,13 +554,15 @@ static bool authorized(struct control *ctl, struct varlink_conn *c, const char *
     json_object_object_add(p, "method", json_object_new_string(method));
     if (group) {
         char reason[256];
-        snprintf(reason, sizeof(reason), "%s requires root or membership in group '%s'", method,
-                 group);
+        snprintf(reason, sizeof(reason),
+                 "%s requires root or membership in group '%s' (control-group in the daemon "
+                 "config)", method, group);
         json_object_object_add(p, "reason", json_object_new_string(reason));
     } else {
         json_object_object_add(p, "reason",
-                               json_object_new_string("this method requires root "
-                                                      "(no control-group is configured)"));
+                               json_object_new_string("this method requires root; set "
+                                                      "control-group in the daemon config to "
+                                                      "let a group's members call it too"));
     }
     (void) varlink_error(c, ERR_PERMISSION, p);
     return false;

@@ -507,6 +507,17 @@ START_TEST(test_run) {
     ck_assert_str_eq(jstr(r, "parameters.order.0"), "synthetic");
     ck_assert_str_eq(jstr(r, "parameters.order.1"), "null");
     json_object_put(r);
+    /* The schema, with the gadget's field descriptions, before any event. */
+    r = recv_json(fd);
+    assert_ok(r);
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.name"), "events");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.name"), "flag");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.type"), "bool");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.description"),
+                     "made up: whether seq is odd");
+    ck_assert_ptr_null(jget(r, "parameters.datasources.0.rounds"));
+    ck_assert(json_object_get_boolean(jget(r, "continues")));
+    json_object_put(r);
     for (int i = 1; i <= 5; i++) {
         char *m = recv_msg(fd);
         char expect[256];
@@ -569,6 +580,9 @@ START_TEST(test_run_field_types) {
     r = recv_json(fd);
     assert_ok(r);
     json_object_put(r);
+    r = recv_json(fd); /* the data sources */
+    ck_assert_ptr_nonnull(jget(r, "parameters.datasources"));
+    json_object_put(r);
     for (int i = 1; i <= 3; i++) {
         char *m = recv_msg(fd), *ts, *end;
         char expect[512];
@@ -608,6 +622,9 @@ START_TEST(test_run_ends_on_disconnect) {
                  "\"name\":\"adhoc1\",\"params\":{\"rate\":\"100\"}}}");
     r = recv_json(fd);
     assert_ok(r);
+    json_object_put(r);
+    r = recv_json(fd); /* the data sources */
+    ck_assert_ptr_nonnull(jget(r, "parameters.datasources"));
     json_object_put(r);
     r = recv_json(fd); /* an event: it runs */
     ck_assert_ptr_nonnull(jget(r, "parameters.event"));
@@ -947,7 +964,8 @@ static int unprivileged_checks(bool in_group) {
         CHECK(strcmp(jstr(r, "error"), IFACE "PermissionDenied") == 0);
         CHECK(strcmp(jstr(r, "parameters.method"), IFACE "StartSession") == 0);
         CHECK(strcmp(jstr(r, "parameters.reason"),
-                     IFACE "StartSession requires root or membership in group 'adm'") == 0);
+                     IFACE "StartSession requires root or membership in group 'adm' "
+                           "(control-group in the daemon config)") == 0);
     }
     json_object_put(r);
     if (!in_group) {
