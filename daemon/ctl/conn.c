@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -120,6 +121,9 @@ int conn_send(struct conn *c, const char *method, json_object *params, bool more
 
 int conn_recv(struct conn *c, json_object **ret) {
     for (;;) {
+        /* A signal that came while we were not in recv() counts too. */
+        if (ctl_interrupted)
+            return -1;
         char *nul = c->len > c->start ? memchr(c->buf + c->start, '\0', c->len - c->start) : NULL;
         ssize_t n;
         if (nul) {
@@ -152,6 +156,21 @@ int conn_recv(struct conn *c, json_object **ret) {
             }
             c->buf = p;
             c->cap = cap;
+        }
+        {
+            /* Wait for the daemon or a signal (its handler writes to
+             * ctl_signal_fd), so that Ctrl-C is never missed between the
+             * check above and the read. */
+            struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+                                   { .fd = ctl_signal_fd, .events = POLLIN } };
+            if (poll(p, ctl_signal_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+                ctl_error("cannot wait for the daemon: %s", strerror(errno));
+                return -EXIT_ERROR;
+            }
+            if (ctl_interrupted)
+                return -1;
+            if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
         }
         n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
         if (n < 0 && errno == EINTR) {

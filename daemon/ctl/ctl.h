@@ -35,8 +35,11 @@ struct ctl_options {
 };
 
 extern struct ctl_options ctl;
-/* Set by SIGINT/SIGTERM: streams end, the client exits 0. */
+/* Set by SIGINT/SIGTERM: streams end, the client exits 0. The handler
+ * also writes a byte to ctl_signal_fd (the read end of a pipe, -1 if
+ * none), so a poll() for the daemon wakes up. */
 extern volatile int ctl_interrupted;
+extern int ctl_signal_fd;
 
 /* A member as text, "" when absent (never NULL). */
 const char *jstr(json_object *o, const char *key);

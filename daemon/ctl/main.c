@@ -7,6 +7,7 @@
  * the daemon cannot be reached.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +25,8 @@
 
 struct ctl_options ctl;
 volatile int ctl_interrupted;
+int ctl_signal_fd = -1;
+static int signal_write_fd = -1;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -208,7 +211,12 @@ static int print_version(void) {
 /* ---------------------------------------------------------------- main */
 
 static void on_signal(int sig) {
+    int saved = errno;
     ctl_interrupted = 1;
+    if (signal_write_fd >= 0 && write(signal_write_fd, "", 1) < 0) {
+        /* The pipe is full: a wake-up is pending anyway. */
+    }
+    errno = saved;
 }
 
 static const struct {
@@ -264,6 +272,13 @@ int main(int argc, char **argv) {
         default:
             fprintf(stderr, "Try 'ophostctl --help'.\n");
             return EXIT_USAGE;
+        }
+    }
+    {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+            ctl_signal_fd = p[0];
+            signal_write_fd = p[1];
         }
     }
     sigaction(SIGINT, &sa, NULL);

@@ -570,6 +570,47 @@ END_TEST
 
 /* Every scalar type and a string, as the tap writes them: integers as
  * numbers, the timestamp as RFC 3339 UTC with nanoseconds. */
+/* DescribeGadget: the gadget's operator and the schema of a dry run with
+ * its params and operators (descriptions from field_set_meta), for anyone;
+ * nothing starts. Errors as for Run. */
+START_TEST(test_describe_gadget) {
+    json_object *r = call(IFACE "DescribeGadget",
+                          "{\"gadget\":\"synthetic\",\"params\":{\"fields\":\"seq:u64,proc.exe:string\"},"
+                          "\"operators\":[{\"name\":\"null\"}]}");
+    assert_ok(r);
+    ck_assert_str_eq(jstr(r, "parameters.gadget.name"), "synthetic");
+    ck_assert(json_object_get_boolean(jget(r, "parameters.gadget.gadget")));
+    ck_assert_str_eq(jstr(r, "parameters.gadget.instance_params.0.key"), "count");
+    ck_assert_str_eq(jstr(r, "parameters.order.0"), "synthetic");
+    ck_assert_str_eq(jstr(r, "parameters.order.1"), "null");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.name"), "proc.exe");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.type"), "string");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.owner"), "synthetic");
+    ck_assert_str_eq(jstr(r, "parameters.datasources.0.fields.1.description"), "made up: NAME-SEQ");
+    ck_assert_ptr_null(jget(r, "parameters.datasources.1"));
+    json_object_put(r);
+
+    r = call(IFACE "DescribeGadget", "{\"gadget\":\"null\"}");
+    assert_error(r, IFACE "InvalidPipeline");
+    ck_assert_str_eq(jstr(r, "parameters.errors.0"),
+                     "operator 'null' is not a gadget (ophostctl list gadgets)");
+    json_object_put(r);
+    r = call(IFACE "DescribeGadget", "{\"gadget\":\"synthetc\"}");
+    assert_error(r, IFACE "InvalidPipeline");
+    ck_assert_ptr_nonnull(strstr(jstr(r, "parameters.errors.0"), "did you mean 'synthetic'?"));
+    json_object_put(r);
+    /* instantiate fails: the dry run's error. */
+    r = call(IFACE "DescribeGadget", "{\"gadget\":\"synthetic\",\"params\":{\"fields\":\"x:nope\"}}");
+    assert_error(r, IFACE "InvalidPipeline");
+    ck_assert_ptr_nonnull(strstr(jstr(r, "parameters.errors.0"), "unknown type 'nope' of field 'x'"));
+    json_object_put(r);
+    r = call(IFACE "DescribeGadget", "{\"gadget\":7}");
+    assert_error(r, "org.varlink.service.InvalidParameter");
+    ck_assert_str_eq(jstr(r, "parameters.parameter"), "gadget");
+    json_object_put(r);
+}
+END_TEST
+
 START_TEST(test_run_field_types) {
     int fd = conn();
     json_object *r;
@@ -1392,6 +1433,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_get_info);
         tcase_add_test(tc, test_lists);
         tcase_add_test(tc, test_describe);
+        tcase_add_test(tc, test_describe_gadget);
         tcase_add_test(tc, test_start_stop);
         tcase_add_test(tc, test_watch_in_order);
         tcase_add_test(tc, test_run);

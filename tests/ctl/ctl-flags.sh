@@ -16,7 +16,12 @@ ophostd=$1
 ctl_bin=$2
 plugins=$3
 make_tmp ophost-ctl-flags
-ctl_daemon 'idle: {gadget: synthetic, autostart: false}'
+ctl_daemon 'idle: {gadget: synthetic, autostart: false}
+tab:
+  gadget: synthetic
+  operators:
+    synthetic: {rate: 100, fields: "seq:u64,pid:u32,comm:string"}
+    columns: {path: tab.log, fields: "comm,seq", max-width: 8}'
 
 syn=(synthetic -p rate=0 -p count=10 -p fields=seq:u64,uid:u32,comm:string)
 
@@ -91,6 +96,19 @@ wait "$run_pid" || fail "run ended by SIGINT exited $?"
 same "$tmp/flt.out" '{"seq":1,"uid":1,"user":"daemon"}
 {"seq":2,"uid":2,"user":"bin"}'
 ok "--filter twice: AND; seq<=2 before uidgid (it saw 2 events), user== after it"
+
+# --- watch: the session's own columns settings, unless --fields
+rc=0
+timeout --preserve-status -s INT 1 "$ctl_bin" watch tab >"$tmp/out" 2>"$tmp/err" || rc=$?
+[ "$rc" = 0 ] || fail "watch tab exited $rc: $(cat "$tmp/err")"
+head -1 "$tmp/out" | grep -qx 'COMM              SEQ' || fail "watch tab header: $(head -2 "$tmp/out")"
+sed -n 2p "$tmp/out" | grep -Eqx 'comm-[0-9]+ +[0-9]+' || fail "watch tab row: $(head -2 "$tmp/out")"
+head -1 "$tmp/logs/tab.log" | grep -Eqx 'COMM +SEQ' || fail "the session's own table: $(head -1 "$tmp/logs/tab.log")"
+rc=0
+timeout --preserve-status -s INT 1 "$ctl_bin" watch tab --fields pid,seq >"$tmp/out" 2>"$tmp/err" || rc=$?
+[ "$rc" = 0 ] || fail "watch tab --fields exited $rc: $(cat "$tmp/err")"
+head -1 "$tmp/out" | grep -Eqx ' +PID +SEQ' || fail "watch --fields header: $(head -2 "$tmp/out")"
+ok "watch uses the session's columns fields and max-width; --fields overrides them"
 
 # --- errors
 expect_rc 2 "$ctl_bin" run "${syn[@]}" --filter 'usr==root'
