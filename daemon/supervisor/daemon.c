@@ -706,6 +706,8 @@ int daemon_unquarantine(struct daemon *d, const char *name) {
     return -ENOENT;
 }
 
+static void ensure_logs_directory(const struct daemon_config *cfg);
+
 /* -------------------------------------------------------------- reload */
 
 static struct reload *reload_free(struct reload *rl) {
@@ -830,6 +832,7 @@ static void reload_swap(struct daemon *d) {
     daemon_config_free(d->config);
     d->config = TAKE_PTR(rl->config);
     d->env.cfg = d->config;
+    ensure_logs_directory(d->config);
     registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
     log_set_max_level(d->config->log_level);
     log_info("reloaded: %zu sessions configured", d->n_managed);
