@@ -698,6 +698,7 @@ int cmd_run(int argc, char **argv) {
     r = stream(IFACE "Run", json_object_get(req), rd);
 out:
     render_free(rd);
+    json_object_put(err);
     json_object_put(desc);
     json_object_put(req);
     json_object_put(ops);
