@@ -516,6 +516,44 @@ START_TEST(test_keep) {
 }
 END_TEST
 
+/* Field metadata (host->field_set_meta): the four keys, their checks, the
+ * unknown key a newer plugin may send, and replacing a value. */
+START_TEST(test_field_meta) {
+    ophost_field f;
+
+    ck_assert_int_eq(datasource_add_field(ds, "rss", OPHOST_FIELD_U64, "t", &f), 0);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "description", "resident memory"), 0);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "unit", "bytes"), 0);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "width", "8"), 0);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "hidden", "true"), 0);
+    ck_assert_str_eq(ds->fields[0].description, "resident memory");
+    ck_assert_str_eq(ds->fields[0].unit, "bytes");
+    ck_assert_uint_eq(ds->fields[0].width, 8);
+    ck_assert(ds->fields[0].hidden);
+
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "description", "RSS"), 0);
+    ck_assert_str_eq(ds->fields[0].description, "RSS");
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "hidden", "false"), 0);
+    ck_assert(!ds->fields[0].hidden);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "unit", "centipercent"), 0);
+
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "colour", "red"), -EOPNOTSUPP);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "unit", "furlongs"), -EINVAL);
+    ck_assert_str_eq(ds->fields[0].unit, "centipercent"); /* unchanged */
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "width", "0"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "width", "1025"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "width", "-3"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "width", "8x"), -EINVAL);
+    ck_assert_uint_eq(ds->fields[0].width, 8);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "hidden", "yes"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "description", ""), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "description", "two\nlines"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 1, "unit", "bytes"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, NULL, "x"), -EINVAL);
+    ck_assert_int_eq(datasource_set_field_meta(ds, 0, "unit", NULL), -EINVAL);
+}
+END_TEST
+
 static Suite *schema_suite(void) {
     Suite *s = suite_create("schema");
     TCase *tc;
@@ -527,6 +565,7 @@ static Suite *schema_suite(void) {
     tcase_add_test(tc, test_types);
     tcase_add_test(tc, test_field_names);
     tcase_add_test(tc, test_add_errors);
+    tcase_add_test(tc, test_field_meta);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("batch");

@@ -1256,7 +1256,7 @@ bool config_session_equal(const struct config_session *a, const struct config_se
 
 static const char *const daemon_keys[] = {
     "plugin-dirs", "pipeline-dir", "control-socket", "control-group", "control-max-connections",
-    "control-idle-timeout", "log-level", "operators",
+    "control-idle-timeout", "log-level", "logs-directory", "operators",
     NULL,
 };
 
@@ -1278,6 +1278,7 @@ struct daemon_config *daemon_config_free(struct daemon_config *c) {
     strv_free(c->plugin_dirs);
     free(c->pipeline_dir);
     free(c->control_socket);
+    free(c->logs_directory);
     free(c->control_group);
     operators_free(c->operators, c->n_operators);
     free(c);
@@ -1295,7 +1296,15 @@ static struct daemon_config *daemon_config_new_default(void) {
     c->control_idle_timeout_nsec = CONFIG_CONTROL_IDLE_TIMEOUT_DEFAULT;
     c->pipeline_dir = strdup(OPHOST_DEFAULT_PIPELINE_DIR);
     c->control_socket = strdup(OPHOST_DEFAULT_CONTROL_SOCKET);
-    if (!c->pipeline_dir || !c->control_socket ||
+    {
+        /* systemd's LogsDirectory= sets $LOGS_DIRECTORY (paths joined by ':'). */
+        const char *env = getenv("LOGS_DIRECTORY");
+        if (env && env[0] == '/')
+            c->logs_directory = strndup(env, strcspn(env, ":"));
+        else
+            c->logs_directory = strdup(OPHOST_DEFAULT_LOGS_DIRECTORY);
+    }
+    if (!c->pipeline_dir || !c->control_socket || !c->logs_directory ||
         strv_extend(&c->plugin_dirs, OPHOST_DEFAULT_PLUGIN_DIR) < 0)
         return NULL;
     return TAKE_PTR(c);
@@ -1383,6 +1392,8 @@ static void parse_daemon(struct ctx *c, yaml_node_t *root, struct daemon_config 
             daemon_plugin_dirs(c, v, &cfg->plugin_dirs);
         else if (streq(e->name, "pipeline-dir"))
             daemon_path(c, e->name, v, &cfg->pipeline_dir);
+        else if (streq(e->name, "logs-directory"))
+            daemon_path(c, e->name, v, &cfg->logs_directory);
         else if (streq(e->name, "control-socket")) {
             struct sockaddr_un sa;
             if (is_scalar(v) && v->data.scalar.length >= sizeof(sa.sun_path))

@@ -85,6 +85,7 @@ struct daemon_config {
     char **plugin_dirs;          /* NULL-terminated, at least one */
     char *pipeline_dir;
     char *control_socket;
+    char *logs_directory;        /* workers run here: relative paths in params resolve here */
     char *control_group;         /* NULL = root only for mutating requests */
     unsigned control_max_connections;   /* the oldest idle one goes for a new one */
     uint64_t control_idle_timeout_nsec; /* connections without a call are closed */
@@ -108,6 +109,11 @@ struct daemon_config {
 #endif
 #ifndef OPHOST_DEFAULT_CONTROL_SOCKET
 #define OPHOST_DEFAULT_CONTROL_SOCKET "/run/ophost/ophostd.sock"
+#endif
+/* The logs directory without logs-directory: $LOGS_DIRECTORY (what systemd
+ * sets for LogsDirectory=; its first path) or this. */
+#ifndef OPHOST_DEFAULT_LOGS_DIRECTORY
+#define OPHOST_DEFAULT_LOGS_DIRECTORY "/var/log/ophost"
 #endif
 
 /*

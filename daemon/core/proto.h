@@ -21,7 +21,8 @@
  *   PROTO_CHECK  PLAN, fds: one snapshot per PLAN.plugins entry, then the
  *                status page. A dry run: loads the plugins, inits the
  *                operators, instantiates every one and destroys them again,
- *                closes them; answers one final PROTO_STATE.
+ *                closes them; answers one final PROTO_STATE, which on
+ *                success ("stopped") carries the "datasources" it built.
  *   PROTO_RUN    PLAN, fds as for PROTO_CHECK. Runs the session: PROTO_STATE
  *                "running" once every start succeeded, PROTO_EVENTS while
  *                someone watches, and a final PROTO_STATE when it ended.
@@ -43,7 +44,10 @@
  *                refused (E > 0, the loader's error)
  *   PROTO_DONE   {}   the scanner answered every file
  *   PROTO_STATE  {"state": "running", "datasources": [{"name": N, "fields":
- *                  [{"name": N, "type": T, "owner": OP}, ...]}, ...]}
+ *                  [{"name": N, "type": T, "owner": OP, and when set by
+ *                  field_set_meta "description", "unit", "width",
+ *                  "hidden"}, ...], "rounds": true when the gadget sized
+ *                  its batches (each is one round)}, ...]}
  *                {"state": "stopped"} or {"state": "failed", "error": TEXT}:
  *                  the last message; the child then closes its operators and
  *                  exits 0. Any other end (a signal, another exit status, no
@@ -61,6 +65,8 @@
  *    "globals": [CONFIG_OPERATOR, ...],  operators in the plan
  *    "log_level": N, "nofile": N,  the supervisor's log level; the soft
  *                                 RLIMIT_NOFILE the worker runs with
+ *    "logs_directory": PATH,      the worker's working directory (relative
+ *                                 paths in params resolve there)
  *    "memory_rlimit": BYTES}      0, or the memory-max to apply as
  *                                 RLIMIT_DATA above the worker's baseline
  *                                 (when no cgroup applies it)

@@ -63,8 +63,11 @@ struct ophost_datasource *datasource_new(const char *name, const char *owner) {
 struct ophost_datasource *datasource_free(struct ophost_datasource *ds) {
     if (!ds)
         return NULL;
-    for (size_t i = 0; i < ds->n_fields; i++)
+    for (size_t i = 0; i < ds->n_fields; i++) {
         free(ds->fields[i].name);
+        free(ds->fields[i].description);
+        free(ds->fields[i].unit);
+    }
     free(ds->fields);
     free(ds->batch.records);
     free(ds->batch.sel);
@@ -115,6 +118,9 @@ int datasource_add_field(struct ophost_datasource *ds, const char *name, uint32_
     m[ds->n_fields].type = type;
     m[ds->n_fields].offset = offset;
     m[ds->n_fields].owner = owner;
+    m[ds->n_fields].description = m[ds->n_fields].unit = NULL;
+    m[ds->n_fields].width = 0;
+    m[ds->n_fields].hidden = false;
     ret->offset = offset;
     ret->type = (uint16_t) type;
     ret->index = (uint16_t) ds->n_fields;
@@ -167,5 +173,68 @@ int datasource_freeze(struct ophost_datasource *ds, uint32_t capacity) {
     b->reserve_strings = reserve_strings;
     batch_reset(b);
     ds->frozen = true;
+    return 0;
+}
+
+bool field_unit_is_valid(const char *unit) {
+    static const char *const units[] = { "bytes", "ns", "us", "ms", "s", "percent",
+                                         "centipercent" };
+    for (size_t i = 0; unit && i < ELEMENTSOF(units); i++)
+        if (streq(unit, units[i]))
+            return true;
+    return false;
+}
+
+/* Whether s is printable UTF-8 text of one line, at most max bytes. */
+static bool meta_text_is_valid(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int datasource_set_field_meta(struct ophost_datasource *ds, size_t i, const char *key,
+                              const char *value) {
+    struct field_def *fd;
+    char **slot = NULL;
+
+    if (i >= ds->n_fields || !key || !value)
+        return -EINVAL;
+    fd = &ds->fields[i];
+    if (streq(key, "description")) {
+        if (!meta_text_is_valid(value, 1024))
+            return -EINVAL;
+        slot = &fd->description;
+    } else if (streq(key, "unit")) {
+        if (!field_unit_is_valid(value))
+            return -EINVAL;
+        slot = &fd->unit;
+    } else if (streq(key, "width")) {
+        char *end;
+        unsigned long w;
+        errno = 0;
+        w = strtoul(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || value[0] == '+' || w < 1 ||
+            w > 1024)
+            return -EINVAL;
+        fd->width = (uint32_t) w;
+        return 0;
+    } else if (streq(key, "hidden")) {
+        if (!streq(value, "true") && !streq(value, "false"))
+            return -EINVAL;
+        fd->hidden = streq(value, "true");
+        return 0;
+    } else
+        return -EOPNOTSUPP;
+    {
+        char *copy = strdup(value);
+        if (!copy)
+            return -ENOMEM;
+        free(*slot);
+        *slot = copy;
+    }
     return 0;
 }

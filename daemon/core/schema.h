@@ -18,6 +18,11 @@ struct field_def {
     uint32_t type;
     uint32_t offset;
     const char *owner; /* operator that added it; static plugin string */
+    /* Display metadata (host->field_set_meta), owned; NULL/0 = none. */
+    char *description;
+    char *unit;
+    uint32_t width;
+    bool hidden;
 };
 
 struct ophost_datasource {
@@ -28,6 +33,7 @@ struct ophost_datasource {
     uint32_t record_size;
     bool frozen;
     uint32_t capacity; /* events per batch */
+    bool rounds;       /* the gadget sized its batches: each is one round */
     struct ophost_batch batch;
 };
 
@@ -45,6 +51,13 @@ int datasource_add_field(struct ophost_datasource *ds, const char *name, uint32_
 /* -ENOENT if absent. */
 int datasource_find_field(const struct ophost_datasource *ds, const char *name,
                           ophost_field *ret);
+/* Sets one metadata key of field index i (see ophost_host.field_set_meta):
+ * 0, -EINVAL (bad value), -EOPNOTSUPP (unknown key) or -ENOMEM. */
+int datasource_set_field_meta(struct ophost_datasource *ds, size_t i, const char *key,
+                              const char *value);
+/* Whether unit is one of the units field_set_meta accepts. */
+bool field_unit_is_valid(const char *unit);
+
 /* Allocates the batch (capacity records); 0 or -ENOMEM. */
 int datasource_freeze(struct ophost_datasource *ds, uint32_t capacity);
 

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "plan.h"
 #include "plugins.h"
+#include "probe.h"
 #include "registry.h"
 #include "run-request.h"
 #include "varlink.h"
@@ -46,11 +47,14 @@
 #define ERR_INVALID_PIPELINE IFACE ".InvalidPipeline"
 #define ERR_SESSION_FAILED IFACE ".SessionFailed"
 #define ERR_RELOAD_FAILED IFACE ".ReloadFailed"
+/* DescribeGadget dry runs (one worker each) at once, for all clients. */
+#define DRY_RUNS_MAX 8
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 struct hub;
 struct adhoc;
+struct dry;
 
 /* What a connection is doing beyond single calls. */
 struct client {
@@ -76,6 +80,7 @@ struct adhoc {
     struct config_session cs; /* owned: what the request asked for */
     struct worker *worker;
     struct varlink_conn *owner;
+    bool schema_sent;         /* the owner got the data sources */
 };
 
 /* A call answered when the daemon reports the outcome. */
@@ -96,7 +101,20 @@ struct control {
     struct hub *hubs;
     struct adhoc *adhocs;
     struct pending *pendings;
+    struct dry *dries;
     unsigned next_run;
+};
+
+/* A DescribeGadget call: the dry run of its plan, answered when it ends. */
+struct dry {
+    struct control *ctl;
+    struct dry *next;
+    struct varlink_conn *conn;  /* NULL once the client went away */
+    struct config_session cs;
+    struct plan *plan;
+    struct probe *probe;
+    json_object *gadget;        /* the gadget's operator (inspect_operator_json) */
+    json_object *order;
 };
 
 /* ---------------------------------------------------------------- hubs */
@@ -268,6 +286,48 @@ static void pending_free(struct pending *p) {
     free(p);
 }
 
+/* ----------------------------------------------------------------- dry */
+
+static void dry_free(struct dry *d) {
+    struct dry **pp;
+    if (!d)
+        return;
+    for (pp = &d->ctl->dries; *pp && *pp != d; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = d->next;
+    probe_free(d->probe);
+    plan_free(d->plan);
+    config_session_clear(&d->cs);
+    json_object_put(d->gadget);
+    json_object_put(d->order);
+    free(d);
+}
+
+static void dry_done(struct probe *p, void *userdata) {
+    struct dry *d = userdata;
+    const struct errors *errs = probe_errors(p, 0);
+    json_object *o = json_object_new_object(), *ds = probe_datasources(p, 0);
+
+    if (!d->conn) {
+        json_object_put(o);
+    } else if (errs->n > 0 || !ds) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; errs->lines && errs->lines[i]; i++)
+            json_object_array_add(a, json_object_new_string(errs->lines[i]));
+        if (json_object_array_length(a) == 0)
+            json_object_array_add(a, json_object_new_string("the dry run reported no schema"));
+        json_object_object_add(o, "errors", a);
+        (void) varlink_error(d->conn, ERR_INVALID_PIPELINE, o);
+    } else {
+        json_object_object_add(o, "gadget", json_object_get(d->gadget));
+        json_object_object_add(o, "order", json_object_get(d->order));
+        json_object_object_add(o, "datasources", json_object_get(ds));
+        (void) varlink_reply(d->conn, o, false);
+    }
+    dry_free(d);
+}
+
 /* -------------------------------------------------------------- ad hoc */
 
 static struct adhoc *adhoc_free(struct adhoc *a) {
@@ -297,6 +357,16 @@ static void adhoc_state(struct worker *w, void *userdata) {
     struct adhoc *a = userdata;
     struct control *ctl = a->ctl;
 
+    if (!a->schema_sent && a->owner && worker_datasources(w)) {
+        /* Before its first event: the worker sends "running" first. */
+        struct client *cl = varlink_conn_get_userdata(a->owner);
+        if (cl && cl->watching) {
+            json_object *p = json_object_new_object();
+            json_object_object_add(p, "datasources", json_object_get(worker_datasources(w)));
+            (void) varlink_reply(a->owner, p, true);
+        }
+        a->schema_sent = true;
+    }
     if (!worker_ended(w))
         return;
     if (worker_get_state(w) == WORKER_FAILED) {
@@ -484,13 +554,15 @@ static bool authorized(struct control *ctl, struct varlink_conn *c, const char *
     json_object_object_add(p, "method", json_object_new_string(method));
     if (group) {
         char reason[256];
-        snprintf(reason, sizeof(reason), "%s requires root or membership in group '%s'", method,
-                 group);
+        snprintf(reason, sizeof(reason),
+                 "%s requires root or membership in group '%s' (control-group in the daemon "
+                 "config)", method, group);
         json_object_object_add(p, "reason", json_object_new_string(reason));
     } else {
         json_object_object_add(p, "reason",
-                               json_object_new_string("this method requires root "
-                                                      "(no control-group is configured)"));
+                               json_object_new_string("this method requires root; set "
+                                                      "control-group in the daemon config to "
+                                                      "let a group's members call it too"));
     }
     (void) varlink_error(c, ERR_PERMISSION, p);
     return false;
@@ -981,6 +1053,85 @@ out:
     errors_clear(&errs);
 }
 
+static void m_describe_gadget(struct control *ctl, struct varlink_conn *c,
+                              json_object *params) {
+    struct plan_hooks hooks = daemon_plan_hooks(ctl->d);
+    struct errors errs = { 0 };
+    struct operator_entry *e;
+    struct dry *d;
+    json_object *p;
+    unsigned unused = 0;
+    char bad[128] = "";
+    int r;
+
+    /* Anyone may ask: bound the processes that costs. */
+    for (struct dry *o = ctl->dries; o; o = o->next)
+        unused++;
+    if (unused >= DRY_RUNS_MAX) {
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string("DescribeGadget"));
+        json_object_object_add(p, "error", json_object_new_string(
+                                               "too many gadget descriptions at once, try again"));
+        (void) varlink_error(c, ERR_SESSION_FAILED, p);
+        return;
+    }
+    unused = 0;
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
+        return;
+    }
+    d->ctl = ctl;
+    d->next = ctl->dries;
+    ctl->dries = d;
+    /* The session is never run: its name only labels the dry run's errors. */
+    r = run_request_parse(params, &unused, &d->cs, bad, sizeof(bad));
+    if (r == -EINVAL) {
+        (void) varlink_error_invalid_parameter(c, bad, NULL);
+        goto fail;
+    }
+    if (r < 0) {
+        (void) varlink_error(c, VARLINK_ERROR_INVALID_REQUEST, NULL);
+        goto fail;
+    }
+    free(d->cs.name);
+    d->cs.name = strprintf("%s (dry run)", d->cs.gadget);
+    e = registry_find(daemon_registry(ctl->d), d->cs.gadget);
+    if (e && !(e->op->flags & OPHOST_OPERATOR_GADGET)) {
+        (void) errors_add(&errs, "operator '%s' is not a gadget (ophostctl list gadgets)",
+                          d->cs.gadget);
+        r = -EINVAL;
+    } else
+        r = d->cs.name ? plan_build(daemon_registry(ctl->d), &d->cs, &hooks, &d->plan, &errs)
+                       : -ENOMEM;
+    if (r < 0) {
+        p = json_object_new_object();
+        json_object_object_add(p, "errors", error_lines(&errs));
+        (void) varlink_error(c, ERR_INVALID_PIPELINE, p);
+        goto fail;
+    }
+    d->gadget = inspect_operator_json(d->plan->steps[0].entry->op, d->plan->steps[0].entry->plugin);
+    d->order = json_object_new_array();
+    for (size_t i = 0; i < d->plan->n_steps; i++)
+        json_object_array_add(d->order,
+                              json_object_new_string(d->plan->steps[i].entry->op->name));
+    d->conn = c;
+    r = probe_check(ctl->loop, &d->plan, (const struct config_session *const[]){ &d->cs }, 1,
+                    daemon_worker_env(ctl->d), dry_done, d, &d->probe);
+    if (r < 0) {
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(d->cs.gadget));
+        json_object_object_add(p, "error", json_object_new_string(strerror(-r)));
+        (void) varlink_error(c, ERR_SESSION_FAILED, p);
+        goto fail;
+    }
+    errors_clear(&errs);
+    return;
+fail:
+    errors_clear(&errs);
+    dry_free(d);
+}
+
 static json_object *session_stats(struct control *ctl, const char *name, struct worker *w) {
     struct instance_counters st[64];
     size_t n = worker_counters(w, st, ELEMENTSOF(st));
@@ -1091,6 +1242,7 @@ static const struct method {
     { IFACE ".DescribeSession", m_describe_session, NULL, 0 },
     { IFACE ".StartSession", m_start_session, NULL, M_MUTATING },
     { IFACE ".StopSession", m_stop_session, NULL, M_MUTATING },
+    { IFACE ".DescribeGadget", m_describe_gadget, NULL, 0 },
     { IFACE ".Run", NULL, m_run, M_MUTATING },
     { IFACE ".Watch", NULL, m_watch, 0 },
     { IFACE ".Stats", m_stats, NULL, 0 },
@@ -1135,6 +1287,9 @@ static void on_disconnect(struct varlink_conn *c, void *userdata) {
     for (struct pending *p = ctl->pendings; p; p = p->next)
         if (p->conn == c)
             p->conn = NULL; /* the outcome has nobody to go to */
+    for (struct dry *d = ctl->dries; d; d = d->next)
+        if (d->conn == c)
+            d->conn = NULL;
     if (!cl)
         return;
     if (cl->watching)
@@ -1191,6 +1346,8 @@ struct control *control_free(struct control *ctl) {
         adhoc_free(ctl->adhocs);
     while (ctl->pendings)
         pending_free(ctl->pendings);
+    while (ctl->dries)
+        dry_free(ctl->dries);
     ctl->srv = varlink_server_free(ctl->srv);
     while (ctl->hubs) /* the daemon's workers: it frees them after us */
         hub_free(ctl, ctl->hubs);

@@ -20,6 +20,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
@@ -729,6 +730,8 @@ int daemon_unquarantine(struct daemon *d, const char *name) {
     return -ENOENT;
 }
 
+static void ensure_logs_directory(const struct daemon_config *cfg);
+
 /* -------------------------------------------------------------- reload */
 
 static struct reload *reload_free(struct reload *rl) {
@@ -853,6 +856,7 @@ static void reload_swap(struct daemon *d) {
     daemon_config_free(d->config);
     d->config = TAKE_PTR(rl->config);
     d->env.cfg = d->config;
+    ensure_logs_directory(d->config);
     registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
     log_set_max_level(d->config->log_level);
     log_info("reloaded: %zu sessions configured", d->n_managed);
@@ -1168,6 +1172,30 @@ static void daemon_free(struct daemon *d) {
     sd_event_unref(d->loop);
 }
 
+/* Creates the logs directory (and its parents, 0755) when it is missing:
+ * workers run there, so sinks' relative paths land in it. A failure is
+ * logged; sessions writing relative paths then fail with the reason. */
+static void ensure_logs_directory(const struct daemon_config *cfg) {
+    const char *dir = cfg->logs_directory;
+    char *p;
+
+    if (!dir || access(dir, F_OK) == 0)
+        return;
+    p = strdup(dir);
+    for (char *s = p ? p + 1 : NULL; s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            break;
+        *s = '/';
+    }
+    if (!p || (mkdir(dir, 0755) < 0 && errno != EEXIST))
+        log_warning("cannot create the logs directory %s (logs-directory): %m; sessions that "
+                    "write to relative paths will fail", dir);
+    else
+        log_info("created the logs directory %s", dir);
+    free(p);
+}
+
 /* After the first scan: the pipelines, the autostart sessions, READY=1
  * once they run (or failed). */
 static int start_sessions(struct daemon *d) {
@@ -1177,6 +1205,7 @@ static int start_sessions(struct daemon *d) {
     (void) registry_check_globals(d->registry, &errs);
     log_lines(LOG_ERR, &errs, "");
     errors_clear(&errs);
+    ensure_logs_directory(d->config);
 
     /* Pipelines are all or nothing, as on reload: with an error in the
      * files the daemon runs no session until a reload brings valid ones.

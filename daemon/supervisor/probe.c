@@ -24,6 +24,7 @@ struct item {
     struct plan *plan;
     const struct config_session *cs;
     struct errors errors;
+    json_object *datasources;       /* the schema the dry run built, when it passed */
     bool answered;
 };
 
@@ -158,8 +159,13 @@ static void check_answer(struct job *j, json_object *o) {
         return;
     it->answered = true;
     p->n_answered++;
-    if (streq(state, "stopped"))
+    if (streq(state, "stopped")) {
+        json_object *ds;
+        if (json_object_object_get_ex(o, "datasources", &ds) &&
+            json_object_is_type(ds, json_type_array))
+            it->datasources = json_object_get(ds);
         return;
+    }
     if (json_object_object_get_ex(o, "errors", &lines) &&
         json_object_is_type(lines, json_type_array)) {
         /* The worker's plan: already "FILE:LINE:COL: session 'x': ..." */
@@ -472,6 +478,10 @@ const struct errors *probe_errors(const struct probe *p, size_t i) {
     return &p->items[i].errors;
 }
 
+json_object *probe_datasources(const struct probe *p, size_t i) {
+    return i < p->n_items ? p->items[i].datasources : NULL;
+}
+
 struct probe *probe_free(struct probe *p) {
     if (!p)
         return NULL;
@@ -483,6 +493,7 @@ struct probe *probe_free(struct probe *p) {
         free(p->items[i].error);
         json_object_put(p->items[i].inspect);
         errors_clear(&p->items[i].errors);
+        json_object_put(p->items[i].datasources);
     }
     free(p->items);
     free(p->queue);

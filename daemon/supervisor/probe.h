@@ -72,6 +72,9 @@ int probe_errno(const struct probe *p, size_t i);
 json_object *probe_inspect(const struct probe *p, size_t i);
 /* Check: the problems of item i (empty if it passed). */
 const struct errors *probe_errors(const struct probe *p, size_t i);
+/* Check: the data sources item i built (the "datasources" of proto.h), or
+ * NULL if it failed; owned by the probe. */
+json_object *probe_datasources(const struct probe *p, size_t i);
 
 /* Kills what still runs (no done call then). Returns NULL. */
 struct probe *probe_free(struct probe *p);

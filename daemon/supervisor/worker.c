@@ -129,6 +129,9 @@ int worker_plan_message(const struct plan *plan, const struct config_session *cs
     json_object_object_add(o, "globals", globals);
     json_object_object_add(o, "log_level", json_object_new_int(log_get_max_level()));
     json_object_object_add(o, "nofile", json_object_new_uint64(env->nofile));
+    if (env->cfg->logs_directory)
+        json_object_object_add(o, "logs_directory",
+                               json_object_new_string(env->cfg->logs_directory));
     /* Without a cgroup, the worker applies memory-max itself. */
     json_object_object_add(o, "memory_rlimit",
                            json_object_new_uint64(cgroup_enabled() ? 0 : cs->limits.memory_max));

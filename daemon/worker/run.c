@@ -72,6 +72,15 @@ static int parse_plan(struct job *j, json_object *req) {
         !proto_json_uint(req, "memory_rlimit", &j->memory_rlimit))
         return -EBADMSG;
     (void) proto_json_uint(req, "watchers", &j->watchers);
+    {
+        /* Sinks' relative paths (json: {path: x.json}) land in the logs
+         * directory. The supervisor created it; if it cannot be entered the
+         * worker stays where it was started, and says so. */
+        const char *logs = proto_json_string(req, "logs_directory");
+        if (logs && chdir(logs) < 0)
+            log_warning("cannot enter the logs directory %s (logs-directory): %m; relative "
+                        "paths in params resolve against the daemon's working directory", logs);
+    }
     r = proto_session_from_json(session, &j->cs);
     if (r < 0)
         return r;
@@ -226,20 +235,36 @@ static int send_state(int sock, const char *state, const char *error) {
 
 /* ------------------------------------------------------------- dry run */
 
+static json_object *datasources_json(struct session *s);
+
+static void keep_schema(struct session *s, void *userdata) {
+    json_object **ret = userdata;
+    *ret = datasources_json(s);
+}
+
+/* The dry run's final state carries the schema it built ("datasources",
+ * as in "running"): what `ophostctl run GADGET --help` shows. */
 static int check_job(struct job *j) {
     _cleanup_free_ char *err = NULL;
     struct plan *plan = NULL;
+    json_object *schema = NULL, *o;
     int r;
 
     if (plan_session(j, &plan) < 0)
         return 0;
-    r = session_check_plan(plan, &err);
+    r = session_check_plan_inspect(plan, keep_schema, &schema, &err);
     plan_free(plan);
     if (r < 0) {
         _cleanup_free_ char *msg = with_memory_note(j, err ? err : strerror(-r));
+        json_object_put(schema);
         return job_fail(j->sock, msg ? msg : strerror(-r), NULL);
     }
-    (void) send_state(j->sock, "stopped", NULL);
+    o = json_object_new_object();
+    json_object_object_add(o, "state", json_object_new_string("stopped"));
+    if (schema)
+        json_object_object_add(o, "datasources", schema);
+    (void) proto_send_json(j->sock, PROTO_STATE, o, NULL, 0);
+    json_object_put(o);
     return 0;
 }
 
@@ -270,12 +295,36 @@ static json_object *datasources_json(struct session *s) {
             json_object_object_add(f, "name", json_object_new_string(fd->name));
             json_object_object_add(f, "type", json_object_new_string(t ? t : "unknown"));
             json_object_object_add(f, "owner", json_object_new_string(fd->owner ? fd->owner : ""));
+            if (fd->description)
+                json_object_object_add(f, "description", json_object_new_string(fd->description));
+            if (fd->unit)
+                json_object_object_add(f, "unit", json_object_new_string(fd->unit));
+            if (fd->width)
+                json_object_object_add(f, "width", json_object_new_int((int) fd->width));
+            if (fd->hidden)
+                json_object_object_add(f, "hidden", json_object_new_boolean(true));
             json_object_array_add(fields, f);
         }
         json_object_object_add(o, "fields", fields);
+        if (ds[i]->rounds)
+            json_object_object_add(o, "rounds", json_object_new_boolean(true));
         json_object_array_add(a, o);
     }
     return a;
+}
+
+/* "running" with the schema, once, before any event: the supervisor and
+ * its watchers see the data sources first. */
+static void send_running(struct runner *rn) {
+    json_object *o;
+    if (rn->running_sent || rn->supervisor_gone || !session_started(rn->session))
+        return;
+    o = json_object_new_object();
+    json_object_object_add(o, "state", json_object_new_string("running"));
+    json_object_object_add(o, "datasources", datasources_json(rn->session));
+    (void) proto_send_json(rn->job->sock, PROTO_STATE, o, NULL, 0);
+    json_object_put(o);
+    rn->running_sent = true;
 }
 
 static void update_sock_events(struct runner *rn) {
@@ -284,7 +333,9 @@ static void update_sock_events(struct runner *rn) {
 }
 
 static void flush_events(struct runner *rn) {
-    int r = tap_flush(rn->tap, rn->job->sock);
+    int r;
+    send_running(rn);
+    r = tap_flush(rn->tap, rn->job->sock);
     if (r < 0 && r != -EAGAIN && !rn->supervisor_gone) {
         rn->supervisor_gone = true;
         session_request_stop(rn->session);
@@ -363,14 +414,7 @@ static int on_session_notify(sd_event_source *es, int fd, uint32_t revents, void
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return 0;
     st = session_get_state(rn->session);
-    if (st == SESSION_RUNNING && !rn->running_sent && !rn->supervisor_gone) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "state", json_object_new_string("running"));
-        json_object_object_add(o, "datasources", datasources_json(rn->session));
-        (void) proto_send_json(rn->job->sock, PROTO_STATE, o, NULL, 0);
-        json_object_put(o);
-        rn->running_sent = true;
-    }
+    send_running(rn);
     if (st != SESSION_STOPPED && st != SESSION_FAILED)
         return 0;
     r = session_join(rn->session);

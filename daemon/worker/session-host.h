@@ -36,6 +36,8 @@ struct ophost_batch *session_host_batch(struct ophost_ctx *ctx, struct ophost_da
 int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *batch);
 void session_host_lost(struct ophost_ctx *ctx, uint64_t n);
 void session_host_done(struct ophost_ctx *ctx, int error);
+int session_host_field_set_meta(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                ophost_field field, const char *key, const char *value);
 void session_host_dropped(struct ophost_ctx *ctx, uint64_t n);
 
 #endif

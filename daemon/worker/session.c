@@ -99,6 +99,7 @@ struct session {
     bool schema_open; /* during instantiate and pre_start */
     bool in_do_phase; /* during instantiate, pre_start, start: misses are recorded */
     bool diagnosis_skipped; /* diagnose_instantiate left out operators */
+    bool started;     /* it reached running (under lock): the schema is final */
     bool running;     /* from the start phase to stop: loop sources allowed */
     bool emitting;    /* every start succeeded, until stop: emit allowed */
     bool done_requested;
@@ -611,6 +612,9 @@ static void *session_thread(void *userdata) {
         r = run_forward(s);
 
     if (r >= 0 && !s->done_requested) {
+        pthread_mutex_lock(&s->lock);
+        s->started = true;
+        pthread_mutex_unlock(&s->lock);
         set_state(s, SESSION_RUNNING);
         r = sd_event_loop(s->loop);
     }
@@ -628,6 +632,14 @@ static void *session_thread(void *userdata) {
     return NULL;
 }
 
+bool session_started(struct session *s) {
+    bool started;
+    pthread_mutex_lock(&s->lock);
+    started = s->started;
+    pthread_mutex_unlock(&s->lock);
+    return started;
+}
+
 void session_set_tap(struct session *s, session_tap_fn fn, void *userdata) {
     assert(!s->thread_started);
     s->tap = fn;
@@ -640,6 +652,11 @@ struct ophost_datasource *const *session_datasources(const struct session *s, si
 }
 
 int session_check_plan(struct plan *plan, char **ret_error) {
+    return session_check_plan_inspect(plan, NULL, NULL, ret_error);
+}
+
+int session_check_plan_inspect(struct plan *plan, void (*inspect)(struct session *s, void *u),
+                               void *userdata, char **ret_error) {
     struct session *s = session_alloc(plan, NULL);
     _cleanup_free_ char *msg = NULL;
     struct instance *in = NULL;
@@ -652,6 +669,8 @@ int session_check_plan(struct plan *plan, char **ret_error) {
     if (r < 0)
         *ret_error = strprintf("operator '%s': %s", in->entry->op->name, msg ? msg : strerror(-r));
     s->schema_open = false;
+    if (r >= 0 && inspect)
+        inspect(s, userdata);
     run_reverse(s);
     s->plan = NULL; /* the caller's */
     session_free(s);
@@ -921,7 +940,23 @@ int session_host_datasource_set_capacity(struct ophost_ctx *ctx, struct ophost_d
     if (capacity == 0 || capacity > SCHEMA_BATCH_CAPACITY_MAX)
         return -ERANGE;
     ds->capacity = capacity;
+    ds->rounds = true; /* the ABI's contract: such a batch is a unit */
     return 0;
+}
+
+int session_host_field_set_meta(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                                ophost_field field, const char *key, const char *value) {
+    struct instance *in = instance_of(ctx);
+    const struct field_def *fd;
+
+    if (!in || !key || !value || !ds_of_session(in->session, ds) || field.index >= ds->n_fields)
+        return -EINVAL;
+    fd = &ds->fields[field.index];
+    if (fd->offset != field.offset || fd->type != field.type)
+        return -EINVAL; /* a handle of another data source */
+    if (!in->session->schema_open)
+        return -EBUSY;
+    return datasource_set_field_meta(ds, field.index, key, value);
 }
 
 const char *session_host_field_closest(struct ophost_ctx *ctx, struct ophost_datasource *ds,

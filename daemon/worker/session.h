@@ -68,7 +68,16 @@ struct ophost_datasource *const *session_datasources(const struct session *s, si
  * with a malloc'd "operator 'x': instantiate failed: reason" in *ret_error.
  * plan stays the caller's.
  */
+/* Whether the session reached running (every operator started, the schema
+ * is final, events may follow), also after it ended. Any thread. */
+bool session_started(struct session *s);
+
 int session_check_plan(struct plan *plan, char **ret_error);
+/* The same; with inspect, it is called once every operator instantiated,
+ * before the destroys, with the session (its schema complete as of
+ * instantiate). */
+int session_check_plan_inspect(struct plan *plan, void (*inspect)(struct session *s, void *u),
+                               void *userdata, char **ret_error);
 
 /* Starts the session thread; 0 or a negative errno. Does not wait. */
 int session_start(struct session *s);

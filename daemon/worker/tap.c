@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "common/event-json.h" /* the json sink writes the same shape */
 #include "log.h"
 #include "proto.h"
 #include "schema.h"
@@ -33,9 +34,16 @@ struct tap {
     atomic_bool watching;
     int wake_fd;
 
-    /* Session thread only: the serialised batch. */
+    /* Session thread only: the serialised batch, the JSON layout of each
+     * data source (built at its first batch; the schema is frozen then). */
     struct buf scratch;
     bool oom_logged;
+    struct tap_layout {
+        const struct ophost_datasource *ds;
+        struct evjson_layout layout;
+    } *layouts;
+    size_t n_layouts;
+    struct evjson_clock clock;
 
     pthread_mutex_t lock; /* in, dropped, out_len */
     struct buf in;
@@ -95,6 +103,9 @@ struct tap *tap_free(struct tap *t) {
         return NULL;
     close(t->wake_fd);
     pthread_mutex_destroy(&t->lock);
+    for (size_t i = 0; i < t->n_layouts; i++)
+        evjson_layout_free(&t->layouts[i].layout);
+    free(t->layouts);
     free(t->scratch.p);
     free(t->in.p);
     free(t->out.p);
@@ -166,8 +177,9 @@ static bool put_hex(struct buf *b, const char *s, size_t n) {
  * timestamp (32 bytes), and snprintf's NUL. */
 #define SCALAR_MAX 40
 
-static bool put_field(struct buf *b, const struct ophost_batch *batch,
-                      const struct ophost_event *e, const struct field_def *fd) {
+static bool put_field(struct buf *b, struct evjson_clock *clock,
+                      const struct ophost_batch *batch, const struct ophost_event *e,
+                      const struct field_def *fd) {
     ophost_field f = { .offset = fd->offset, .type = (uint16_t) fd->type };
     const char *s;
     size_t len = 0;
@@ -201,16 +213,9 @@ static bool put_field(struct buf *b, const struct ophost_batch *batch,
     case OPHOST_FIELD_BOOL:
         n = snprintf(p, SCALAR_MAX, "%s", ophost_event_get_bool(e, f) ? "true" : "false");
         break;
-    case OPHOST_FIELD_TIMESTAMP: {
-        uint64_t ns = ophost_event_get_u64(e, f);
-        time_t sec = (time_t) (ns / 1000000000u);
-        struct tm tm;
-        char date[32];
-        gmtime_r(&sec, &tm);
-        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-        n = snprintf(p, SCALAR_MAX, "\"%s.%09" PRIu64 "Z\"", date, ns % 1000000000u);
+    case OPHOST_FIELD_TIMESTAMP:
+        n = (int) (evjson_put_timestamp(p, ophost_event_get_u64(e, f), clock) - p);
         break;
-    }
     default: /* an unset string or bytes, an unknown type */
         n = snprintf(p, SCALAR_MAX, "null");
         break;
@@ -219,36 +224,69 @@ static bool put_field(struct buf *b, const struct ophost_batch *batch,
     return true;
 }
 
+/* The JSON layout of ds (event-json.h), NULL on ENOMEM. */
+static const struct evjson_layout *layout_of(struct tap *t, const struct ophost_datasource *ds) {
+    struct tap_layout *l;
+    const char **names;
+    int r;
+
+    for (size_t i = 0; i < t->n_layouts; i++)
+        if (t->layouts[i].ds == ds)
+            return &t->layouts[i].layout;
+    l = realloc(t->layouts, (t->n_layouts + 1) * sizeof(*l));
+    if (!l)
+        return NULL;
+    t->layouts = l;
+    names = calloc(ds->n_fields + 1, sizeof(*names));
+    if (!names)
+        return NULL;
+    for (size_t i = 0; i < ds->n_fields; i++)
+        names[i] = ds->fields[i].name;
+    l = &t->layouts[t->n_layouts];
+    l->ds = ds;
+    r = evjson_layout_build(names, ds->n_fields, &l->layout);
+    free(names);
+    if (r < 0)
+        return NULL;
+    t->n_layouts++;
+    return &l->layout;
+}
+
 /* Serialises the live events of batch into b as complete replies, each
- * ending in a NUL; false on ENOMEM. */
-static bool serialise_batch(struct buf *b, const struct ophost_batch *batch) {
+ * ending in a NUL, in the shape of event-json.h; false on ENOMEM. */
+static bool serialise_batch(struct tap *t, struct buf *b, const struct ophost_batch *batch) {
     const struct ophost_datasource *ds = batch->ds;
-    static const char head[] = "{\"parameters\":{\"event\":{";
-    static const char tail[] = "}},\"continues\":true}";
+    const struct evjson_layout *l = layout_of(t, ds);
+    static const char head[] = "{\"parameters\":{\"event\":";
+    static const char tail[] = "},\"continues\":true}";
 
     b->len = 0;
+    if (!l)
+        return false;
     for (uint32_t i = 0; i < batch->n; i++) {
         const struct ophost_event *e = ophost_batch_event(batch, i);
         if (!buf_reserve(b, sizeof(head) + sizeof(tail) + 1))
             return false;
         BUF_PUTS(b, head);
-        for (size_t k = 0; k < ds->n_fields; k++) {
-            const struct field_def *fd = &ds->fields[k];
-            size_t nl = strlen(fd->name);
-            /* Field names are [A-Za-z0-9_.-]: no escaping needed. */
-            if (!buf_reserve(b, nl + 4))
+        for (size_t k = 0; k < l->n; k++) {
+            const struct field_def *fd = &ds->fields[l->order[k]];
+            if (!buf_reserve(b, l->prefix_len[k]))
                 return false;
-            if (k)
-                b->p[b->len++] = ',';
-            b->p[b->len++] = '"';
-            buf_put(b, fd->name, nl);
-            BUF_PUTS(b, "\":");
-            if (!put_field(b, batch, e, fd))
+            buf_put(b, l->text + l->prefix_off[k], l->prefix_len[k]);
+            if (!put_field(b, &t->clock, batch, e, fd))
                 return false;
         }
-        if (!buf_reserve(b, sizeof(tail)))
+        if (!buf_reserve(b, l->tail_len + sizeof(tail)))
             return false;
+        buf_put(b, l->text + l->tail_off, l->tail_len);
         buf_put(b, tail, sizeof(tail)); /* with its NUL: the message terminator */
+    }
+    if (ds->rounds) {
+        /* A batch of this data source is one round: say where it ends. */
+        static const char end[] = "{\"parameters\":{\"round_end\":true},\"continues\":true}";
+        if (!buf_reserve(b, sizeof(end)))
+            return false;
+        buf_put(b, end, sizeof(end));
     }
     return true;
 }
@@ -260,7 +298,7 @@ void tap_batch(struct session *s, const struct ophost_batch *b, void *userdata) 
 
     if (!atomic_load_explicit(&t->watching, memory_order_acquire))
         return;
-    if (!serialise_batch(&t->scratch, b)) {
+    if (!serialise_batch(t, &t->scratch, b)) {
         if (!t->oom_logged)
             log_full(LOG_WARNING, -ENOMEM, &(struct log_context){ .session = session_name(s) },
                      "cannot serialise events for watchers: %m, dropping them");

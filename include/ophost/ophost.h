@@ -133,10 +133,13 @@
  * A plugin may check host->abi_minor before using host functions added later.
  *
  * History: 1.0 the first release. 1.1 appends host->dropped (events a sink
- * accepted but could not write); a 1.0 plugin loads unchanged. The inline
- * helpers (OPHOST_PLUGIN, ophost_field_require, ophost_timestamp_now,
- * ophost_usec_from_nsec, ophost_field_type_name) came later without an ABI
- * change: a plugin that uses them runs on every 1.1 host.
+ * accepted but could not write); a 1.0 plugin loads unchanged. 1.2 appends
+ * host->field_set_meta (descriptions and display hints of fields) and
+ * host->metrics_publish (Prometheus metrics, served by the daemon on
+ * /metrics); 1.0 and 1.1 plugins load unchanged. The inline helpers
+ * (OPHOST_PLUGIN, ophost_field_require, ophost_timestamp_now,
+ * ophost_usec_from_nsec, ophost_field_type_name) live in this header only
+ * and call no host function beyond 1.0.
  */
 #ifndef OPHOST_OPHOST_H
 #define OPHOST_OPHOST_H
@@ -152,7 +155,7 @@ extern "C" {
 #endif
 
 #define OPHOST_ABI_MAJOR 1
-#define OPHOST_ABI_MINOR 1
+#define OPHOST_ABI_MINOR 2
 
 /* The one symbol a plugin exports; its type is ophost_plugin_entry_fn. */
 #define OPHOST_PLUGIN_ENTRY_SYMBOL "ophost_plugin_entry"
@@ -580,6 +583,29 @@ struct ophost_host {
      * contexts, session thread, from instantiate to destroy (a sink that
      * flushes in stop or post_stop may still count). */
     void (*dropped)(struct ophost_ctx *ctx, uint64_t n);
+
+    /* ---- ABI 1.2 (check host->abi_minor >= 2 before use) ---- */
+
+    /* Describes a field of ds for people: `ophostctl run GADGET --help`
+     * lists it, and clients render events with it (JSON output always
+     * carries the raw values). key and value are copied. Keys:
+     *   "description"  one line of text: what the field holds
+     *   "unit"         how a client shows the number: "bytes" (as KiB,
+     *                  MiB, ...), "ns", "us", "ms", "s" (as a duration),
+     *                  "percent", "centipercent" (hundredths of a percent,
+     *                  shown as a percent)
+     *   "width"        columns a table gives the field, "1".."1024"
+     *   "hidden"       "true": tables leave the field out unless asked
+     *                  for it ("false", the default, shows it)
+     * Returns 0, -EINVAL (a bad value, a field that is not ds's, an
+     * operator context), -EOPNOTSUPP (a key this host does not know: a
+     * plugin may ignore it), -EBUSY (after pre_start) or -ENOMEM.
+     * Instance contexts, session thread, in instantiate and pre_start,
+     * for any field of ds (typically the ones the operator added).
+     * Clients show a data source whose gadget called
+     * datasource_set_capacity round by round: each batch is one round. */
+    int (*field_set_meta)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
+                          ophost_field field, const char *key, const char *value);
 };
 
 /* ------------------------------------------------------------ operators */

@@ -14,8 +14,10 @@
  * bytes hex, unset strings "-"; control characters in strings print as '?',
  * so one event is always one line.
  *
- * The header is printed before the first row and again every `header-every`
- * rows (0 = only once); it goes out in one piece with the row after it.
+ * The header is printed before the first row, again every `header-every`
+ * rows (0 = only then), and again whenever a column widens, so that it
+ * always stands over the rows below it; it goes out in one piece with the
+ * row after it.
  * Output is sink-output.h's: whole lines, every event that cannot be
  * written counted with host->dropped, not fatal; files created with mode
  * 0640 and followed through rotation and deletion; a standard output that
@@ -323,19 +325,28 @@ static int columns_process(struct ophost_ctx *ctx, void *data, struct ophost_bat
     }
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ophost_event *e = ophost_batch_event(b, i);
-        if (c->header_every && c->rows_since_header == c->header_every) {
+        bool wider = false;
+        /* A wider value widens its column for good, up to max-width; the
+         * header then goes out again, so that it stays over its column. */
+        for (size_t k = 0; k < c->n_cols; k++) {
+            struct column *col = &c->cols[k];
+            size_t len, w;
+            const char *s = format_value(c, b, e, col->f, buf, sizeof(buf), &len);
+            w = display_width(s, len);
+            if (w > col->width && col->width < c->max_width) {
+                col->width = w < c->max_width ? w : c->max_width;
+                wider = true;
+            }
+        }
+        if (wider || (c->header_every && c->rows_since_header == c->header_every)) {
             put_header(c);
             c->rows_since_header = 0;
         }
         for (size_t k = 0; k < c->n_cols; k++) {
             struct column *col = &c->cols[k];
-            size_t len, w;
+            size_t len;
             const char *s = format_value(c, b, e, col->f, buf, sizeof(buf), &len);
             bool cut = col->f.type == OPHOST_FIELD_STRING || col->f.type == OPHOST_FIELD_BYTES;
-            /* A wider value widens its column for good, up to max-width. */
-            w = display_width(s, len);
-            if (w > col->width && col->width < c->max_width)
-                col->width = w < c->max_width ? w : c->max_width;
             if (k)
                 sink_output_putc(&c->out, ' ');
             put_cell(&c->out, s, len, col->width, col->right, cut, k + 1 == c->n_cols);

@@ -399,13 +399,13 @@ struct bpfg_task_fields {
 /* Their schema entries (inside a { ... , { 0 } } list); start_time and
  * exec_id identify the process image for procinfo's cache. */
 #define BPFG_TASK_FIELDS(tf)                                                               \
-    { "pid", OPHOST_FIELD_U32, &(tf)->pid },                                               \
-    { "tid", OPHOST_FIELD_U32, &(tf)->tid },                                               \
-    { "uid", OPHOST_FIELD_U32, &(tf)->uid },                                               \
-    { "gid", OPHOST_FIELD_U32, &(tf)->gid },                                               \
-    { "comm", OPHOST_FIELD_STRING, &(tf)->comm },                                          \
-    { "start_time", OPHOST_FIELD_TIMESTAMP, &(tf)->start_time },                           \
-    { "exec_id", OPHOST_FIELD_U64, &(tf)->exec_id }
+    { "pid", OPHOST_FIELD_U32, &(tf)->pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },                                               \
+    { "tid", OPHOST_FIELD_U32, &(tf)->tid, "thread id", NULL, "7", true },                                               \
+    { "uid", OPHOST_FIELD_U32, &(tf)->uid, "user id", NULL, "6", false },                                               \
+    { "gid", OPHOST_FIELD_U32, &(tf)->gid, "group id", NULL, "6", true },                                               \
+    { "comm", OPHOST_FIELD_STRING, &(tf)->comm, "command name (at most 15 bytes)", NULL, "16", false },                                          \
+    { "start_time", OPHOST_FIELD_TIMESTAMP, &(tf)->start_time, "when the process started", NULL, NULL, true },                           \
+    { "exec_id", OPHOST_FIELD_U64, &(tf)->exec_id, "the kernel's exec counter of the task (process identity)", NULL, NULL, true }
 
 /* Sets them; a record without a process (pid 0) leaves them 0 and unset. */
 static inline void bpfg_set_task(struct bpfg *g, struct ophost_event *e,

@@ -23,12 +23,12 @@ struct bpfg_net_fields {
 
 /* The schema entries of the tuple (inside a { ... , { 0 } } list). */
 #define BPFG_NET_FIELDS(nf)                                                                \
-    { "family", OPHOST_FIELD_STRING, &(nf)->family },                                      \
-    { "saddr", OPHOST_FIELD_STRING, &(nf)->saddr },                                        \
-    { "sport", OPHOST_FIELD_U16, &(nf)->sport },                                           \
-    { "daddr", OPHOST_FIELD_STRING, &(nf)->daddr },                                        \
-    { "dport", OPHOST_FIELD_U16, &(nf)->dport },                                           \
-    { "netns", OPHOST_FIELD_U32, &(nf)->netns }
+    { "family", OPHOST_FIELD_STRING, &(nf)->family, "address family: ipv4 or ipv6", NULL, "4", true },                                      \
+    { "saddr", OPHOST_FIELD_STRING, &(nf)->saddr, "source address", NULL, "16", false },                                        \
+    { "sport", OPHOST_FIELD_U16, &(nf)->sport, "source port", NULL, "5", false },                                           \
+    { "daddr", OPHOST_FIELD_STRING, &(nf)->daddr, "destination address", NULL, "16", false },                                        \
+    { "dport", OPHOST_FIELD_U16, &(nf)->dport, "destination port", NULL, "5", false },                                           \
+    { "netns", OPHOST_FIELD_U32, &(nf)->netns, "inode of the network namespace", NULL, NULL, true }
 
 static inline const char *bpfg_family_name(unsigned family) {
     return family == GADGET_AF_INET ? "ipv4" : family == GADGET_AF_INET6 ? "ipv6" : NULL;

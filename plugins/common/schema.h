@@ -15,6 +15,8 @@
 #define OPHOST_PLUGINS_SCHEMA_H
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +27,44 @@ struct schema_field {
     const char *name;           /* NULL ends a list */
     uint32_t type;              /* OPHOST_FIELD_* */
     ophost_field *ret;
+    /* For people (host->field_set_meta; NULL/0 = none): one line saying
+     * what the field holds, how to show its number ("bytes", "ns", "us",
+     * "ms", "s", "percent", "centipercent"), the columns a table gives it,
+     * and whether tables leave it out unless asked for it. */
+    const char *description;
+    const char *unit;
+    const char *width;
+    bool hidden;
 };
+
+/* Whether the host has field_set_meta (ABI 1.2). */
+static inline bool schema_has_field_meta(const struct ophost_host *host) {
+    return host->abi_minor >= 2;
+}
+
+/* Describes field f of ds (see struct schema_field). A host without
+ * field_set_meta shows the field without it: not an error. Returns 0 or
+ * what host->error returned. */
+static inline int schema_describe_field(const struct ophost_host *host, struct ophost_ctx *ctx,
+                                        struct ophost_datasource *ds, const char *name,
+                                        ophost_field f, const char *description,
+                                        const char *unit, const char *width, bool hidden) {
+    const char *keys[] = { "description", "unit", "width", "hidden" };
+    const char *values[] = { description, unit, width, hidden ? "true" : NULL };
+
+    if (!schema_has_field_meta(host))
+        return 0;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        int r;
+        if (!values[k])
+            continue;
+        r = host->field_set_meta(ctx, ds, f, keys[k], values[k]);
+        if (r < 0 && r != -EOPNOTSUPP)
+            return host->error(ctx, r, "cannot describe field '%s' (%s '%s'): %s", name,
+                               keys[k], values[k], strerror(-r));
+    }
+    return 0;
+}
 
 /* A gadget's data source, and how many events a batch of it holds (0: the
  * host's default). Returns 0 or what host->error returned. */
@@ -53,6 +92,10 @@ static inline int schema_add_fields(const struct ophost_host *host, struct ophos
                                host->datasource_name(ctx, ds));
         if (r < 0)
             return host->error(ctx, r, "cannot add field '%s': %s", f->name, strerror(-r));
+        r = schema_describe_field(host, ctx, ds, f->name, *f->ret, f->description, f->unit,
+                                  f->width, f->hidden);
+        if (r < 0)
+            return r;
     }
     return 0;
 }

@@ -216,6 +216,13 @@ static int add_item(struct formatters *fm, enum format fmt, const char *name, op
                            "already", format_param[fmt], out);
     if (r < 0)
         return host->error(fm->ctx, r, "formatters: cannot add field '%s': %s", out, strerror(-r));
+    {
+        char desc[128];
+        snprintf(desc, sizeof(desc), "field '%s' in words (param '%s')", name, format_param[fmt]);
+        r = schema_describe_field(host, fm->ctx, fm->ds, out, it->out, desc, NULL, NULL, false);
+        if (r < 0)
+            return r;
+    }
     it->format = fmt;
     it->in = in;
     fm->n_items++;

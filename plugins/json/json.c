@@ -2,17 +2,18 @@
  * json — a sink that writes one JSON object per event (JSON lines) to
  * standard output or appends it to a file.
  *
- * Keys are the field names in schema order; values are typed: integers and
- * timestamps (nanoseconds since the epoch) as JSON numbers, bools as
- * true/false, strings as JSON strings (null when unset), bytes as a string of
- * lower-case hex digits (null when unset). Every line is valid JSON whatever
+ * The shape is event-json.h's, the same as `ophostctl run/watch --json`:
+ * dotted names as nested objects, keys in schema order; values are typed:
+ * integers as JSON numbers, timestamps as RFC 3339 strings with nanoseconds,
+ * bools as true/false, strings as JSON strings (null when unset), bytes as a
+ * string of lower-case hex digits (null when unset). Every line is valid JSON whatever
  * the input: '"' and '\' are escaped, control characters and DEL become
  * \b \f \n \r \t or \u00XX, and each byte that is not part of a well-formed
  * UTF-8 sequence (stray continuation bytes, overlong forms, surrogates,
  * code points above U+10FFFF, truncated sequences) is replaced by U+FFFD.
  *
- * The writer is schema-driven: the key of every field is escaped once at
- * start into a prefix `,"name":`, events are formatted straight into the
+ * The writer is schema-driven: the keys and object braces before every
+ * value are laid out once at start (evjson_layout), events are formatted straight into the
  * buffer of sink-output.h, which writes whole lines out when it is full and
  * at the end of each batch. Nothing is allocated per event.
  *
@@ -28,11 +29,12 @@
 
 #include <ophost/ophost.h>
 
+#include "event-json.h"
 #include "sink-output.h"
 
-/* Worst case of a non-string value: 20 digits of a u64, or a sign and 19
- * digits of an s64, or "false". */
-#define MAX_SCALAR 20
+/* Worst case of a non-string value: a quoted timestamp (32 bytes), more
+ * than 20 digits of a u64, a sign and 19 digits of an s64, or "false". */
+#define MAX_SCALAR EVJSON_TIMESTAMP_LEN
 
 static const struct ophost_host *host;
 
@@ -48,8 +50,11 @@ struct json {
 
     struct ophost_datasource *ds;
     size_t n_fields;
-    struct json_field *fields;
-    char *prefixes;
+    struct json_field *fields; /* in the order they are written */
+    struct evjson_layout layout;
+    const char *tail;          /* the closing braces */
+    size_t tail_len;
+    struct evjson_clock clock;
     size_t fixed_bound; /* bytes of an event without string/bytes contents */
 };
 
@@ -209,50 +214,51 @@ static int json_pre_start(struct ophost_ctx *ctx, void *data) {
 
 static int json_start(struct ophost_ctx *ctx, void *data) {
     struct json *j = data;
-    size_t prefixes_len = 0, off = 0;
+    const char **names;
+    ophost_field *handles;
     int r = host->datasource_find(ctx, NULL, &j->ds);
 
     if (r < 0)
         return host->error(ctx, r, "the session has no data source");
     j->n_fields = host->field_count(ctx, j->ds);
     j->fields = calloc(j->n_fields ? j->n_fields : 1, sizeof(*j->fields));
-    if (!j->fields)
+    names = calloc(j->n_fields ? j->n_fields : 1, sizeof(*names));
+    handles = calloc(j->n_fields ? j->n_fields : 1, sizeof(*handles));
+    if (!j->fields || !names || !handles) {
+        free(names);
+        free(handles);
         return -ENOMEM;
-    /* Each prefix is `{` or `,`, the quoted key and `:`. */
-    for (size_t pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < j->n_fields; i++) {
-            const char *name;
-            ophost_field f;
-            char *p;
-            size_t n;
-            r = host->field_at(ctx, j->ds, i, &name, &f);
-            if (r < 0)
-                return host->error(ctx, r, "cannot read field #%zu of the schema", i);
-            n = strlen(name);
-            if (pass == 0) {
-                prefixes_len += 4 + 6 * n;
-                continue;
-            }
-            p = j->prefixes + off;
-            *p++ = i ? ',' : '{';
-            p = put_string(p, (const uint8_t *) name, n);
-            *p++ = ':';
-            if ((size_t) (p - (j->prefixes + off)) > UINT16_MAX)
-                return host->error(ctx, -E2BIG, "field name '%.32s...' is too long", name);
-            j->fields[i] = (struct json_field){
-                .offset = f.offset, .type = f.type, .prefix_off = (uint32_t) off,
-                .prefix_len = (uint16_t) (p - (j->prefixes + off)),
-            };
-            j->fixed_bound += j->fields[i].prefix_len + MAX_SCALAR + 2;
-            off = (size_t) (p - j->prefixes);
-        }
-        if (pass == 0) {
-            j->prefixes = malloc(prefixes_len + 1);
-            if (!j->prefixes)
-                return -ENOMEM;
+    }
+    for (size_t i = 0; i < j->n_fields; i++) {
+        r = host->field_at(ctx, j->ds, i, &names[i], &handles[i]);
+        if (r < 0) {
+            free(names);
+            free(handles);
+            return host->error(ctx, r, "cannot read field #%zu of the schema", i);
         }
     }
-    j->fixed_bound += 3; /* "{}" of an empty schema, or "}", and "\n" */
+    r = evjson_layout_build(names, j->n_fields, &j->layout);
+    free(names);
+    if (r < 0) {
+        free(handles);
+        return host->error(ctx, r, "cannot lay out the JSON object: %s", strerror(-r));
+    }
+    for (size_t k = 0; k < j->n_fields; k++) {
+        ophost_field f = handles[j->layout.order[k]];
+        if (j->layout.prefix_len[k] > UINT16_MAX) {
+            free(handles);
+            return host->error(ctx, -E2BIG, "the keys before field #%zu are too long", k);
+        }
+        j->fields[k] = (struct json_field){
+            .offset = f.offset, .type = f.type, .prefix_off = j->layout.prefix_off[k],
+            .prefix_len = (uint16_t) j->layout.prefix_len[k],
+        };
+        j->fixed_bound += j->fields[k].prefix_len + MAX_SCALAR + 2;
+    }
+    free(handles);
+    j->tail = j->layout.text + j->layout.tail_off;
+    j->tail_len = j->layout.tail_len;
+    j->fixed_bound += j->tail_len + 1; /* the closing braces and "\n" */
     /* Room for two events without strings (the buffer is empty yet). */
     return sink_output_room(&j->out, 2 * j->fixed_bound);
 }
@@ -261,7 +267,7 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
     struct json *j = data;
     struct sink_output *o = &j->out;
     const struct json_field *fields = j->fields;
-    const char *prefixes = j->prefixes;
+    const char *prefixes = j->layout.text;
     int r;
 
     if (b->ds != j->ds || b->n == 0)
@@ -274,8 +280,6 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
         if (o->cap - o->len < j->fixed_bound && (r = sink_output_room(o, j->fixed_bound)) < 0)
             return r;
         p = o->buf + o->len;
-        if (j->n_fields == 0)
-            *p++ = '{';
         for (size_t k = 0; k < j->n_fields; k++) {
             const struct json_field *f = &fields[k];
             const uint8_t *v = rec + f->offset;
@@ -295,11 +299,16 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
                 p = put_u64(p, x);
                 break;
             }
-            case OPHOST_FIELD_U64:
-            case OPHOST_FIELD_TIMESTAMP: {
+            case OPHOST_FIELD_U64: {
                 uint64_t x;
                 memcpy(&x, v, sizeof(x));
                 p = put_u64(p, x);
+                break;
+            }
+            case OPHOST_FIELD_TIMESTAMP: {
+                uint64_t x;
+                memcpy(&x, v, sizeof(x));
+                p = evjson_put_timestamp(p, x, &j->clock);
                 break;
             }
             case OPHOST_FIELD_S32: {
@@ -355,7 +364,8 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
                 break;
             }
         }
-        *p++ = '}';
+        memcpy(p, j->tail, j->tail_len);
+        p += j->tail_len;
         *p++ = '\n';
         o->len = (size_t) (p - o->buf);
         sink_output_unit_end(o);
@@ -374,7 +384,7 @@ static int json_destroy(struct ophost_ctx *ctx, void *data) {
 
     sink_output_free(&j->out);
     free(j->fields);
-    free(j->prefixes);
+    evjson_layout_free(&j->layout);
     free(j);
     return 0;
 }

@@ -138,12 +138,12 @@ static int procinfo_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
     if (!p)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "proc.exe", OPHOST_FIELD_STRING, &p->exe },
-        { "proc.cmdline", OPHOST_FIELD_STRING, &p->cmdline },
-        { "proc.ppid", OPHOST_FIELD_U32, &p->ppid },
-        { "proc.start_time", OPHOST_FIELD_TIMESTAMP, &p->start_time },
-        { "proc.cgroup", OPHOST_FIELD_STRING, &p->cgroup },
-        { "proc.gone", OPHOST_FIELD_BOOL, &p->gone },
+        { "proc.exe", OPHOST_FIELD_STRING, &p->exe, "target of /proc/PID/exe (unset when gone or unreadable)", NULL, "24", false },
+        { "proc.cmdline", OPHOST_FIELD_STRING, &p->cmdline, "command line (argv joined by spaces)", NULL, "40", true },
+        { "proc.ppid", OPHOST_FIELD_U32, &p->ppid, "parent process id", NULL, "7", false },
+        { "proc.start_time", OPHOST_FIELD_TIMESTAMP, &p->start_time, "process start", NULL, NULL, true },
+        { "proc.cgroup", OPHOST_FIELD_STRING, &p->cgroup, "cgroup v2 path", NULL, "30", true },
+        { "proc.gone", OPHOST_FIELD_BOOL, &p->gone, "the process had exited when the event was enriched", NULL, NULL, true },
         { 0 }
     };
 

@@ -231,11 +231,11 @@ static int prof_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
-        { "samples", OPHOST_FIELD_U64, &t->f_samples },
-        { "stack", OPHOST_FIELD_STRING, &t->f_stack },
-        { "folded", OPHOST_FIELD_STRING, &t->f_folded },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm, "command name (at most 15 bytes)", NULL, "16", false },
+        { "samples", OPHOST_FIELD_U64, &t->f_samples, "samples of this stack in the round", NULL, "7", false },
+        { "stack", OPHOST_FIELD_STRING, &t->f_stack, "the stack, innermost frame first", NULL, "60", false },
+        { "folded", OPHOST_FIELD_STRING, &t->f_folded, "the stack as one folded line (for flame graphs)", NULL, "60", true },
         { 0 }
     };
 

@@ -54,14 +54,14 @@ static int snapshot_instantiate(struct ophost_ctx *ctx, void *op_data, void **re
     s->ctx = ctx;
     s->proc_fd = -1;
     const struct schema_field fields[] = {
-        { "pid", OPHOST_FIELD_U32, &s->f_pid },
-        { "ppid", OPHOST_FIELD_U32, &s->f_ppid },
-        { "uid", OPHOST_FIELD_U32, &s->f_uid },
-        { "comm", OPHOST_FIELD_STRING, &s->f_comm },
-        { "state", OPHOST_FIELD_STRING, &s->f_state },
-        { "threads", OPHOST_FIELD_U32, &s->f_threads },
-        { "rss", OPHOST_FIELD_U64, &s->f_rss },
-        { "start_time", OPHOST_FIELD_TIMESTAMP, &s->f_start_time },
+        { "pid", OPHOST_FIELD_U32, &s->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "ppid", OPHOST_FIELD_U32, &s->f_ppid, "parent process id", NULL, "7", false },
+        { "uid", OPHOST_FIELD_U32, &s->f_uid, "effective user id", NULL, "6", false },
+        { "comm", OPHOST_FIELD_STRING, &s->f_comm, "command name (at most 15 bytes)", NULL, "16", false },
+        { "state", OPHOST_FIELD_STRING, &s->f_state, "R running, S sleeping, D disk sleep, T stopped, Z zombie, I idle, ...", NULL, "5", false },
+        { "threads", OPHOST_FIELD_U32, &s->f_threads, "number of threads", NULL, "7", false },
+        { "rss", OPHOST_FIELD_U64, &s->f_rss, "resident memory", "bytes", "8", false },
+        { "start_time", OPHOST_FIELD_TIMESTAMP, &s->f_start_time, "when the process started", NULL, NULL, true },
         { 0 }
     };
 

@@ -262,18 +262,18 @@ static int snap_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     s->ctx = ctx;
     s->nl_fd = s->proc_fd = -1;
     const struct schema_field fields[] = {
-        { "protocol", OPHOST_FIELD_STRING, &s->f_proto },
-        { "family", OPHOST_FIELD_STRING, &s->f_family },
-        { "saddr", OPHOST_FIELD_STRING, &s->f_saddr },
-        { "sport", OPHOST_FIELD_U16, &s->f_sport },
-        { "daddr", OPHOST_FIELD_STRING, &s->f_daddr },
-        { "dport", OPHOST_FIELD_U16, &s->f_dport },
-        { "state", OPHOST_FIELD_STRING, &s->f_state },
-        { "uid", OPHOST_FIELD_U32, &s->f_uid },
-        { "inode", OPHOST_FIELD_U64, &s->f_inode },
-        { "pid", OPHOST_FIELD_U32, &s->f_pid },
-        { "comm", OPHOST_FIELD_STRING, &s->f_comm },
-        { "netns", OPHOST_FIELD_U32, &s->f_netns },
+        { "protocol", OPHOST_FIELD_STRING, &s->f_proto, "tcp or udp", NULL, "4", false },
+        { "family", OPHOST_FIELD_STRING, &s->f_family, "address family: ipv4 or ipv6", NULL, "4", true },
+        { "saddr", OPHOST_FIELD_STRING, &s->f_saddr, "source address", NULL, "16", false },
+        { "sport", OPHOST_FIELD_U16, &s->f_sport, "source port", NULL, "5", false },
+        { "daddr", OPHOST_FIELD_STRING, &s->f_daddr, "destination address", NULL, "16", false },
+        { "dport", OPHOST_FIELD_U16, &s->f_dport, "destination port", NULL, "5", false },
+        { "state", OPHOST_FIELD_STRING, &s->f_state, "socket state", NULL, "11", false },
+        { "uid", OPHOST_FIELD_U32, &s->f_uid, "user id of the socket's owner", NULL, "6", true },
+        { "inode", OPHOST_FIELD_U64, &s->f_inode, "socket inode", NULL, NULL, true },
+        { "pid", OPHOST_FIELD_U32, &s->f_pid, "a process holding the socket", NULL, "7", false },
+        { "comm", OPHOST_FIELD_STRING, &s->f_comm, "its command name", NULL, "16", false },
+        { "netns", OPHOST_FIELD_U32, &s->f_netns, "inode of the network namespace", NULL, NULL, true },
         { 0 }
     };
 

@@ -13,6 +13,8 @@
 
 #include <ophost/ophost.h>
 
+#include "schema.h"
+
 #define MAX_FIELDS 32
 
 static const struct ophost_host *host;
@@ -70,6 +72,15 @@ static int add_fields(struct synthetic *s, const char *spec) {
         r = host->field_add(s->ctx, s->ds, item, type, &s->fields[s->n_fields]);
         if (r < 0)
             return host->error(s->ctx, r, "cannot add field '%s': %s", item, strerror(-r));
+        r = schema_describe_field(host, s->ctx, s->ds, item, s->fields[s->n_fields],
+                                  type == OPHOST_FIELD_BOOL        ? "made up: whether seq is odd"
+                                  : type == OPHOST_FIELD_TIMESTAMP ? "made up: the time of the event"
+                                  : type == OPHOST_FIELD_STRING    ? "made up: NAME-SEQ"
+                                  : type == OPHOST_FIELD_BYTES     ? "made up: seq as 8 bytes"
+                                                                   : "made up: the sequence number",
+                                  NULL, NULL, false);
+        if (r < 0)
+            return r;
         snprintf(s->names[s->n_fields], sizeof(s->names[0]), "%s", item);
         s->n_fields++;
     }

@@ -126,17 +126,17 @@ static int btop_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "uid", OPHOST_FIELD_U32, &t->f_uid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
-        { "device", OPHOST_FIELD_STRING, &t->f_device },
-        { "major", OPHOST_FIELD_U32, &t->f_major },
-        { "minor", OPHOST_FIELD_U32, &t->f_minor },
-        { "op", OPHOST_FIELD_STRING, &t->f_op },
-        { "ios", OPHOST_FIELD_U64, &t->f_ios },
-        { "bytes", OPHOST_FIELD_U64, &t->f_bytes },
-        { "latency_avg_us", OPHOST_FIELD_U64, &t->f_lat_avg },
-        { "latency_max_us", OPHOST_FIELD_U64, &t->f_lat_max },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "uid", OPHOST_FIELD_U32, &t->f_uid, "user id", NULL, "6", true },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm, "command name (at most 15 bytes)", NULL, "16", false },
+        { "device", OPHOST_FIELD_STRING, &t->f_device, "block device (sda, nvme0n1, ...)", NULL, "8", false },
+        { "major", OPHOST_FIELD_U32, &t->f_major, "device major number", NULL, NULL, true },
+        { "minor", OPHOST_FIELD_U32, &t->f_minor, "device minor number", NULL, NULL, true },
+        { "op", OPHOST_FIELD_STRING, &t->f_op, "read or write", NULL, "5", false },
+        { "ios", OPHOST_FIELD_U64, &t->f_ios, "I/Os completed in the round", NULL, "6", false },
+        { "bytes", OPHOST_FIELD_U64, &t->f_bytes, "bytes moved in the round", "bytes", "8", false },
+        { "latency_avg_us", OPHOST_FIELD_U64, &t->f_lat_avg, "average latency", "us", "8", false },
+        { "latency_max_us", OPHOST_FIELD_U64, &t->f_lat_max, "highest latency", "us", "8", false },
         { 0 }
     };
 

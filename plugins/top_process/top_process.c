@@ -74,11 +74,11 @@ static int top_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     t->ctx = ctx;
     t->proc_fd = -1;
     const struct schema_field fields[] = {
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
-        { "cpu", OPHOST_FIELD_U32, &t->f_cpu },
-        { "rss", OPHOST_FIELD_U64, &t->f_rss },
-        { "threads", OPHOST_FIELD_U32, &t->f_threads },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm, "command name (at most 15 bytes)", NULL, "16", false },
+        { "cpu", OPHOST_FIELD_U32, &t->f_cpu, "CPU use over the round (100% = one CPU busy)", "centipercent", "7", false },
+        { "rss", OPHOST_FIELD_U64, &t->f_rss, "resident memory", "bytes", "8", false },
+        { "threads", OPHOST_FIELD_U32, &t->f_threads, "number of threads", NULL, "7", false },
         { 0 }
     };
 

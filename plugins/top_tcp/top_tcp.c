@@ -76,12 +76,12 @@ static int ttop_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "uid", OPHOST_FIELD_U32, &t->f_uid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "uid", OPHOST_FIELD_U32, &t->f_uid, "user id", NULL, "6", true },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm, "command name (at most 15 bytes)", NULL, "16", false },
         BPFG_NET_FIELDS(&t->nf),
-        { "sent", OPHOST_FIELD_U64, &t->f_sent },
-        { "received", OPHOST_FIELD_U64, &t->f_received },
+        { "sent", OPHOST_FIELD_U64, &t->f_sent, "bytes sent over the round", "bytes", "8", false },
+        { "received", OPHOST_FIELD_U64, &t->f_received, "bytes received over the round", "bytes", "8", false },
         { 0 }
     };
 

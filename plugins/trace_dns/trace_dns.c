@@ -354,16 +354,16 @@ static int tdns_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
         return -ENOMEM;
     t->fd = -1;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
-        { "type", OPHOST_FIELD_STRING, &t->f_type },
-        { "id", OPHOST_FIELD_U16, &t->f_id },
-        { "name", OPHOST_FIELD_STRING, &t->f_name },
-        { "qtype", OPHOST_FIELD_STRING, &t->f_qtype },
-        { "rcode", OPHOST_FIELD_STRING, &t->f_rcode },
-        { "answers", OPHOST_FIELD_U16, &t->f_answers },
-        { "latency_ns", OPHOST_FIELD_U64, &t->f_latency },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
+        { "type", OPHOST_FIELD_STRING, &t->f_type, "query or response", NULL, "8", false },
+        { "id", OPHOST_FIELD_U16, &t->f_id, "DNS message id", NULL, "5", false },
+        { "name", OPHOST_FIELD_STRING, &t->f_name, "the queried name", NULL, "30", false },
+        { "qtype", OPHOST_FIELD_STRING, &t->f_qtype, "query type (A, AAAA, ...)", NULL, "5", false },
+        { "rcode", OPHOST_FIELD_STRING, &t->f_rcode, "response code (NoError, NXDomain, ...)", NULL, "8", false },
+        { "answers", OPHOST_FIELD_U16, &t->f_answers, "answers in the response", NULL, "3", false },
+        { "latency_ns", OPHOST_FIELD_U64, &t->f_latency, "time from query to response", "ns", "8", false },
         BPFG_NET_FIELDS(&t->nf),
-        { "ifname", OPHOST_FIELD_STRING, &t->f_ifname },
+        { "ifname", OPHOST_FIELD_STRING, &t->f_ifname, "network interface", NULL, "8", true },
         { 0 }
     };
 

@@ -510,17 +510,17 @@ static int trace_exec_instantiate(struct ophost_ctx *ctx, void *op_data, void **
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "ppid", OPHOST_FIELD_U32, &t->f_ppid },
-        { "uid", OPHOST_FIELD_U32, &t->f_uid },
-        { "gid", OPHOST_FIELD_U32, &t->f_gid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
-        { "filename", OPHOST_FIELD_STRING, &t->f_filename },
-        { "args", OPHOST_FIELD_STRING, &t->f_args },
-        { "mntns", OPHOST_FIELD_U64, &t->f_mntns },
-        { "start_time", OPHOST_FIELD_TIMESTAMP, &t->f_start_time },
-        { "exec_id", OPHOST_FIELD_U64, &t->f_exec_id },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when the exec happened (wall clock)", NULL, NULL, false },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "ppid", OPHOST_FIELD_U32, &t->f_ppid, "parent process id", NULL, "7", false },
+        { "uid", OPHOST_FIELD_U32, &t->f_uid, "real user id after the exec", NULL, "6", false },
+        { "gid", OPHOST_FIELD_U32, &t->f_gid, "real group id after the exec", NULL, "6", true },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm, "the new command name (at most 15 bytes)", NULL, "16", false },
+        { "filename", OPHOST_FIELD_STRING, &t->f_filename, "the executed file", NULL, "24", true },
+        { "args", OPHOST_FIELD_STRING, &t->f_args, "argv joined with spaces, cut at max-args-bytes", NULL, "40", false },
+        { "mntns", OPHOST_FIELD_U64, &t->f_mntns, "inode of the process's mount namespace", NULL, NULL, true },
+        { "start_time", OPHOST_FIELD_TIMESTAMP, &t->f_start_time, "process start", NULL, NULL, true },
+        { "exec_id", OPHOST_FIELD_U64, &t->f_exec_id, "the kernel's exec counter of the task (process identity)", NULL, NULL, true },
         { 0 }
     };
 

@@ -79,18 +79,18 @@ static int toom_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
         BPFG_TASK_FIELDS(&t->tf),
-        { "tpid", OPHOST_FIELD_U32, &t->f_tpid },
-        { "tcomm", OPHOST_FIELD_STRING, &t->f_tcomm },
-        { "tuid", OPHOST_FIELD_U32, &t->f_tuid },
-        { "tstart_time", OPHOST_FIELD_TIMESTAMP, &t->f_tstart },
-        { "total_vm", OPHOST_FIELD_U64, &t->f_total_vm },
-        { "anon_rss", OPHOST_FIELD_U64, &t->f_anon },
-        { "file_rss", OPHOST_FIELD_U64, &t->f_file },
-        { "shmem_rss", OPHOST_FIELD_U64, &t->f_shmem },
-        { "cgroup_id", OPHOST_FIELD_U64, &t->f_cgroup_id },
-        { "oom_score_adj", OPHOST_FIELD_S32, &t->f_score_adj },
+        { "tpid", OPHOST_FIELD_U32, &t->f_tpid, "killed process id", NULL, "7", false },
+        { "tcomm", OPHOST_FIELD_STRING, &t->f_tcomm, "killed command name", NULL, "16", false },
+        { "tuid", OPHOST_FIELD_U32, &t->f_tuid, "user id of the killed process", NULL, "6", false },
+        { "tstart_time", OPHOST_FIELD_TIMESTAMP, &t->f_tstart, "when the killed process started", NULL, NULL, true },
+        { "total_vm", OPHOST_FIELD_U64, &t->f_total_vm, "virtual memory of the killed process", "bytes", "8", false },
+        { "anon_rss", OPHOST_FIELD_U64, &t->f_anon, "its anonymous resident memory", "bytes", "8", false },
+        { "file_rss", OPHOST_FIELD_U64, &t->f_file, "its file-backed resident memory", "bytes", "8", true },
+        { "shmem_rss", OPHOST_FIELD_U64, &t->f_shmem, "its shared memory", "bytes", "8", true },
+        { "cgroup_id", OPHOST_FIELD_U64, &t->f_cgroup_id, "id of the cgroup it was in", NULL, NULL, true },
+        { "oom_score_adj", OPHOST_FIELD_S32, &t->f_score_adj, "its oom_score_adj", NULL, "5", false },
         { 0 }
     };
 

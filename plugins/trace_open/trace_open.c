@@ -67,12 +67,12 @@ static int trace_open_instantiate(struct ophost_ctx *ctx, void *op_data, void **
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
-        { "pid", OPHOST_FIELD_U32, &t->f_pid },
-        { "comm", OPHOST_FIELD_STRING, &t->f_comm },
-        { "path", OPHOST_FIELD_STRING, &t->f_path },
-        { "flags", OPHOST_FIELD_U32, &t->f_flags },
-        { "exec", OPHOST_FIELD_BOOL, &t->f_exec },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
+        { "pid", OPHOST_FIELD_U32, &t->f_pid, "process id (thread group id, initial PID namespace)", NULL, "7", false },
+        { "comm", OPHOST_FIELD_STRING, &t->f_comm, "command name (at most 15 bytes)", NULL, "16", false },
+        { "path", OPHOST_FIELD_STRING, &t->f_path, "the opened file", NULL, "40", false },
+        { "flags", OPHOST_FIELD_U32, &t->f_flags, "open flags (O_*)", NULL, NULL, true },
+        { "exec", OPHOST_FIELD_BOOL, &t->f_exec, "opened for execution (FAN_OPEN_EXEC)", NULL, NULL, false },
         { 0 }
     };
 

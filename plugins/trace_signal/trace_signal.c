@@ -128,16 +128,16 @@ static int tsig_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
         BPFG_TASK_FIELDS(&t->tf),
-        { "tpid", OPHOST_FIELD_U32, &t->f_tpid },
-        { "ttid", OPHOST_FIELD_U32, &t->f_ttid },
-        { "tcomm", OPHOST_FIELD_STRING, &t->f_tcomm },
-        { "signal", OPHOST_FIELD_U32, &t->f_signal },
-        { "signal_name", OPHOST_FIELD_STRING, &t->f_signal_name },
-        { "code", OPHOST_FIELD_S32, &t->f_code },
-        { "result", OPHOST_FIELD_STRING, &t->f_result },
-        { "group", OPHOST_FIELD_BOOL, &t->f_group },
+        { "tpid", OPHOST_FIELD_U32, &t->f_tpid, "target process id", NULL, "7", false },
+        { "ttid", OPHOST_FIELD_U32, &t->f_ttid, "target thread id", NULL, "7", true },
+        { "tcomm", OPHOST_FIELD_STRING, &t->f_tcomm, "target command name", NULL, "16", false },
+        { "signal", OPHOST_FIELD_U32, &t->f_signal, "signal number", NULL, "3", true },
+        { "signal_name", OPHOST_FIELD_STRING, &t->f_signal_name, "signal name (SIGTERM, ...)", NULL, "9", false },
+        { "code", OPHOST_FIELD_S32, &t->f_code, "si_code of the signal", NULL, "5", false },
+        { "result", OPHOST_FIELD_STRING, &t->f_result, "delivered, ignored, already pending, ...", NULL, "12", false },
+        { "group", OPHOST_FIELD_BOOL, &t->f_group, "sent to the whole thread group", NULL, NULL, true },
         { 0 }
     };
 

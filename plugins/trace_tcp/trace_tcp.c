@@ -76,12 +76,12 @@ static int ttcp_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
-        { "type", OPHOST_FIELD_STRING, &t->f_type },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
+        { "type", OPHOST_FIELD_STRING, &t->f_type, "connect, accept or close", NULL, "7", false },
         BPFG_TASK_FIELDS(&t->tf),
         BPFG_NET_FIELDS(&t->nf),
-        { "oldstate", OPHOST_FIELD_STRING, &t->f_oldstate },
-        { "newstate", OPHOST_FIELD_STRING, &t->f_newstate },
+        { "oldstate", OPHOST_FIELD_STRING, &t->f_oldstate, "TCP state before", NULL, "11", true },
+        { "newstate", OPHOST_FIELD_STRING, &t->f_newstate, "TCP state after", NULL, "11", false },
         { 0 }
     };
 

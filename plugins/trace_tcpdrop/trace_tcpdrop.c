@@ -129,13 +129,13 @@ static int tdrop_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) 
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
         BPFG_NET_FIELDS(&t->nf),
-        { "tcpflags", OPHOST_FIELD_STRING, &t->f_flags },
-        { "state", OPHOST_FIELD_STRING, &t->f_state },
-        { "reason", OPHOST_FIELD_STRING, &t->f_reason },
-        { "reason_code", OPHOST_FIELD_U32, &t->f_reason_code },
-        { "location", OPHOST_FIELD_STRING, &t->f_location },
+        { "tcpflags", OPHOST_FIELD_STRING, &t->f_flags, "TCP flags of the dropped packet", NULL, "12", false },
+        { "state", OPHOST_FIELD_STRING, &t->f_state, "TCP state of the socket", NULL, "11", false },
+        { "reason", OPHOST_FIELD_STRING, &t->f_reason, "why the kernel dropped it (SKB_DROP_REASON_*)", NULL, "20", false },
+        { "reason_code", OPHOST_FIELD_U32, &t->f_reason_code, "the drop reason as a number", NULL, NULL, true },
+        { "location", OPHOST_FIELD_STRING, &t->f_location, "kernel function that dropped it", NULL, "24", false },
         { 0 }
     };
 

@@ -68,12 +68,12 @@ static int tretr_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) 
     if (!t)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp },
+        { "timestamp", OPHOST_FIELD_TIMESTAMP, &t->f_timestamp, "when it happened (wall clock)", NULL, NULL, false },
         BPFG_NET_FIELDS(&t->nf),
-        { "state", OPHOST_FIELD_STRING, &t->f_state },
-        { "uid", OPHOST_FIELD_U32, &t->f_uid },
-        { "retransmits", OPHOST_FIELD_U32, &t->f_retrans },
-        { "error", OPHOST_FIELD_S32, &t->f_err },
+        { "state", OPHOST_FIELD_STRING, &t->f_state, "TCP state of the socket", NULL, "11", false },
+        { "uid", OPHOST_FIELD_U32, &t->f_uid, "user id of the socket's owner", NULL, "6", false },
+        { "retransmits", OPHOST_FIELD_U32, &t->f_retrans, "retransmissions of the segment so far", NULL, "6", false },
+        { "error", OPHOST_FIELD_S32, &t->f_err, "error of the retransmission (0 = none, else -errno)", NULL, "6", false },
         { 0 }
     };
 

@@ -76,7 +76,13 @@ static int uidgid_destroy(struct ophost_ctx *ctx, void *data) {
  * table off. */
 static int table_init(struct uidgid *u, struct table *t, const char *param, const char *id_name,
                       const char *name_name, uint64_t size) {
-    const struct schema_field fields[] = { { name_name, OPHOST_FIELD_STRING, &t->name }, { 0 } };
+    const struct schema_field fields[] = {
+        { name_name, OPHOST_FIELD_STRING, &t->name,
+          strcmp(name_name, "user") == 0 ? "user name of the uid field (NSS)"
+                                         : "group name of the gid field (NSS)",
+          NULL, "10", false },
+        { 0 }
+    };
     int r = host->field_find(u->ctx, u->ds, id_name, &t->id);
 
     if (r < 0) {

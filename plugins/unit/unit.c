@@ -81,10 +81,10 @@ static int unit_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
     if (!u)
         return -ENOMEM;
     const struct schema_field fields[] = {
-        { "unit", OPHOST_FIELD_STRING, &u->unit },
-        { "slice", OPHOST_FIELD_STRING, &u->slice },
-        { "container.id", OPHOST_FIELD_STRING, &u->id },
-        { "container.runtime", OPHOST_FIELD_STRING, &u->runtime },
+        { "unit", OPHOST_FIELD_STRING, &u->unit, "systemd unit of the process", NULL, "20", false },
+        { "slice", OPHOST_FIELD_STRING, &u->slice, "systemd slice of the process", NULL, "16", true },
+        { "container.id", OPHOST_FIELD_STRING, &u->id, "container id (unset outside containers)", NULL, "12", true },
+        { "container.runtime", OPHOST_FIELD_STRING, &u->runtime, "container runtime (docker, podman, ...)", NULL, "10", true },
         { 0 }
     };
 

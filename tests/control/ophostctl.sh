@@ -122,35 +122,41 @@ expect_rc 1 "$ctl" stop nosuch
 ok "start and stop"
 
 # --- run: an ad-hoc session with a file sink; events also reach us
-expect_rc 0 "$ctl" run synthetic -p count=3 -p rate=0 -o "synthetic:fields=seq:u64,comm:string" \
-    -o "print:path=$tmp/run.log"
+expect_rc 0 "$ctl" run synthetic -p count=3 -p rate=0 --operator "synthetic:fields=seq:u64,comm:string" \
+    --operator "print:path=$tmp/run.log"
+printf '         SEQ COMM\n           1 comm-1\n           2 comm-2\n           3 comm-3\n' >"$tmp/want"
+cmp -s "$tmp/want" "$tmp/out" || fail "run output: $(cat -A "$tmp/out")"
 printf 'seq=1 comm="comm-1"\nseq=2 comm="comm-2"\nseq=3 comm="comm-3"\n' >"$tmp/want"
-cmp -s "$tmp/want" "$tmp/out" || fail "run output: $(cat "$tmp/out")"
 cmp -s "$tmp/want" "$tmp/run.log" || fail "print sink file: $(cat "$tmp/run.log")"
 grep -q 'session stopped, 3 events' "$tmp/err" || fail "run end: $(cat "$tmp/err")"
 expect_rc 0 "$ctl" --json run synthetic -p count=2 -p rate=0 -p fields=seq:u64
 printf '{"seq":1}\n{"seq":2}\n' | cmp -s - "$tmp/out" || fail "run --json: $(cat "$tmp/out")"
-ok "run streams events and feeds operators"
+expect_rc 0 "$ctl" run synthetic -p count=2 -p rate=0 -p fields=seq:u64 -o json
+printf '{"seq":1}\n{"seq":2}\n' | cmp -s - "$tmp/out" || fail "run -o json: $(cat "$tmp/out")"
+ok "run streams events as a table (piped: no colour, no redraw) and feeds operators"
 
 if [ -f "$plugins/filter.so" ]; then
-    expect_rc 0 "$ctl" run synthetic -p count=6 -p rate=0 -p fields=seq:u64 --filter 'seq >= 5'
-    printf 'seq=5\nseq=6\n' | cmp -s - "$tmp/out" || fail "run --filter: $(cat "$tmp/out")"
+    expect_rc 0 "$ctl" run synthetic -p count=6 -p rate=0 -p fields=seq:u64 --filter 'seq >= 5' -o json
+    printf '{"seq":5}\n{"seq":6}\n' | cmp -s - "$tmp/out" || fail "run --filter: $(cat "$tmp/out")"
     ok "run --filter"
 fi
 
-expect_rc 1 "$ctl" run synthetic -o bogus
+expect_rc 1 "$ctl" run synthetic --operator bogus
 grep -q "unknown operator 'bogus'" "$tmp/err" || fail "run bogus: $(cat "$tmp/err")"
+expect_rc 2 "$ctl" run synthetic -o bogus
+grep -q "expected an output mode: columns, json, jsonpretty or yaml" "$tmp/err" || fail "run -o bogus: $(cat "$tmp/err")"
 expect_rc 1 "$ctl" run synthetic -p fields=x:nope
-grep -q "failed: operator 'synthetic': instantiate failed" "$tmp/err" || fail "run failing: $(cat "$tmp/err")"
+grep -q "operator 'synthetic': instantiate failed" "$tmp/err" || fail "run failing: $(cat "$tmp/err")"
 ok "run errors exit 1"
 
 # --- watch until Ctrl-C (SIGINT): exit 0, consecutive seqs
 rc=0
 timeout --preserve-status -s INT 1 "$ctl" watch tick >"$tmp/out" 2>"$tmp/err" || rc=$?
 [ "$rc" = 0 ] || fail "watch ended by SIGINT exited $rc"
-n=$(wc -l <"$tmp/out")
+n=$(($(wc -l <"$tmp/out") - 1))
 [ "$n" -ge 10 ] || fail "watch got only $n events"
-awk -F'[= ]' 'NR > 1 && $2 != prev + 1 { bad = 1 } { prev = $2 } END { exit bad }' "$tmp/out" ||
+head -1 "$tmp/out" | grep -Eqx ' +SEQ COMM' || fail "watch header: $(head -1 "$tmp/out")"
+awk 'NR > 2 && $1 != prev + 1 { bad = 1 } NR > 1 { prev = $1 } END { exit bad }' "$tmp/out" ||
     fail "watch: gap in seq"
 ok "watch prints consecutive events until SIGINT ($n events)"
 
@@ -221,7 +227,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     install -m 0755 "$ctl" "$tmp/ophostctl"
     expect_rc 0 "${nobody[@]}" "$tmp/ophostctl" list sessions
     expect_rc 1 "${nobody[@]}" "$tmp/ophostctl" stop tick
-    grep -qx "ophostctl: permission denied: org.ophost.Manager.StopSession requires root or membership in group 'adm'" "$tmp/err" ||
+    grep -qx "ophostctl: permission denied: org.ophost.Manager.StopSession requires root or membership in group 'adm' (control-group in the daemon config)" "$tmp/err" ||
         fail "denied text: $(cat "$tmp/err")"
     adm=$(getent group adm | cut -d: -f3)
     expect_rc 0 setpriv --reuid=nobody --regid=nogroup --groups="$adm" "$tmp/ophostctl" start idle
@@ -234,7 +240,7 @@ fi
 # --- the ends of a stream: a session that runs its course, a daemon that
 # stops cleanly (0), a session that fails (1)
 expect_rc 0 "$ctl" run synthetic -p count=3 -p rate=100
-[ "$(wc -l <"$tmp/out")" = 3 ] || fail "run count=3 printed $(wc -l <"$tmp/out") events"
+[ "$(wc -l <"$tmp/out")" = 4 ] || fail "run count=3 printed $(wc -l <"$tmp/out") lines"
 grep -qx "ophostctl: session stopped, 3 events" "$tmp/err" || fail "run end: $(cat "$tmp/err")"
 "$ctl" watch tick >"$tmp/watch.out" 2>"$tmp/watch.err" &
 watch_pid=$!

@@ -100,9 +100,12 @@ START_TEST(test_widen_cut_and_select) {
                      "COMM PID\n"
                      "abc    7\n"
                      "a?b    7\n"
-                     /* a wider string widens its column */
+                     /* a wider string widens its column: the header
+                      * again, over the new widths */
+                     "COMM   PID\n"
                      "abcdef   7\n"
                      /* up to max-width, then it is cut; numbers are not */
+                     "COMM         PID\n"
                      "abcdefg\xe2\x80\xa6 1234567\n"
                      "h\xc3\xa9llo w\xe2\x80\xa6       8\n"
                      /* eight characters fit exactly */

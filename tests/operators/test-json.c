@@ -70,6 +70,7 @@ static void feed_types(struct harness_feed *f, void *userdata) {
 
     e = harness_append(f);
     harness_set_u64(f, e, "a", 7);
+    harness_set_u64(f, e, "ts", UINT64_MAX);
     harness_set_s64(f, e, "e", INT32_MAX);
     harness_set_s64(f, e, "f", INT64_MAX);
     harness_set_string(f, e, "s", "");
@@ -81,12 +82,36 @@ START_TEST(test_types) {
     ck_assert_str_eq(out,
                      "{\"a\":255,\"b\":65535,\"c\":4294967295,\"d\":18446744073709551615,"
                      "\"e\":-2147483648,\"f\":-9223372036854775808,\"g\":true,"
-                     "\"ts\":1700000000123456789,\"s\":\"hello\",\"raw\":\"0001abff\"}\n"
-                     "{\"a\":0,\"b\":0,\"c\":0,\"d\":0,\"e\":0,\"f\":0,\"g\":false,\"ts\":0,"
-                     "\"s\":null,\"raw\":null}\n"
+                     "\"ts\":\"2023-11-14T22:13:20.123456789Z\",\"s\":\"hello\",\"raw\":\"0001abff\"}\n"
+                     "{\"a\":0,\"b\":0,\"c\":0,\"d\":0,\"e\":0,\"f\":0,\"g\":false,"
+                     "\"ts\":\"1970-01-01T00:00:00.000000000Z\",\"s\":null,\"raw\":null}\n"
                      "{\"a\":7,\"b\":0,\"c\":0,\"d\":0,\"e\":2147483647,\"f\":9223372036854775807,"
                      "\"g\":false,"
-                     "\"ts\":0,\"s\":\"\",\"raw\":\"\"}\n");
+                     "\"ts\":\"2554-07-21T23:34:33.709551615Z\",\"s\":\"\",\"raw\":\"\"}\n");
+    free(out);
+}
+END_TEST
+
+/* Dotted names nest (in the order of their first field); a name whose
+ * leading part is another field's name, or with an empty part, stays one
+ * key: the rule of event-json.h, the same as ophostctl's --json. */
+static void feed_nested(struct harness_feed *f, void *userdata) {
+    struct ophost_event *e = harness_append(f);
+    harness_set_u64(f, e, "pid", 1);
+    harness_set_string(f, e, "proc.exe", "/bin/sh");
+    harness_set_u64(f, e, "a", 2);
+    harness_set_u64(f, e, "proc.ppid", 3);
+    harness_set_u64(f, e, "a.b", 4);
+    harness_set_u64(f, e, "x.y.z", 5);
+    harness_set_u64(f, e, "x.w", 6);
+    harness_set_u64(f, e, "x.", 7);
+}
+
+START_TEST(test_nested) {
+    char *out = run_to_file("pid:u32,proc.exe:string,a:u8,proc.ppid:u32,a.b:u8,x.y.z:u8,x.w:u8,x.:u8",
+                            feed_nested, NULL);
+    ck_assert_str_eq(out, "{\"pid\":1,\"proc\":{\"exe\":\"/bin/sh\",\"ppid\":3},\"a\":2,"
+                          "\"a.b\":4,\"x\":{\"y\":{\"z\":5},\"w\":6},\"x.\":7}\n");
     free(out);
 }
 END_TEST
@@ -550,6 +575,7 @@ END_TEST
 int main(void) {
     return tu_run_suite("json", 0, setup, teardown, (const TTest *const[]){
         test_types,
+        test_nested,
         test_numbers,
         test_escaping,
         test_fuzz_roundtrip,

@@ -58,6 +58,27 @@ START_TEST(test_per_batch) {
 }
 END_TEST
 
+/* per: session counts across batches: 5 of 600 events (batches of 256,
+ * 256, 88) are 1..5, 300 are the first batch and 44 of the second; the
+ * session then completes. */
+START_TEST(test_per_session) {
+    struct harness *h = harness_new(plugins);
+    char *err;
+
+    ck_assert_int_eq(run(h, "    limiter: {max: 5, per: session}\n", 1000, &err), 0);
+    ck_assert_str_eq(harness_values(h, "seq"), "1 2 3 4 5");
+    ck_assert_int_eq(harness_events_out(h, "limiter"), 5);
+    ck_assert_int_eq(run(h, "    limiter: {max: 300, per: session}\n", 600, &err), 0);
+    ck_assert_int_eq(harness_events_out(h, "limiter"), 300);
+    ck_assert_int_eq(run(h, "    limiter: {max: 700, per: session}\n", 600, &err), 0);
+    ck_assert_int_eq(harness_events_out(h, "limiter"), 600);
+    ck_assert_int_eq(run(h, "    limiter: {max: 2, per: round}\n", 6, &err), -EINVAL);
+    ck_assert_msg(strstr(err, "'round'"), "%s", err);
+    free(err);
+    harness_free(h);
+}
+END_TEST
+
 /* A max at or above the batch size keeps everything. */
 START_TEST(test_large_max) {
     struct harness *h = harness_new(plugins);
@@ -112,6 +133,7 @@ int main(void) {
     return tu_run_tests("limiter", 0, (const TTest *const[]){
         test_default_max,
         test_per_batch,
+        test_per_session,
         test_large_max,
         test_after_filter_and_sort,
         test_bad_max,

@@ -120,7 +120,7 @@ access_checks() {
         may "$u" stop beta
         may "$u" start beta
         may "$u" reload
-        n=$(as "$u" run synthetic -p count=3 -p rate=100 2>/dev/null | wc -l)
+        n=$(as "$u" run synthetic -p count=3 -p rate=100 -o json 2>/dev/null | wc -l)
         [ "$n" = 3 ] || fail "$SETUP: run as $u printed $n events"
     done
     ok "$SETUP: root, alice (control-group) and bob may list, describe, stats and watch; root and alice may stop, start, reload and run; bob is refused with the reason"

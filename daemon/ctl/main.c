@@ -1,0 +1,330 @@
+/*
+ * main.c — ophostctl, the command-line client of ophostd's control socket
+ * (org.ophost.Manager over varlink): global options, the commands and their
+ * help, "did you mean" for a mistyped command, --version (the client's and
+ * the daemon's), and the helpers of ctl.h. Exit status: 0 success, 1 the
+ * daemon answered with an error (or a session failed), 2 usage error, 3
+ * the daemon cannot be reached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "conn.h"
+#include "ctl.h"
+#include "hint.h"
+#include "run.h"
+
+struct ctl_options ctl;
+volatile int ctl_interrupted;
+int ctl_signal_fd = -1;
+static int signal_write_fd = -1;
+
+/* ------------------------------------------------------------- helpers */
+
+const char *jstr(json_object *o, const char *key) {
+    json_object *v;
+    const char *s;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+        return "";
+    s = json_object_get_string(v);
+    return s ? s : "";
+}
+
+json_object *jget(json_object *o, const char *key) {
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+uint64_t ju64(json_object *o, const char *key) {
+    json_object *v = jget(o, key);
+    return v ? json_object_get_uint64(v) : 0;
+}
+
+bool jbool(json_object *o, const char *key) {
+    json_object *v = jget(o, key);
+    return v && json_object_get_boolean(v);
+}
+
+void print_json(json_object *o) {
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+bool ctl_stdout_tty(void) {
+    return isatty(STDOUT_FILENO);
+}
+
+bool ctl_colour(FILE *f) {
+    const char *no = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    return isatty(fileno(f)) && !(no && no[0]) && !(term && strcmp(term, "dumb") == 0);
+}
+
+void ctl_terminal_size(unsigned *ret_cols, unsigned *ret_rows) {
+    struct winsize ws;
+    *ret_cols = 80;
+    *ret_rows = 24;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
+        *ret_cols = ws.ws_col;
+        *ret_rows = ws.ws_row;
+    }
+}
+
+void ctl_error(const char *fmt, ...) {
+    bool colour = ctl_colour(stderr);
+    va_list ap;
+    fprintf(stderr, "%sophostctl:%s ", colour ? "\033[1;31m" : "", colour ? "\033[0m" : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...) {
+    bool colour = ctl_colour(stderr);
+    va_list ap;
+    fprintf(stderr, "%sophostctl:%s ", colour ? "\033[1;31m" : "", colour ? "\033[0m" : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fprintf(stderr, "Try 'ophostctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------- help */
+
+static const struct help {
+    const char *cmd;
+    const char *text;
+} helps[] = {
+    { "list",
+      "Usage: ophostctl [--json] list plugins|operators|gadgets|sessions [-q]\n"
+      "\n"
+      "  plugins    every plugin file: loaded, quarantined (its code crashed or hung\n"
+      "             3 times within 10 minutes) or refused, with the reason\n"
+      "  operators  every operator with its kind, plugin, priority and params (defaults)\n"
+      "  gadgets    the operators that are sources of events, with what they do\n"
+      "             (ophostctl run GADGET --help: its params and fields)\n"
+      "  sessions   configured and ad-hoc sessions: state, uptime, events in/out,\n"
+      "             filtered (removed by operators on purpose), dropped (accepted but not\n"
+      "             written, e.g. a full disk) and lost (the gadget could not deliver them)\n"
+      "\n"
+      "  -q, --quiet  names only, one per line\n" },
+    { "describe",
+      "Usage: ophostctl [--json] describe SESSION\n"
+      "\n"
+      "Shows a session's gadget, state, resolved operator order with each operator's\n"
+      "params, and (while it runs) the fields of its data sources.\n" },
+    { "start",
+      "Usage: ophostctl start SESSION\n"
+      "\n"
+      "Starts a configured session now (needs root or the daemon's control-group).\n" },
+    { "stop",
+      "Usage: ophostctl stop SESSION\n"
+      "\n"
+      "Stops a configured or ad-hoc session (needs root or the daemon's control-group).\n" },
+    { "stats",
+      "Usage: ophostctl [--json] stats [SESSION]\n"
+      "\n"
+      "Per running session and operator: events in, out, filtered, dropped, batches\n"
+      "and the time spent in the operator.\n" },
+    { "reload",
+      "Usage: ophostctl reload\n"
+      "\n"
+      "Re-reads the daemon config and pipeline files (like systemctl reload ophostd).\n"
+      "Prints the errors and exits 1 if the new configuration is rejected; the running\n"
+      "one is then kept.\n" },
+    { "unquarantine",
+      "Usage: ophostctl unquarantine PLUGIN\n"
+      "\n"
+      "Lets sessions use a quarantined plugin again (its name, file name or path;\n"
+      "replacing the file does the same). Needs root or the daemon's control-group.\n" },
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "Usage: ophostctl [OPTIONS] COMMAND [ARGS]\n"
+            "\n"
+            "Inspect and drive ophostd through its control socket.\n"
+            "\n"
+            "Commands:\n"
+            "  list plugins|operators|gadgets|sessions\n"
+            "                                    what the daemon has loaded and runs\n"
+            "  describe SESSION                  order, params and fields of a session\n"
+            "  start SESSION | stop SESSION      start or stop a configured session\n"
+            "  watch SESSION                     show a running session's events\n"
+            "  run GADGET [--fields ...] [--filter EXPR]... [--sort KEYS] [--max-entries N]\n"
+            "                                    run an ad-hoc session, show its events\n"
+            "  run GADGET --help                 a gadget's params and fields\n"
+            "  stats [SESSION]                   per-operator counters\n"
+            "  reload                            re-read the configuration\n"
+            "  unquarantine PLUGIN               let sessions use a quarantined plugin again\n"
+            "\n"
+            "Options:\n"
+            "  -s, --socket PATH  control socket (default: $OPHOST_SOCKET, else control-socket\n"
+            "                     of the daemon config, else %s)\n"
+            "  -c, --config FILE  the daemon config to read control-socket from\n"
+            "                     (default %s)\n"
+            "  -j, --json         print JSON for scripts\n"
+            "  -h, --help         this help; COMMAND --help for a command's help\n"
+            "      --version      print the client's and the daemon's versions\n"
+            "\n"
+            "Exit status: 0 ok, 1 error reply or failed session, 2 usage, 3 cannot connect.\n"
+            "See ophostctl(1).\n",
+            OPHOST_DEFAULT_CONTROL_SOCKET, OPHOST_DEFAULT_CONFIG_FILE);
+}
+
+static int command_help(const char *cmd, FILE *f) {
+    for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+        if (strcmp(helps[i].cmd, cmd) == 0) {
+            fputs(helps[i].text, f);
+            return 0;
+        }
+    usage(f);
+    return 0;
+}
+
+/* The client's version, then the daemon's (GetInfo) if it answers. */
+static int print_version(void) {
+    json_object *p = NULL;
+    printf("ophostctl %s\n", OPHOST_VERSION);
+    fflush(stdout);
+    conn_choose_socket();
+    if (conn_call("org.varlink.service.GetInfo", NULL, &p, NULL) == 0)
+        printf("ophostd %s (%s)\n", jstr(p, "version"), ctl.socket);
+    else
+        printf("ophostd: unknown, not reachable (see above)\n");
+    json_object_put(p);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void on_signal(int sig) {
+    int saved = errno;
+    ctl_interrupted = 1;
+    if (signal_write_fd >= 0 && write(signal_write_fd, "", 1) < 0) {
+        /* The pipe is full: a wake-up is pending anyway. */
+    }
+    errno = saved;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    bool own_options; /* parses its options itself (getopt) */
+} commands[] = {
+    { "list", cmd_list, false },       { "describe", cmd_describe, false },
+    { "start", cmd_start_stop, false }, { "stop", cmd_start_stop, false },
+    { "watch", cmd_watch, true },      { "run", cmd_run, true },
+    { "stats", cmd_stats, false },      { "reload", cmd_reload, false },
+    { "unquarantine", cmd_unquarantine, false },
+};
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "config", required_argument, NULL, 'c' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        {},
+    };
+    struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: reads see EINTR */
+    const char *names[sizeof(commands) / sizeof(commands[0]) + 1] = { 0 }, *hint;
+    bool version = false;
+    int c;
+
+    ctl.socket = getenv("OPHOST_SOCKET");
+    if (ctl.socket && ctl.socket[0])
+        ctl.socket_origin = "from $OPHOST_SOCKET";
+    else
+        ctl.socket = NULL;
+    /* Global options come before the command ("+": stop at the first word). */
+    while ((c = getopt_long(argc, argv, "+s:c:jh", opts, NULL)) >= 0) {
+        switch (c) {
+        case 's':
+            ctl.socket = optarg;
+            ctl.socket_origin = "from --socket";
+            break;
+        case 'c':
+            ctl.config = optarg;
+            break;
+        case 'j':
+            ctl.json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            version = true;
+            break;
+        default:
+            fprintf(stderr, "Try 'ophostctl --help'.\n");
+            return EXIT_USAGE;
+        }
+    }
+    {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+            ctl_signal_fd = p[0];
+            signal_write_fd = p[1];
+        }
+    }
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (version)
+        return print_version();
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char **args = argv + optind;
+        int n = argc - optind, k = 0;
+        names[i] = commands[i].name;
+        if (strcmp(args[0], commands[i].name) != 0)
+            continue;
+        if (commands[i].own_options)
+            return commands[i].fn(n, args);
+        /* The other commands take --help, --json and --socket anywhere. */
+        for (int j = 0; j < n; j++) {
+            if (strcmp(args[j], "--help") == 0 || strcmp(args[j], "-h") == 0)
+                return command_help(args[0], stdout);
+            if (strcmp(args[j], "--json") == 0 || strcmp(args[j], "-j") == 0)
+                ctl.json = true;
+            else if ((strcmp(args[j], "--socket") == 0 || strcmp(args[j], "-s") == 0) &&
+                     j + 1 < n) {
+                ctl.socket = args[++j];
+                ctl.socket_origin = "from --socket";
+            } else if (strncmp(args[j], "--socket=", 9) == 0) {
+                ctl.socket = args[j] + 9;
+                ctl.socket_origin = "from --socket";
+            } else if (args[j][0] == '-' && args[j][1] &&
+                       !(strcmp(args[0], "list") == 0 &&
+                         (strcmp(args[j], "-q") == 0 || strcmp(args[j], "--quiet") == 0)))
+                return ctl_usage_error(args[0], "unknown option '%s'", args[j]);
+            else
+                args[k++] = args[j];
+        }
+        conn_choose_socket();
+        return commands[i].fn(k, args);
+    }
+    hint = hint_closest(argv[optind], names);
+    if (hint)
+        return ctl_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", argv[optind],
+                               hint);
+    return ctl_usage_error(NULL, "unknown command '%s'", argv[optind]);
+}

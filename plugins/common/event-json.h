@@ -1,0 +1,240 @@
+/*
+ * event-json.h — the one JSON shape of an event, shared by the json sink
+ * (plugins/json) and the events a worker streams to `ophostctl run/watch`
+ * (daemon/worker/tap.c), so that both write the same object.
+ * Header-only (static inline), plain C and libc: no host function is used.
+ *
+ * The shape (README, "One JSON shape"):
+ *   - Dotted field names become nested objects: proc.exe and proc.ppid are
+ *     {"proc":{"exe":...,"ppid":...}}, so `jq .proc.exe` works.
+ *   - One rule keeps that unambiguous: a name stays one key, whole, at the
+ *     top level when it has an empty part (".a", "a.", "a..b") or when one
+ *     of its leading parts is itself a field's name (with fields "a" and
+ *     "a.b", the second is the key "a.b": "a" holds a value, not an object).
+ *   - Keys come in schema order; a nested object stands where its first
+ *     field would, and holds its fields in schema order.
+ *   - Timestamps are RFC 3339 strings in UTC with nine fractional digits
+ *     ("2024-05-01T12:00:00.123456789Z"): full precision in any JSON
+ *     reader (jq's numbers are doubles and would round nanoseconds).
+ *
+ * Field names are [A-Za-z0-9_.-] (the host checks them), so keys need no
+ * escaping. The layout is computed once per schema; writing an event is
+ * then a copy of a precomputed prefix before each value.
+ */
+#ifndef OPHOST_PLUGINS_EVENT_JSON_H
+#define OPHOST_PLUGINS_EVENT_JSON_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The bytes of a quoted RFC 3339 timestamp with nanoseconds. */
+#define EVJSON_TIMESTAMP_LEN 32
+
+/* Where each field goes: write text[prefix_off[k] .. +prefix_len[k]), then
+ * the value of field order[k], for k = 0..n-1, then the tail. */
+struct evjson_layout {
+    size_t n;
+    uint32_t *order;      /* schema index of the k-th value written */
+    uint32_t *prefix_off; /* into text */
+    uint32_t *prefix_len;
+    uint32_t tail_off, tail_len;
+    char *text;
+};
+
+/* A node of the key tree while the layout is built. */
+struct evjson_node {
+    const char *key;
+    size_t key_len;
+    long field;        /* schema index of a value, -1 for an object */
+    long first, last;  /* children (objects) */
+    long next;         /* sibling */
+};
+
+/* Whether name stays one whole key (see the rule above). */
+static inline bool evjson_flat(const char *const *names, size_t n, size_t i) {
+    const char *name = names[i];
+    size_t len = strlen(name);
+
+    if (len == 0 || name[0] == '.' || name[len - 1] == '.' || strstr(name, ".."))
+        return true;
+    for (size_t at = 0; at < len; at++) {
+        if (name[at] != '.')
+            continue;
+        for (size_t k = 0; k < n; k++)
+            if (k != i && strlen(names[k]) == at && memcmp(names[k], name, at) == 0)
+                return true;
+    }
+    return false;
+}
+
+static inline long evjson_child(struct evjson_node *t, long parent, const char *key,
+                                size_t key_len) {
+    for (long c = t[parent].first; c >= 0; c = t[c].next)
+        if (t[c].field < 0 && t[c].key_len == key_len && memcmp(t[c].key, key, key_len) == 0)
+            return c;
+    return -1;
+}
+
+static inline long evjson_add(struct evjson_node *t, size_t *used, long parent,
+                              const char *key, size_t key_len, long field) {
+    long c = (long) (*used)++;
+    t[c] = (struct evjson_node){ key, key_len, field, -1, -1, -1 };
+    if (t[parent].last >= 0)
+        t[t[parent].last].next = c;
+    else
+        t[parent].first = c;
+    t[parent].last = c;
+    return c;
+}
+
+static inline void evjson_put(struct evjson_layout *l, size_t *len, const char *s, size_t n) {
+    memcpy(l->text + *len, s, n);
+    *len += n;
+}
+
+/* Writes the children of node: each value's prefix ends at its key. */
+static inline void evjson_walk(struct evjson_layout *l, const struct evjson_node *t, long node,
+                               size_t *len, size_t *pending, size_t *k) {
+    bool first = true;
+    for (long c = t[node].first; c >= 0; c = t[c].next) {
+        if (!first)
+            evjson_put(l, len, ",", 1);
+        first = false;
+        evjson_put(l, len, "\"", 1);
+        evjson_put(l, len, t[c].key, t[c].key_len);
+        evjson_put(l, len, "\":", 2);
+        if (t[c].field >= 0) {
+            l->order[*k] = (uint32_t) t[c].field;
+            l->prefix_off[*k] = (uint32_t) *pending;
+            l->prefix_len[*k] = (uint32_t) (*len - *pending);
+            (*k)++;
+            *pending = *len;
+            continue;
+        }
+        evjson_put(l, len, "{", 1);
+        evjson_walk(l, t, c, len, pending, k);
+        evjson_put(l, len, "}", 1);
+    }
+}
+
+/* Frees what evjson_layout_build allocated; l may be zeroed. */
+static inline void evjson_layout_free(struct evjson_layout *l) {
+    free(l->order);
+    free(l->prefix_off);
+    free(l->prefix_len);
+    free(l->text);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Computes the layout of n fields named names[] (in schema order) into *l.
+ * Returns 0 or -ENOMEM. */
+static inline int evjson_layout_build(const char *const *names, size_t n,
+                                      struct evjson_layout *l) {
+    size_t cap = 16, used = 1, len = 0, pending = 0, k = 0;
+    struct evjson_node *t;
+
+    memset(l, 0, sizeof(*l));
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(names[i]) + 16;
+    t = calloc(2 * n + 1, sizeof(*t));
+    l->order = calloc(n + 1, sizeof(uint32_t));
+    l->prefix_off = calloc(n + 1, sizeof(uint32_t));
+    l->prefix_len = calloc(n + 1, sizeof(uint32_t));
+    l->text = malloc(cap);
+    if (!t || !l->order || !l->prefix_off || !l->prefix_len || !l->text) {
+        free(t);
+        evjson_layout_free(l);
+        return -ENOMEM;
+    }
+    t[0] = (struct evjson_node){ "", 0, -1, -1, -1, -1 };
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i], *dot;
+        long node = 0;
+        if (evjson_flat(names, n, i)) {
+            (void) evjson_add(t, &used, 0, name, strlen(name), (long) i);
+            continue;
+        }
+        while ((dot = strchr(name, '.'))) {
+            long c = evjson_child(t, node, name, (size_t) (dot - name));
+            node = c >= 0 ? c : evjson_add(t, &used, node, name, (size_t) (dot - name), -1);
+            name = dot + 1;
+        }
+        (void) evjson_add(t, &used, node, name, strlen(name), (long) i);
+    }
+    evjson_put(l, &len, "{", 1);
+    evjson_walk(l, t, 0, &len, &pending, &k);
+    evjson_put(l, &len, "}", 1);
+    l->n = n;
+    l->tail_off = (uint32_t) pending;
+    l->tail_len = (uint32_t) (len - pending);
+    free(t);
+    return 0;
+}
+
+/* The civil date of a day count since 1970-01-01 (H. Hinnant's algorithm;
+ * proleptic Gregorian, valid far beyond the u64 nanosecond range). */
+static inline void evjson_civil(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned) (z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t) yoe + era * 400 + (*m <= 2);
+}
+
+static inline void evjson_digits(char *p, uint64_t v, unsigned n) {
+    while (n-- > 0) {
+        p[n] = (char) ('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* The last second formatted, so that events of one second share the date. */
+struct evjson_clock {
+    uint64_t sec;
+    bool valid;
+    char date[20]; /* YYYY-MM-DDTHH:MM:SS */
+};
+
+/* Writes ns (since the epoch) as a quoted RFC 3339 UTC timestamp with nine
+ * fractional digits: EVJSON_TIMESTAMP_LEN bytes. c may be NULL. */
+static inline char *evjson_put_timestamp(char *p, uint64_t ns, struct evjson_clock *c) {
+    struct evjson_clock local = { 0 };
+    uint64_t sec = ns / 1000000000u;
+
+    if (!c)
+        c = &local;
+    if (!c->valid || c->sec != sec) {
+        int64_t y;
+        unsigned mo, d, s = (unsigned) (sec % 86400);
+        evjson_civil((int64_t) (sec / 86400), &y, &mo, &d);
+        evjson_digits(c->date, (uint64_t) y, 4);
+        c->date[4] = '-';
+        evjson_digits(c->date + 5, mo, 2);
+        c->date[7] = '-';
+        evjson_digits(c->date + 8, d, 2);
+        c->date[10] = 'T';
+        evjson_digits(c->date + 11, s / 3600, 2);
+        c->date[13] = ':';
+        evjson_digits(c->date + 14, s / 60 % 60, 2);
+        c->date[16] = ':';
+        evjson_digits(c->date + 17, s % 60, 2);
+        c->sec = sec;
+        c->valid = true;
+    }
+    *p++ = '"';
+    memcpy(p, c->date, 19);
+    p += 19;
+    *p++ = '.';
+    evjson_digits(p, ns % 1000000000u, 9);
+    p += 9;
+    *p++ = 'Z';
+    *p++ = '"';
+    return p;
+}
+
+#endif
