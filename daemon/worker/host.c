@@ -114,6 +114,7 @@ static const struct ophost_host table = {
     .datasource_set_capacity = session_host_datasource_set_capacity,
     .field_closest = session_host_field_closest,
     .dropped = session_host_dropped,
+    .metrics_publish = session_host_metrics_publish,
 };
 
 const struct ophost_host *host_table(void) {

@@ -37,5 +37,6 @@ int session_host_emit(struct ophost_ctx *ctx, struct ophost_batch *batch);
 void session_host_lost(struct ophost_ctx *ctx, uint64_t n);
 void session_host_done(struct ophost_ctx *ctx, int error);
 void session_host_dropped(struct ophost_ctx *ctx, uint64_t n);
+int session_host_metrics_publish(struct ophost_ctx *ctx, const char *text, size_t len);
 
 #endif

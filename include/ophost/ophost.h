@@ -135,7 +135,9 @@
  * A plugin may check host->abi_minor before using host functions added later.
  *
  * History: 1.0 the first release. 1.1 appends host->dropped (events a sink
- * accepted but could not write); a 1.0 plugin loads unchanged.
+ * accepted but could not write); a 1.0 plugin loads unchanged. 1.2 appends
+ * host->metrics_publish (Prometheus metrics of an instance, served by the
+ * daemon on /metrics); 1.0 and 1.1 plugins load unchanged.
  */
 #ifndef OPHOST_OPHOST_H
 #define OPHOST_OPHOST_H
@@ -150,7 +152,7 @@ extern "C" {
 #endif
 
 #define OPHOST_ABI_MAJOR 1
-#define OPHOST_ABI_MINOR 1
+#define OPHOST_ABI_MINOR 2
 
 /* The one symbol a plugin exports; its type is ophost_plugin_entry_fn. */
 #define OPHOST_PLUGIN_ENTRY_SYMBOL "ophost_plugin_entry"
@@ -547,6 +549,36 @@ struct ophost_host {
      * contexts, session thread, from instantiate to destroy (a sink that
      * flushes in stop or post_stop may still count). */
     void (*dropped)(struct ophost_ctx *ctx, uint64_t n);
+
+    /* ---- ABI 1.2 (check host->abi_minor >= 2 before use) ---- */
+
+    /* Publishes this instance's metrics: text[0..len) is the complete
+     * Prometheus text exposition (format 0.0.4) of the instance's metric
+     * families, and replaces whatever it published before. The daemon
+     * serves the latest text of every instance of every configured session
+     * on its /metrics endpoint (daemon config metrics-listen), adding the
+     * label session="NAME" to every sample; a session that ended keeps its
+     * last text there until it starts again or is removed. The host copies
+     * text into a sealed memory file handed to the daemon, so the call
+     * costs one copy and never waits for a scrape: publish from a timer
+     * (about once a second) and once more in stop, not per batch.
+     *
+     * The text must be what Prometheus accepts, and the daemon checks it
+     * when it serves it (a text it refuses is left out, with the reason in
+     * the log): lines ending in '\n'; each family's "# HELP NAME TEXT" and
+     * "# TYPE NAME counter|gauge|histogram|summary|untyped" before its
+     * samples, its lines together, each family once; samples
+     * `NAME{LABEL="VALUE",...} VALUE` without timestamps, each series
+     * once; valid UTF-8; no label named "session" or starting with "__";
+     * family names starting with "ophost_" are the daemon's own, except
+     * "ophost_metrics_*" (the metrics operator's). At most 64 MiB.
+     *
+     * Returns 0 (also when nothing collects metrics, e.g. in a dry run),
+     * -EINVAL on misuse, -EBUSY outside start..stop, -E2BIG past 64 MiB,
+     * or a negative errno from creating the memory file (-ENOMEM, -EMFILE).
+     * Instance contexts, session thread, from start to stop (stop
+     * included). */
+    int (*metrics_publish)(struct ophost_ctx *ctx, const char *text, size_t len);
 };
 
 /* ------------------------------------------------------------ operators */
