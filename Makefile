@@ -11,7 +11,8 @@ PACKAGES = meson ninja-build pkg-config gcc g++ libc6-dev binutils \
            libyaml-dev libsystemd-dev libjson-c-dev check valgrind \
            clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
            debootstrap systemd-container python3 \
-           bpftrace libbpf-tools
+           bpftrace libbpf-tools \
+           libmicrohttpd-dev prometheus systemd-journal-remote curl
 
 .PHONY: all deps setup build run test test-asan test-valgrind bench clean
 
