@@ -135,8 +135,10 @@ static inline uint64_t hash_bytes(const char *s, uint32_t n) {
         h = mix(h, w);
     }
     if (i < n) {
+        /* Byte by byte: a memcpy of a variable length is a call. */
         uint64_t w = 0;
-        memcpy(&w, s + i, n - i);
+        for (unsigned shift = 0; i < n; i++, shift += 8)
+            w |= (uint64_t) (unsigned char) s[i] << shift;
         h = mix(h, w);
     }
     return h;
