@@ -342,8 +342,13 @@ static int on_sock(sd_event_source *es, int fd, uint32_t revents, void *userdata
 
 static int on_outbox_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
     struct runner *rn = userdata;
+    uint64_t v;
+
     if (!rn->supervisor_gone)
         flush_events(rn);
+    else if (read(fd, &v, sizeof(v)) < 0) {
+        /* Nobody to send to: clear the wake-up so the loop does not spin. */
+    }
     return 0;
 }
 
