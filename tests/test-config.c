@@ -393,6 +393,7 @@ START_TEST(test_load_missing_dir) {
     ck_assert_int_eq(config_load_pipelines(TEST_CONFIG_DIR "/no-such-dir", false, &p, &e), -ENOENT);
     assert_errors(&e, ERRS(TEST_CONFIG_DIR "/no-such-dir: cannot read: No such file or directory"));
     ck_assert_ptr_null(p);
+    errors_clear(&e);
 }
 END_TEST
 
