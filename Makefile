@@ -12,7 +12,8 @@ PACKAGES = meson ninja-build pkg-config gcc g++ libc6-dev binutils \
            clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
            debootstrap systemd-container python3 \
            bpftrace libbpf-tools \
-           jq tmux scdoc bash-completion man-db
+           jq tmux scdoc bash-completion man-db \
+           libmicrohttpd-dev prometheus systemd-journal-remote curl
 
 .PHONY: all deps setup build run test test-asan test-valgrind bench clean
 

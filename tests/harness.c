@@ -36,6 +36,11 @@ struct harness {
     void *userdata;
     struct instance_stats stats[64];
     size_t n_stats;
+    /* host->metrics_publish of the last session, per plan step (lock) */
+    char *metrics_op[64];
+    char *metrics[64];
+    unsigned publishes[64];
+    char *metrics_copy; /* harness_metrics */
 };
 
 /* The harness of the running session: one at a time per process. */
@@ -407,6 +412,10 @@ const char *harness_values(struct harness *h, const char *field) {
     return h->values;
 }
 
+static void metrics_clear(struct harness *h);
+static int capture_metrics(struct session *s, size_t step, const char *text, size_t len,
+                           void *userdata);
+
 void harness_free(struct harness *h) {
     if (!h)
         return;
@@ -414,6 +423,8 @@ void harness_free(struct harness *h) {
         harness_stop(h, NULL);
     operators_close(h->reg);
     registry_free(h->reg);
+    metrics_clear(h);
+    free(h->metrics_copy);
     pthread_mutex_destroy(&h->lock);
     free(h->output);
     free(h->values);
@@ -468,9 +479,40 @@ static int start(struct harness *h, const char *yaml, char **ret_error) {
         return r;
     }
     config_pipelines_free(p);
+    metrics_clear(h);
+    for (size_t i = 0; i < plan->n_steps && i < 64; i++)
+        h->metrics_op[i] = strdup(plan->steps[i].entry->op->name);
     h->session = session_new(plan, NULL);
     ck_assert_ptr_nonnull(h->session);
+    session_set_metrics(h->session, capture_metrics, h);
     return session_start(h->session);
+}
+
+static void metrics_clear(struct harness *h) {
+    for (size_t i = 0; i < 64; i++) {
+        free(h->metrics_op[i]);
+        free(h->metrics[i]);
+        h->metrics_op[i] = h->metrics[i] = NULL;
+        h->publishes[i] = 0;
+    }
+}
+
+/* The session's metrics hook: keeps the newest text of each step. */
+static int capture_metrics(struct session *s, size_t step, const char *text, size_t len,
+                           void *userdata) {
+    struct harness *h = userdata;
+    char *copy = strndup(text, len);
+
+    if (!copy || step >= 64) {
+        free(copy);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&h->lock);
+    free(h->metrics[step]);
+    h->metrics[step] = copy;
+    h->publishes[step]++;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
 }
 
 static int finish(struct harness *h, char **ret_error) {
@@ -572,4 +614,36 @@ int64_t harness_dropped(struct harness *h, const char *operator_name) {
         if (strcmp(st[i].operator_name, operator_name) == 0)
             return (int64_t) st[i].dropped;
     return -1;
+}
+
+static int metrics_step(struct harness *h, const char *operator_name) {
+    for (int i = 0; i < 64; i++)
+        if (h->metrics_op[i] && strcmp(h->metrics_op[i], operator_name) == 0)
+            return i;
+    return -1;
+}
+
+const char *harness_metrics(struct harness *h, const char *operator_name) {
+    int i = metrics_step(h, operator_name);
+
+    free(h->metrics_copy);
+    h->metrics_copy = NULL;
+    if (i < 0)
+        return NULL;
+    pthread_mutex_lock(&h->lock);
+    h->metrics_copy = h->metrics[i] ? strdup(h->metrics[i]) : NULL;
+    pthread_mutex_unlock(&h->lock);
+    return h->metrics_copy;
+}
+
+unsigned harness_metrics_publishes(struct harness *h, const char *operator_name) {
+    int i = metrics_step(h, operator_name);
+    unsigned n;
+
+    if (i < 0)
+        return 0;
+    pthread_mutex_lock(&h->lock);
+    n = h->publishes[i];
+    pthread_mutex_unlock(&h->lock);
+    return n;
 }

@@ -84,6 +84,12 @@ int64_t harness_events_out(struct harness *h, const char *operator_name);
  * -1 if the operator was not in it. */
 int64_t harness_dropped(struct harness *h, const char *operator_name);
 
+/* The newest text operator_name published (host->metrics_publish) in the
+ * last or the running session, NULL if none (valid until the next call,
+ * run/start or harness_free), and how many times it published. */
+const char *harness_metrics(struct harness *h, const char *operator_name);
+unsigned harness_metrics_publishes(struct harness *h, const char *operator_name);
+
 /* A pipeline that must fail (harness_run < 0) with exactly this message. */
 struct harness_error_case {
     const char *yaml;

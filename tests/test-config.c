@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -771,6 +772,7 @@ START_TEST(test_daemon_defaults) {
     ck_assert_str_eq(c->pipeline_dir, OPHOST_DEFAULT_PIPELINE_DIR);
     ck_assert_str_eq(c->control_socket, OPHOST_DEFAULT_CONTROL_SOCKET);
     ck_assert_ptr_null(c->control_group);
+    ck_assert_ptr_null(c->metrics_listen); /* /metrics is off by default */
     ck_assert_int_eq(c->log_level, OPHOST_LOG_INFO);
     ck_assert_uint_eq(c->n_operators, 0);
     ck_assert_ptr_null(daemon_config_free(c));
@@ -914,6 +916,58 @@ START_TEST(test_daemon_inline) {
 }
 END_TEST
 
+/* metrics-listen: numeric IPv4 or bracketed IPv6 with a port; off when
+ * empty or null; every other value is an error naming the key. */
+START_TEST(test_daemon_metrics_listen) {
+    static const char *const good[][2] = {
+        { "127.0.0.1:9469", "127.0.0.1:9469" }, { "0.0.0.0:1", "0.0.0.0:1" },
+        { "'[::1]:9469'", "[::1]:9469" }, { "'[::]:65535'", "[::]:65535" },
+    };
+    static const char *const bad[] = {
+        "localhost:9469", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x",
+        "'::1:9469'", "'[::1]9469'", "'[::1'", "1.2.3:80", "127.0.0.1:+80", "':9469'",
+        "'[127.0.0.1]:80'",
+    };
+    struct daemon_config *c = NULL;
+    struct sockaddr_storage sa;
+    unsigned len;
+    char text[128], want[512];
+
+    tmp_setup();
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text), "metrics-listen: %s\n", good[i][0]);
+        daemon_text(text, 0, ERRS(NULL), &c);
+        ck_assert_str_eq(c->metrics_listen, good[i][1]);
+        ck_assert_int_eq(config_parse_listen(c->metrics_listen, &sa, &len), 0);
+        c = daemon_config_free(c);
+    }
+    ck_assert_int_eq(config_parse_listen("[::1]:9469", &sa, &len), 0);
+    ck_assert_int_eq(sa.ss_family, AF_INET6);
+    ck_assert_int_eq(config_parse_listen("10.1.2.3:80", &sa, &len), 0);
+    ck_assert_int_eq(sa.ss_family, AF_INET);
+    daemon_text("metrics-listen: ''\n", 0, ERRS(NULL), &c);
+    ck_assert_ptr_null(c->metrics_listen);
+    c = daemon_config_free(c);
+    daemon_text("metrics-listen: 127.0.0.1:1\nmetrics-listen: ~\n", -EINVAL,
+                ERRS(":2:1: duplicate key 'metrics-listen'"), &c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *v = bad[i][0] == '\'' ? bad[i] + 1 : bad[i];
+        int vlen = (int) strlen(v) - (bad[i][0] == '\'' ? 1 : 0);
+        snprintf(text, sizeof(text), "metrics-listen: %s\n", bad[i]);
+        snprintf(want, sizeof(want),
+                 ":1:17: key 'metrics-listen': '%.*s' is not ADDRESS:PORT with a numeric IPv4 "
+                 "address or an IPv6 address in brackets and a port from 1 to 65535 (e.g. "
+                 "127.0.0.1:9469 or [::1]:9469)", vlen, v);
+        daemon_text(text, -EINVAL, ERRS(want), &c);
+        ck_assert_ptr_null(c);
+    }
+    daemon_text("metrics-lsten: 127.0.0.1:1\n", -EINVAL,
+                ERRS(":1:1: unknown key 'metrics-lsten' in daemon config (did you mean "
+                     "'metrics-listen'?)"), &c);
+    tmp_teardown();
+}
+END_TEST
+
 static Suite *config_suite(void) {
     Suite *s = suite_create("config");
     TCase *tc;
@@ -968,6 +1022,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_daemon_full);
     tcase_add_test(tc, test_daemon_bad);
     tcase_add_test(tc, test_daemon_inline);
+    tcase_add_test(tc, test_daemon_metrics_listen);
     suite_add_tcase(s, tc);
 
     return s;

@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <yaml.h>
 
@@ -1254,9 +1257,58 @@ bool config_session_equal(const struct config_session *a, const struct config_se
 
 /* ---- the daemon config ---------------------------------------------------- */
 
+int config_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len) {
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon, *port;
+    uint64_t p;
+    size_t n;
+
+    if (!s)
+        return -EINVAL;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        n = (size_t) (close - s - 1);
+        port = close + 2;
+        if (n == 0 || n >= sizeof(host))
+            return -EINVAL;
+        memcpy(host, s + 1, n);
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || strchr(s, ':') != colon)
+            return -EINVAL;
+        n = (size_t) (colon - s);
+        port = colon + 1;
+        if (n == 0 || n >= sizeof(host))
+            return -EINVAL;
+        memcpy(host, s, n);
+    }
+    host[n] = '\0';
+    if (port[0] < '0' || port[0] > '9' || parse_uint(port, &p) < 0 || p < 1 || p > 65535)
+        return -EINVAL;
+    memset(ret, 0, sizeof(*ret));
+    if (s[0] == '[') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *) ret;
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            return -EINVAL;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t) p);
+        *ret_len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *) ret;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return -EINVAL;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t) p);
+        *ret_len = sizeof(*a);
+    }
+    return 0;
+}
+
 static const char *const daemon_keys[] = {
     "plugin-dirs", "pipeline-dir", "control-socket", "control-group", "control-max-connections",
-    "control-idle-timeout", "log-level", "logs-directory", "operators",
+    "control-idle-timeout", "metrics-listen", "log-level", "logs-directory", "operators",
     NULL,
 };
 
@@ -1280,6 +1332,7 @@ struct daemon_config *daemon_config_free(struct daemon_config *c) {
     free(c->control_socket);
     free(c->logs_directory);
     free(c->control_group);
+    free(c->metrics_listen);
     operators_free(c->operators, c->n_operators);
     free(c);
     return NULL;
@@ -1426,6 +1479,24 @@ static void parse_daemon(struct ctx *c, yaml_node_t *root, struct daemon_config 
                 ctx_error(c, v, "key 'control-idle-timeout': expected a duration of at least 1s");
             else
                 cfg->control_idle_timeout_nsec = t;
+        } else if (streq(e->name, "metrics-listen")) {
+            struct sockaddr_storage sa;
+            unsigned len;
+            if (is_null(v) || (is_scalar(v) && streq(scalar_text(v), ""))) {
+                free(cfg->metrics_listen);
+                cfg->metrics_listen = NULL;
+            } else if (!is_scalar(v) || config_parse_listen(scalar_text(v), &sa, &len) < 0)
+                ctx_error(c, v, "key 'metrics-listen': '%s' is not ADDRESS:PORT with a numeric "
+                                "IPv4 address or an IPv6 address in brackets and a port from 1 "
+                                "to 65535 (e.g. 127.0.0.1:9469 or [::1]:9469)",
+                          is_scalar(v) ? scalar_text(v) : "(not a scalar)");
+            else {
+                char *t = strdup(scalar_text(v));
+                if (!t)
+                    c->oom = true;
+                free(cfg->metrics_listen);
+                cfg->metrics_listen = t;
+            }
         } else if (streq(e->name, "log-level")) {
             bool found = false;
             for (size_t j = 0; is_scalar(v) && j < ELEMENTSOF(log_levels); j++)

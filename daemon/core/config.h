@@ -89,6 +89,7 @@ struct daemon_config {
     char *control_group;         /* NULL = root only for mutating requests */
     unsigned control_max_connections;   /* the oldest idle one goes for a new one */
     uint64_t control_idle_timeout_nsec; /* connections without a call are closed */
+    char *metrics_listen;        /* "ADDRESS:PORT" of /metrics; NULL = off (the default) */
     int log_level;               /* OPHOST_LOG_* (syslog priority), default info */
     struct config_operator *operators; /* global params per operator */
     size_t n_operators;
@@ -96,6 +97,14 @@ struct daemon_config {
 
 #define CONFIG_CONTROL_MAX_CONNECTIONS_DEFAULT 1024
 #define CONFIG_CONTROL_IDLE_TIMEOUT_DEFAULT (60ULL * 1000000000ULL)
+
+/*
+ * Parses a metrics-listen value: "IPV4:PORT" or "[IPV6]:PORT", numeric
+ * (no name lookups), port 1..65535. Returns 0 with the address in *ret
+ * (and its length in *ret_len), or -EINVAL.
+ */
+struct sockaddr_storage;
+int config_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);
 
 /* Compiled-in defaults (overridable at build time). */
 #ifndef OPHOST_DEFAULT_PLUGIN_DIR

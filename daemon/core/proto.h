@@ -54,6 +54,17 @@
  *                  final state) is a crash, explained from the status page.
  *   PROTO_EVENTS struct proto_events, then complete varlink reply messages
  *                (each a JSON object ending in a NUL byte) for watchers.
+ *   PROTO_METRICS {"step": I}, fds: one memfd sealed against writing,
+ *                shrinking and growing (F_SEAL_WRITE|SHRINK|GROW), at most
+ *                PROTO_METRICS_MAX bytes: the latest metrics text that the
+ *                operator instance at step I of the plan published
+ *                (host->metrics_publish), replacing its previous one. The
+ *                worker sends only the newest text of each instance (one it
+ *                could not send yet is replaced), and the last one before
+ *                its final PROTO_STATE. The supervisor maps it read-only and
+ *                checks the text only when a scrape serves it: the file
+ *                cannot change under the reader, and neither a worker that
+ *                hangs nor one that dies can touch what was sent.
  *
  * PLAN (JSON):
  *   {"session": CONFIG_SESSION,   the pipeline definition, with positions
@@ -92,6 +103,8 @@
 
 #define PROTO_MESSAGE_MAX (1024 * 1024)
 #define PROTO_FDS_MAX 250
+/* The largest metrics text of one operator instance (PROTO_METRICS). */
+#define PROTO_METRICS_MAX (64u * 1024 * 1024)
 /* What a worker puts into one PROTO_EVENTS message, at most. */
 #define PROTO_EVENTS_CHUNK (64 * 1024)
 
@@ -105,6 +118,7 @@ enum proto_type {
     PROTO_DONE,
     PROTO_STATE,
     PROTO_EVENTS,
+    PROTO_METRICS,
 };
 
 struct proto_header {

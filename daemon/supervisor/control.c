@@ -419,6 +419,16 @@ void control_start(struct control *ctl) {
         varlink_server_accept(ctl->srv);
 }
 
+struct control_counts control_connection_counts(struct control *c) {
+    if (!c || !c->srv)
+        return (struct control_counts){ 0 };
+    return (struct control_counts){
+        .open = varlink_server_connections(c->srv),
+        .accepted = varlink_server_accepted(c->srv),
+        .refused = varlink_server_refused(c->srv),
+    };
+}
+
 size_t control_adhoc_sessions(struct control *ctl) {
     size_t n = 0;
     for (struct adhoc *a = ctl ? ctl->adhocs : NULL; a; a = a->next)

@@ -34,6 +34,13 @@ void control_start(struct control *c);
 /* How many ad-hoc sessions run (for the status text). Accepts NULL. */
 size_t control_adhoc_sessions(struct control *c);
 
+/* Control connections open now, accepted and refused since the start (for
+ * the daemon's metrics). Accepts NULL (all 0). */
+struct control_counts {
+    size_t open;
+    uint64_t accepted, refused;
+};
+struct control_counts control_connection_counts(struct control *c);
 /* Whether ad-hoc sessions still have workers; asks each to stop (shutdown).
  * Both accept NULL. */
 bool control_has_workers(struct control *c);

@@ -20,10 +20,11 @@
 #include "daemon.h"
 
 #include <errno.h>
-#include <sys/stat.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -31,8 +32,11 @@
 #include "child.h"
 #include "config.h"
 #include "control.h"
+#include "exporter.h"
+#include "exposition.h"
 #include "inspect.h"
 #include "log.h"
+#include "metrics.h"
 #include "params.h"
 #include "plan.h"
 #include "plugins.h"
@@ -79,6 +83,13 @@ struct managed {
     bool replaced;             /* retired for a changed definition */
     struct plan *deferred;     /* MANAGED_DEFERRED: what to start */
     struct waiter *start_waiters, *stop_waiters;
+    /* For /metrics: the metrics texts of its current (or last) worker's
+     * operator instances, per plan step, and the counters its last worker
+     * ended with; both go when a new worker starts. */
+    struct exposition **texts;
+    size_t n_texts;
+    struct worker_totals totals;
+    bool has_totals;
 };
 
 struct reload_request {
@@ -95,6 +106,9 @@ struct reload {
     int *plan_rc;
     struct probe *probe;
     struct reload_request *requests;
+    bool metrics_change;           /* metrics-listen differs: swap the server */
+    struct metrics_server *metrics; /* the new server, bound while preparing */
+    bool metrics_rebind;           /* or bind it at the swap (the port is ours now) */
 };
 
 struct daemon {
@@ -119,6 +133,8 @@ struct daemon {
     struct reload_request *reload_queue; /* asked for meanwhile */
     bool stopping;
     struct control *control;       /* NULL without a control socket */
+    struct metrics_server *metrics; /* NULL without metrics-listen */
+    uint64_t reloads_accepted, reloads_rejected;
     const struct daemon_observer *obs;
     void *obs_userdata;
     size_t config_errors; /* of the last reload (or startup) that failed; 0 after a good one */
@@ -414,9 +430,22 @@ static void set_error(struct managed *m, const char *error) {
 static void managed_drop_worker(struct managed *m) {
     if (!m->worker)
         return;
+    worker_totals_clear(&m->totals);
+    m->has_totals = worker_totals_get(m->worker, &m->totals) >= 0;
     if (m->d->obs && m->d->obs->worker_ended)
         m->d->obs->worker_ended(m->worker, m->d->obs_userdata);
     m->worker = worker_free(m->worker);
+}
+
+/* Forgets the metrics of m's previous worker (a new one starts, or m goes). */
+static void managed_clear_metrics(struct managed *m) {
+    for (size_t i = 0; i < m->n_texts; i++)
+        exposition_unref(m->texts[i]);
+    free(m->texts);
+    m->texts = NULL;
+    m->n_texts = 0;
+    worker_totals_clear(&m->totals);
+    m->has_totals = false;
 }
 
 static struct managed *managed_free(struct managed *m, bool call_waiters) {
@@ -424,6 +453,7 @@ static struct managed *managed_free(struct managed *m, bool call_waiters) {
         return NULL;
     m->restart_es = sd_event_source_disable_unref(m->restart_es);
     managed_drop_worker(m);
+    managed_clear_metrics(m);
     plan_free(m->deferred);
     if (call_waiters) {
         waiters_call(&m->start_waiters, -ECANCELED, "the session was removed");
@@ -570,9 +600,31 @@ static void on_worker_events(struct worker *w, const char *data, size_t len, uin
         m->d->obs->worker_events(w, data, len, dropped, m->d->obs_userdata);
 }
 
+static void on_worker_metrics(struct worker *w, size_t step, struct exposition *text,
+                              void *userdata) {
+    struct managed *m = userdata;
+
+    if (step >= m->n_texts) {
+        size_t n = worker_plan(w)->n_steps;
+        struct exposition **t = step < n ? realloc(m->texts, n * sizeof(*t)) : NULL;
+        if (!t) {
+            log_full(LOG_WARNING, -ENOMEM, &(struct log_context){ .session = m->name },
+                     "cannot keep a metrics text: %m, ignoring");
+            return;
+        }
+        for (size_t i = m->n_texts; i < n; i++)
+            t[i] = NULL;
+        m->texts = t;
+        m->n_texts = n;
+    }
+    exposition_unref(m->texts[step]);
+    m->texts[step] = exposition_ref(text);
+}
+
 static const struct worker_ops managed_worker_ops = {
     .state_changed = on_worker_state,
     .events = on_worker_events,
+    .metrics = on_worker_metrics,
 };
 
 static struct managed *find_retired(struct daemon *d, const char *name) {
@@ -595,6 +647,7 @@ static void managed_run(struct managed *m, struct plan *plan) {
         m->state = MANAGED_DEFERRED;
         return;
     }
+    managed_clear_metrics(m);
     r = worker_start(m->d->loop, plan, m->cfg, &m->d->env, 0, &managed_worker_ops, m,
                      &m->worker, &err);
     if (r < 0) {
@@ -738,6 +791,7 @@ static struct reload *reload_free(struct reload *rl) {
     if (!rl)
         return NULL;
     probe_free(rl->probe);
+    metrics_server_free(rl->metrics);
     for (size_t i = 0; rl->plans && rl->pipelines && i < rl->pipelines->n_sessions; i++)
         plan_free(rl->plans[i]);
     free(rl->plans);
@@ -770,6 +824,10 @@ static void reload_finish(struct daemon *d, int r, struct errors *errs) {
     if (d->reload)
         d->reload->requests = NULL;
     d->reload = reload_free(d->reload);
+    if (r < 0)
+        d->reloads_rejected++;
+    else
+        d->reloads_accepted++;
     if (r < 0) {
         log_lines(LOG_ERR, errs, "");
         log_error("reload failed (%zu errors), keeping the running configuration", errs->n);
@@ -780,6 +838,66 @@ static void reload_finish(struct daemon *d, int r, struct errors *errs) {
     requests_done(&requests, r, errs);
     if (d->reload_queue && !d->stopping)
         reload_start(d);
+}
+
+static void metrics_collect(struct expo_buf *out, void *userdata);
+
+/* The reload changed metrics-listen: the server bound while preparing (or,
+ * on the port the old one held, bound now) replaces the old one. */
+static void metrics_swap(struct daemon *d, struct reload *rl) {
+    _cleanup_free_ char *err = NULL;
+    int r;
+
+    d->metrics = metrics_server_free(d->metrics);
+    d->metrics = TAKE_PTR(rl->metrics);
+    if (!d->metrics && rl->metrics_rebind) {
+        r = metrics_server_new(d->loop, d->config->metrics_listen, metrics_collect, d,
+                               &d->metrics, &err);
+        if (r < 0)
+            log_error("metrics-listen: %s; /metrics is off until a reload or restart",
+                      err ? err : strerror(-r));
+    }
+    if (d->metrics)
+        log_info("metrics: serving /metrics on %s", metrics_server_listen(d->metrics));
+    else if (!d->config->metrics_listen)
+        log_info("metrics: /metrics is off (no metrics-listen)");
+}
+
+/* Whether two metrics-listen values name the same port. */
+static bool same_port(const char *a, const char *b) {
+    struct sockaddr_storage x, y;
+    unsigned lx, ly;
+
+    if (!a || !b || config_parse_listen(a, &x, &lx) < 0 || config_parse_listen(b, &y, &ly) < 0)
+        return false;
+    return (x.ss_family == AF_INET ? ((struct sockaddr_in *) &x)->sin_port
+                                   : ((struct sockaddr_in6 *) &x)->sin6_port) ==
+           (y.ss_family == AF_INET ? ((struct sockaddr_in *) &y)->sin_port
+                                   : ((struct sockaddr_in6 *) &y)->sin6_port);
+}
+
+/* Prepares a change of metrics-listen: binds the new address now, so that
+ * one that cannot be served rejects the reload. 0, or -errno with a line in
+ * errs. */
+static int metrics_prepare(struct daemon *d, struct reload *rl, struct errors *errs) {
+    const char *want = rl->config->metrics_listen;
+    _cleanup_free_ char *err = NULL;
+    int r;
+
+    if (streq_ptr(want, d->metrics ? metrics_server_listen(d->metrics) : NULL))
+        return 0;
+    rl->metrics_change = true;
+    if (!want)
+        return 0;
+    r = metrics_server_new(d->loop, want, metrics_collect, d, &rl->metrics, &err);
+    if (r == -EADDRINUSE && d->metrics && same_port(want, metrics_server_listen(d->metrics))) {
+        rl->metrics_rebind = true; /* the old server holds the port until the swap */
+        return 0;
+    }
+    if (r < 0)
+        errors_add(errs, "%s%smetrics-listen: %s", rl->config->file ? rl->config->file : "",
+                   rl->config->file ? ": " : "", err ? err : strerror(-r));
+    return r;
 }
 
 static void reload_swap(struct daemon *d) {
@@ -859,6 +977,8 @@ static void reload_swap(struct daemon *d) {
     ensure_logs_directory(d->config);
     registry_set_globals(d->registry, d->config->operators, d->config->n_operators);
     log_set_max_level(d->config->log_level);
+    if (rl->metrics_change)
+        metrics_swap(d, rl);
     log_info("reloaded: %zu sessions configured", d->n_managed);
     d->config_errors = 0;
     reload_finish(d, 0, NULL);
@@ -913,6 +1033,8 @@ static void reload_start(struct daemon *d) {
     if (!streq(rl->config->control_socket, d->config->control_socket))
         log_warning("control-socket changed to %s: takes effect at the next start, ignoring",
                     rl->config->control_socket);
+    if (metrics_prepare(d, rl, &errs) < 0)
+        goto reject;
     registry_set_globals(d->registry, rl->config->operators, rl->config->n_operators);
     (void) registry_check_globals(d->registry, &errs);
     r = config_load_pipelines(rl->config->pipeline_dir, false, &rl->pipelines, &errs);
@@ -1152,6 +1274,7 @@ static void daemon_free(struct daemon *d) {
     /* The control socket first: its pending calls must not be answered by
      * what is freed below. */
     d->control = control_free(d->control);
+    d->metrics = metrics_server_free(d->metrics);
     for (size_t i = d->n_managed; i-- > 0;)
         managed_free(d->managed[i], false);
     free(d->managed);
@@ -1321,6 +1444,17 @@ int daemon_run(const struct daemon_options *opt) {
         status = DAEMON_EXIT_CONFIG;
         goto out;
     }
+    if (d.config->metrics_listen) {
+        _cleanup_free_ char *err = NULL;
+        r = metrics_server_new(d.loop, d.config->metrics_listen, metrics_collect, &d, &d.metrics,
+                               &err);
+        if (r < 0) {
+            log_error("metrics-listen: %s, exiting", err ? err : strerror(-r));
+            status = DAEMON_EXIT_CONFIG;
+            goto out;
+        }
+        log_info("metrics: serving /metrics on %s", d.config->metrics_listen);
+    }
     r = watch_plugin_dirs(&d);
     if (r < 0)
         log_warning("cannot watch the plugin directories: %s, hot-plug disabled", strerror(-r));
@@ -1485,4 +1619,53 @@ int daemon_stop_session(struct daemon *d, const char *name, daemon_done_fn done,
     worker_stop(m->worker);
     notify_status(d);
     return 0;
+}
+
+/* ------------------------------------------------------------ /metrics */
+
+/* One scrape: the daemon's state as it is now (exporter.h). */
+static void metrics_collect(struct expo_buf *out, void *userdata) {
+    struct daemon *d = userdata;
+    _cleanup_free_ struct exporter_session *sessions = calloc(d->n_managed + 1,
+                                                              sizeof(*sessions));
+    struct plugin *const *plugins;
+    const struct refusal *refusals;
+    struct control_counts cc = control_connection_counts(d->control);
+    struct exporter_state st = {
+        .n_sessions = d->n_managed,
+        .reloads_accepted = d->reloads_accepted,
+        .reloads_rejected = d->reloads_rejected,
+        .control_open = cc.open,
+        .control_accepted = cc.accepted,
+        .control_refused = cc.refused,
+        .scrapes = metrics_server_scrapes(d->metrics),
+    };
+    size_t n;
+
+    if (!sessions) {
+        out->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < d->n_managed; i++) {
+        struct managed *m = d->managed[i];
+        struct daemon_session_info info;
+        session_info(m, &info);
+        sessions[i] = (struct exporter_session){
+            .name = m->name,
+            .state = info.state,
+            .worker = m->worker,
+            .totals = m->has_totals ? &m->totals : NULL,
+            .restarts = m->restarts,
+            .texts = m->texts,
+            .n_texts = m->n_texts,
+        };
+    }
+    st.sessions = sessions;
+    plugins = registry_plugins(d->registry, &n);
+    st.plugins_loaded = n;
+    for (size_t i = 0; i < n; i++)
+        st.plugins_quarantined += plugins[i]->faults.quarantined;
+    refusals = plugin_dirs_refusals(d->dirs, &st.plugins_refused);
+    (void) refusals;
+    exporter_render(out, &st);
 }

@@ -77,6 +77,8 @@ struct varlink_server {
     struct conn_list idle;       /* most recently active first */
     struct conn_list busy;       /* in no order */
     size_t n_conns;
+    uint64_t n_accepted;         /* connections accepted since the start */
+    uint64_t n_refused;          /* refused at the limit */
     varlink_method_fn method;
     varlink_disconnect_fn disconnect;
     void *userdata;
@@ -746,6 +748,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         if (s->n_conns >= s->limits.max_connections && !evict_idle(s)) {
             log_warning("control socket: %u connections open, all of them in a call; "
                         "refusing another", s->limits.max_connections);
+            s->n_refused++;
             close(cfd);
             continue;
         }
@@ -775,6 +778,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         }
         list_push_front(&s->idle, c);
         s->n_conns++;
+        s->n_accepted++;
         conn_touch(c);
     }
     return 0;
@@ -954,4 +958,12 @@ bool varlink_server_activated(const struct varlink_server *s) {
 
 size_t varlink_server_connections(const struct varlink_server *s) {
     return s->n_conns;
+}
+
+uint64_t varlink_server_accepted(const struct varlink_server *s) {
+    return s->n_accepted;
+}
+
+uint64_t varlink_server_refused(const struct varlink_server *s) {
+    return s->n_refused;
 }

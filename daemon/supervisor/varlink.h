@@ -88,6 +88,9 @@ void varlink_server_accept(struct varlink_server *s);
 bool varlink_server_activated(const struct varlink_server *s);
 /* Connections open now. */
 size_t varlink_server_connections(const struct varlink_server *s);
+/* Connections accepted, and refused at the limit, since the start. */
+uint64_t varlink_server_accepted(const struct varlink_server *s);
+uint64_t varlink_server_refused(const struct varlink_server *s);
 
 /* The peer's credentials (SO_PEERCRED) and supplementary groups
  * (SO_PEERGROUPS, or /proc/PID/status); valid while c lives. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "cgroup.h"
+#include "exposition.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -155,6 +156,38 @@ static void fail(struct worker *w, const char *error) {
         w->error = strdup(error ? error : "failed");
 }
 
+/* A metrics text (proto.h): a sealed file for a step of the plan. Anything
+ * else breaks the protocol: it is host code that sends it. */
+static void on_metrics(struct worker *w, struct child *c, struct proto_msg *m) {
+    _cleanup_free_ char *err = NULL;
+    struct exposition *e = NULL;
+    json_object *o = proto_parse_json(m);
+    uint64_t step;
+    int r;
+
+    if (!o || !proto_json_uint(o, "step", &step) || step >= w->plan->n_steps || m->n_fds != 1) {
+        json_object_put(o);
+        child_kill(c, "sent a malformed metrics message");
+        return;
+    }
+    json_object_put(o);
+    r = exposition_from_fd(m->fds[0], &e, &err);
+    if (r == -EBADMSG) {
+        _cleanup_free_ char *why = strprintf("sent %s", err ? err : "a bad metrics text");
+        child_kill(c, why ? why : "sent a bad metrics text");
+        return;
+    }
+    if (r < 0) {
+        log_full(LOG_WARNING, r, &(struct log_context){ .session = w->name },
+                 "%s, keeping the previous metrics of step %llu", err ? err : strerror(-r),
+                 (unsigned long long) step);
+        return;
+    }
+    if (w->ops->metrics)
+        w->ops->metrics(w, (size_t) step, e, w->userdata);
+    exposition_unref(e);
+}
+
 static void on_message(struct child *c, struct proto_msg *m, void *userdata) {
     struct worker *w = userdata;
     const char *state;
@@ -170,6 +203,10 @@ static void on_message(struct child *c, struct proto_msg *m, void *userdata) {
         if (w->ops->events)
             w->ops->events(w, m->data + sizeof(head), m->len - sizeof(head),
                            head.dropped_before, w->userdata);
+        return;
+    }
+    if (m->type == PROTO_METRICS) {
+        on_metrics(w, c, m);
         return;
     }
     o = m->type == PROTO_STATE ? proto_parse_json(m) : NULL;
@@ -371,4 +408,33 @@ size_t worker_counters(const struct worker *w, struct instance_counters *out, si
         };
     }
     return i;
+}
+
+int worker_totals_get(const struct worker *w, struct worker_totals *ret) {
+    struct worker_totals t = {
+        .emitted = worker_events_emitted(w),
+        .lost = worker_events_lost(w),
+    };
+
+    t.ops = calloc(w->plan->n_steps + 1, sizeof(*t.ops));
+    if (!t.ops)
+        return -ENOMEM;
+    t.n_ops = worker_counters(w, t.ops, w->plan->n_steps);
+    for (size_t i = 0; i < t.n_ops; i++) {
+        t.ops[i].operator_name = strdup(t.ops[i].operator_name);
+        if (!t.ops[i].operator_name) {
+            t.n_ops = i;
+            worker_totals_clear(&t);
+            return -ENOMEM;
+        }
+    }
+    *ret = t;
+    return 0;
+}
+
+void worker_totals_clear(struct worker_totals *t) {
+    for (size_t i = 0; i < t->n_ops; i++)
+        free((char *) t->ops[i].operator_name);
+    free(t->ops);
+    *t = (struct worker_totals){ 0 };
 }

@@ -36,6 +36,7 @@ enum worker_state {
 };
 
 struct worker;
+struct exposition;
 
 struct worker_ops {
     /* The state changed: running, or ended (stopped or failed). */
@@ -44,6 +45,9 @@ struct worker_ops {
      * in data[0..len); dropped events the worker could not send before them. */
     void (*events)(struct worker *w, const char *data, size_t len, uint64_t dropped,
                    void *userdata);
+    /* The operator instance at plan step published a new metrics text
+     * (not checked yet: exposition_parse); take a reference to keep it. */
+    void (*metrics)(struct worker *w, size_t step, struct exposition *text, void *userdata);
 };
 
 /*
@@ -90,6 +94,17 @@ struct instance_counters {
     bool opted_out;
 };
 size_t worker_counters(const struct worker *w, struct instance_counters *out, size_t n);
+
+/* Every counter of a worker at one moment, copied: what a session that
+ * ended still shows on /metrics. */
+struct worker_totals {
+    uint64_t emitted, lost;
+    struct instance_counters *ops;   /* plan order; operator_name owned here */
+    size_t n_ops;
+};
+/* 0 or -ENOMEM (ret untouched then). */
+int worker_totals_get(const struct worker *w, struct worker_totals *ret);
+void worker_totals_clear(struct worker_totals *t);
 
 /* ------------------------------------------------------------ helpers */
 

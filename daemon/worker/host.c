@@ -115,6 +115,7 @@ static const struct ophost_host table = {
     .field_closest = session_host_field_closest,
     .dropped = session_host_dropped,
     .field_set_meta = session_host_field_set_meta,
+    .metrics_publish = session_host_metrics_publish,
 };
 
 const struct ophost_host *host_table(void) {

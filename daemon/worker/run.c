@@ -6,8 +6,9 @@
  * messages.
  *
  * The main thread serves the supervisor's socket (stop, watchers), forwards
- * the session's state changes and sends the events the tap collected; the
- * session runs on its own thread as in-process sessions always did.
+ * the session's state changes and sends the events the tap collected and
+ * the metrics texts the operators published (publish.h); the session runs
+ * on its own thread as in-process sessions always did.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "operators.h"
 #include "plan.h"
+#include "publish.h"
 #include "registry.h"
 #include "schema.h"
 #include "session.h"
@@ -275,6 +277,7 @@ struct runner {
     sd_event *loop;
     struct session *session;
     struct tap *tap;
+    struct publish *publish;
     sd_event_source *sock_es;
     bool running_sent;
     bool supervisor_gone;
@@ -328,14 +331,20 @@ static void send_running(struct runner *rn) {
 }
 
 static void update_sock_events(struct runner *rn) {
-    (void) sd_event_source_set_io_events(rn->sock_es,
-                                         EPOLLIN | (tap_pending(rn->tap) ? EPOLLOUT : 0));
+    bool pending = tap_pending(rn->tap) || publish_pending(rn->publish);
+    (void) sd_event_source_set_io_events(rn->sock_es, EPOLLIN | (pending ? EPOLLOUT : 0));
 }
 
+/* Sends what the tap and the metrics slots hold, as far as the socket
+ * takes it. */
 static void flush_events(struct runner *rn) {
     int r;
     send_running(rn);
-    r = tap_flush(rn->tap, rn->job->sock);
+    r = publish_flush(rn->publish, rn->job->sock);
+    if (r >= 0 || r == -EAGAIN) {
+        int t = tap_flush(rn->tap, rn->job->sock);
+        r = r < 0 ? r : t;
+    }
     if (r < 0 && r != -EAGAIN && !rn->supervisor_gone) {
         rn->supervisor_gone = true;
         session_request_stop(rn->session);
@@ -382,22 +391,30 @@ static int on_sock(sd_event_source *es, int fd, uint32_t revents, void *userdata
     return 0;
 }
 
-static int on_tap_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+static int on_outbox_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
     struct runner *rn = userdata;
+    uint64_t v;
+
     if (!rn->supervisor_gone)
         flush_events(rn);
+    else if (read(fd, &v, sizeof(v)) < 0) {
+        /* Nobody to send to: clear the wake-up so the loop does not spin. */
+    }
     return 0;
 }
 
-/* Waits (bounded) until the events of the ended session went out. */
+/* Waits (bounded) until the last metrics texts and the events of the
+ * ended session went out. */
 static void final_flush(struct runner *rn) {
     uint64_t deadline = monotonic_usec() + FINAL_FLUSH_USEC;
 
-    while (!rn->supervisor_gone && tap_pending(rn->tap)) {
+    while (!rn->supervisor_gone && (publish_pending(rn->publish) || tap_pending(rn->tap))) {
         struct pollfd p = { .fd = rn->job->sock, .events = POLLOUT };
         uint64_t now = monotonic_usec();
-        int r = tap_flush(rn->tap, rn->job->sock);
-        if (r >= 0 && !tap_pending(rn->tap))
+        int r = publish_flush(rn->publish, rn->job->sock);
+        if (r >= 0)
+            r = tap_flush(rn->tap, rn->job->sock);
+        if (r >= 0 && !tap_pending(rn->tap) && !publish_pending(rn->publish))
             return;
         if ((r < 0 && r != -EAGAIN) || now >= deadline)
             return;
@@ -438,19 +455,24 @@ static int session_job(struct job *j) {
 
     if (plan_session(j, &plan) < 0)
         return 0;
+    rn.publish = publish_new(plan->n_steps);
     rn.session = session_new(plan, j->page);
     rn.tap = tap_new();
-    r = rn.session && rn.tap ? sd_event_new(&rn.loop) : -ENOMEM;
+    r = rn.session && rn.tap && rn.publish ? sd_event_new(&rn.loop) : -ENOMEM;
     if (r >= 0)
         r = sd_event_add_io(rn.loop, &rn.sock_es, j->sock, EPOLLIN, on_sock, &rn);
     if (r >= 0)
         r = sd_event_add_io(rn.loop, NULL, session_notify_fd(rn.session), EPOLLIN,
                             on_session_notify, &rn);
     if (r >= 0)
-        r = sd_event_add_io(rn.loop, NULL, tap_wake_fd(rn.tap), EPOLLIN, on_tap_wake, &rn);
+        r = sd_event_add_io(rn.loop, NULL, tap_wake_fd(rn.tap), EPOLLIN, on_outbox_wake, &rn);
+    if (r >= 0)
+        r = sd_event_add_io(rn.loop, NULL, publish_wake_fd(rn.publish), EPOLLIN, on_outbox_wake,
+                            &rn);
     if (r >= 0) {
         tap_set_watching(rn.tap, j->watchers > 0);
         session_set_tap(rn.session, tap_batch, rn.tap);
+        session_set_metrics(rn.session, publish_text, rn.publish);
         r = session_start(rn.session);
     }
     if (r >= 0)
@@ -459,6 +481,7 @@ static int session_job(struct job *j) {
         job_fail(j->sock, strerror(-r), NULL);
     rn.session = session_free(rn.session);
     rn.tap = tap_free(rn.tap);
+    rn.publish = publish_free(rn.publish);
     sd_event_source_disable_unref(rn.sock_es);
     sd_event_unref(rn.loop);
     return 0;

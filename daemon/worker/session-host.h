@@ -39,5 +39,6 @@ void session_host_done(struct ophost_ctx *ctx, int error);
 int session_host_field_set_meta(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                                 ophost_field field, const char *key, const char *value);
 void session_host_dropped(struct ophost_ctx *ctx, uint64_t n);
+int session_host_metrics_publish(struct ophost_ctx *ctx, const char *text, size_t len);
 
 #endif

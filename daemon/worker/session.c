@@ -16,6 +16,7 @@
 #include "ctx.h"
 #include "hint.h"
 #include "log.h"
+#include "proto.h"
 #include "schema.h"
 #include "session-host.h"
 
@@ -107,6 +108,9 @@ struct session {
     uint64_t n_batches;
     session_tap_fn tap;
     void *tap_userdata;
+    session_metrics_fn metrics;
+    void *metrics_userdata;
+    bool metrics_open; /* from the start phase to the end of the stop phase */
 };
 
 static const char *const state_names[] = {
@@ -538,6 +542,7 @@ static int run_forward(struct session *s) {
             if (r < 0)
                 return r;
             s->running = true;
+            s->metrics_open = true;
         }
         r = run_phase(s, p, &in, &msg);
         if (r < 0) {
@@ -556,7 +561,9 @@ static int run_forward(struct session *s) {
 static void run_reverse(struct session *s) {
     s->emitting = false;
     s->running = false;
-    for (int p = _PHASE_MAX - 1; p >= 0; p--)
+    for (int p = _PHASE_MAX - 1; p >= 0; p--) {
+        /* Instances may publish their metrics one last time in stop. */
+        s->metrics_open = p == PHASE_START && s->metrics_open;
         for (size_t i = s->n_instances; i-- > 0;) {
             struct instance *in = &s->instances[i];
             int r;
@@ -577,6 +584,8 @@ static void run_reverse(struct session *s) {
                          msg ? msg : strerror(-r));
             }
         }
+    }
+    s->metrics_open = false;
 }
 
 static int on_stop_request(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -644,6 +653,12 @@ void session_set_tap(struct session *s, session_tap_fn fn, void *userdata) {
     assert(!s->thread_started);
     s->tap = fn;
     s->tap_userdata = userdata;
+}
+
+void session_set_metrics(struct session *s, session_metrics_fn fn, void *userdata) {
+    assert(!s->thread_started);
+    s->metrics = fn;
+    s->metrics_userdata = userdata;
 }
 
 struct ophost_datasource *const *session_datasources(const struct session *s, size_t *ret_n) {
@@ -1221,4 +1236,20 @@ void session_host_done(struct ophost_ctx *ctx, int error) {
     s->done_error = error > 0 ? -error : error;
     if (s->loop)
         (void) sd_event_exit(s->loop, 0);
+}
+
+int session_host_metrics_publish(struct ophost_ctx *ctx, const char *text, size_t len) {
+    struct instance *in = instance_of(ctx);
+    struct session *s;
+
+    if (!in || (!text && len > 0))
+        return -EINVAL;
+    s = in->session;
+    if (!s->metrics_open)
+        return -EBUSY;
+    if (len > PROTO_METRICS_MAX)
+        return -E2BIG;
+    if (!s->metrics)
+        return 0; /* nothing collects metrics here */
+    return s->metrics(s, index_of(in), text ? text : "", len, s->metrics_userdata);
 }

@@ -45,6 +45,13 @@ struct instance_stats {
 typedef void (*session_tap_fn)(struct session *s, const struct ophost_batch *batch,
                                void *userdata);
 
+/* Called on the session thread when an operator instance publishes its
+ * metrics (host->metrics_publish): step is the instance's index in the
+ * plan, text[0..len) the exposition, valid during the call only. Must not
+ * block. Returns 0 or a negative errno, which the plugin gets. */
+typedef int (*session_metrics_fn)(struct session *s, size_t step, const char *text, size_t len,
+                                  void *userdata);
+
 /* A new session running plan (ownership of plan moves to it, also on
  * failure). Its counters live in status (at least plan->n_steps of them:
  * a worker's shared status page), or in a page of its own when status is
@@ -55,6 +62,10 @@ struct session *session_free(struct session *s);
 
 /* Sets the tap; only before session_start. */
 void session_set_tap(struct session *s, session_tap_fn fn, void *userdata);
+
+/* Sets where published metrics go; only before session_start. Without
+ * it, host->metrics_publish succeeds and the text goes nowhere. */
+void session_set_metrics(struct session *s, session_metrics_fn fn, void *userdata);
 
 /* The data sources (with their fields) of a session, valid from the moment
  * it is running until it is freed; *ret_n gets the count. */

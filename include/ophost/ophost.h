@@ -606,6 +606,34 @@ struct ophost_host {
      * datasource_set_capacity round by round: each batch is one round. */
     int (*field_set_meta)(struct ophost_ctx *ctx, struct ophost_datasource *ds,
                           ophost_field field, const char *key, const char *value);
+
+    /* Publishes this instance's metrics: text[0..len) is the complete
+     * Prometheus text exposition (format 0.0.4) of the instance's metric
+     * families, and replaces whatever it published before. The daemon
+     * serves the latest text of every instance of every configured session
+     * on its /metrics endpoint (daemon config metrics-listen), adding the
+     * label session="NAME" to every sample; a session that ended keeps its
+     * last text there until it starts again or is removed. The host copies
+     * text into a sealed memory file handed to the daemon, so the call
+     * costs one copy and never waits for a scrape: publish from a timer
+     * (about once a second) and once more in stop, not per batch.
+     *
+     * The text must be what Prometheus accepts, and the daemon checks it
+     * when it serves it (a text it refuses is left out, with the reason in
+     * the log): lines ending in '\n'; each family's "# HELP NAME TEXT" and
+     * "# TYPE NAME counter|gauge|histogram|summary|untyped" before its
+     * samples, its lines together, each family once; samples
+     * `NAME{LABEL="VALUE",...} VALUE` without timestamps, each series
+     * once; valid UTF-8; no label named "session" or starting with "__";
+     * family names starting with "ophost_" are the daemon's own, except
+     * "ophost_metrics_*" (the metrics operator's). At most 64 MiB.
+     *
+     * Returns 0 (also when nothing collects metrics, e.g. in a dry run),
+     * -EINVAL on misuse, -EBUSY outside start..stop, -E2BIG past 64 MiB,
+     * or a negative errno from creating the memory file (-ENOMEM, -EMFILE).
+     * Instance contexts, session thread, from start to stop (stop
+     * included). */
+    int (*metrics_publish)(struct ophost_ctx *ctx, const char *text, size_t len);
 };
 
 /* ------------------------------------------------------------ operators */

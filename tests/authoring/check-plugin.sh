@@ -88,7 +88,7 @@ ok "a group-writable file, a symlink and a missing file are refused"
     fail "--check-plugin good.so exited $?: $(cat "$tmp/err")"
 [ ! -s "$tmp/err" ] || fail "--check-plugin good.so printed on stderr: $(cat "$tmp/err")"
 cat >"$tmp/want" <<EOF
-$dir/good.so: plugin 'good' 1.0 (ABI 1.1), 3 operators: loadable
+$dir/good.so: plugin 'good' 1.0 (ABI $abi_major.$abi_minor), 3 operators: loadable
 good-a — First good operator
     plugin good 1.0 ($dir/good.so), priority 0
 good-b — Needs good-a
@@ -174,7 +174,7 @@ warning: $gwdir/good.so.1: file: ophostd loads only files named '*.so' that do n
 warning: $gwdir: directory: writable by group or others (mode 0775); ophostd refuses every plugin in such a directory, install into one that passes
 EOF
 diff -u "$tmp/want" "$tmp/err" >"$tmp/diff" || fail "--check-plugin warnings differ: $(cat "$tmp/diff")"
-grep -q -x -F "$gwdir/good.so.1: plugin 'good' 1.0 (ABI 1.1), 3 operators: loadable" "$tmp/out" ||
+grep -q -x -F "$gwdir/good.so.1: plugin 'good' 1.0 (ABI $abi_major.$abi_minor), 3 operators: loadable" "$tmp/out" ||
     fail "--check-plugin good.so.1: $(cat "$tmp/out")"
 ok "a group-writable directory and a name not '*.so': two warnings, still exit 0"
 
@@ -185,14 +185,14 @@ status=0
 [ "$status" -eq 1 ] || fail "--check-plugin --json noentry.so exited $status"
 [ ! -s "$tmp/err" ] || fail "--check-plugin --json noentry.so printed on stderr: $(cat "$tmp/err")"
 "$ophostd" --check-plugin "$gwdir/good.so.1" --json >"$tmp/gw.json" || fail "--check-plugin --json good.so.1 exited $?"
-python3 - "$tmp" "$dir" "$gwdir" <<'EOF' || fail "--check-plugin --json: unexpected output"
+python3 - "$tmp" "$dir" "$gwdir" "$abi_major.$abi_minor" <<'EOF' || fail "--check-plugin --json: unexpected output"
 import json, sys
-tmp, d, gw = sys.argv[1:]
+tmp, d, gw, abi = sys.argv[1:]
 good = json.load(open(tmp + "/good.json"))
 assert good["path"] == d + "/good.so", good
 assert good["loadable"] is True and good["error"] is None and good["warnings"] == [], good
 assert good["plugin"] == {"name": "good", "version": "1.0", "description": "A valid test plugin",
-                          "abi": "1.1"}, good["plugin"]
+                          "abi": abi}, good["plugin"]
 ops = {o["name"]: o for o in good["operators"]}
 assert list(ops) == ["good-a", "good-b", "good-c"], list(ops)
 assert ops["good-b"]["dependencies"] == ["good-a"], ops["good-b"]

@@ -80,7 +80,8 @@ ok "example.so builds with the README's command, no warnings (also -std=c99 -ped
 # ---- 3. --check-plugin on the author's build --------------------------------------
 "$ophostd" --check-plugin "$work/example.so" >"$tmp/check.out" 2>"$tmp/check.err" ||
     fail "--check-plugin example.so exited $?: $(cat "$tmp/check.out" "$tmp/check.err")"
-grep -q -x -F "$work/example.so: plugin 'example' 1.0 (ABI 1.1), 1 operators: loadable" "$tmp/check.out" ||
+abi=$(sed -n 's/^#define OPHOST_ABI_MAJOR \([0-9]*\)$/\1/p' "$header").$(sed -n 's/^#define OPHOST_ABI_MINOR \([0-9]*\)$/\1/p' "$header")
+grep -q -x -F "$work/example.so: plugin 'example' 1.0 (ABI $abi), 1 operators: loadable" "$tmp/check.out" ||
     fail "--check-plugin output: $(cat "$tmp/check.out")"
 grep -q -x -F "comm_upper — Adds comm_upper: the comm field in upper case" "$tmp/check.out" ||
     fail "--check-plugin does not show comm_upper: $(cat "$tmp/check.out")"

@@ -7,7 +7,8 @@
 # failing `systemctl reload`, access for root, a control-group member and
 # another user, the structured journal fields, every gadget in the sandbox,
 # 1,000 sessions, a clean stop, `failed` when the control socket cannot be
-# served, the watchdog restarting a hung main loop (test hook), and socket
+# served, the watchdog restarting a hung main loop (test hook), /metrics
+# refused without the metrics drop-in and served with it, and socket
 # activation with the same access. Writes RESULTS/log, RESULTS/journal.txt and RESULTS/status
 # ("pass" or the failure); the unit powers the container off afterwards.
 #
@@ -417,6 +418,49 @@ systemctl stop ophostd
 rm -r /run/systemd/system/ophostd.service.d
 systemctl daemon-reload
 systemctl reset-failed ophostd 2>/dev/null || true
+
+# ---- /metrics: the shipped unit has no Internet sockets; the drop-in adds them -
+# http_get PORT PATH: an HTTP/1.0 GET on loopback, the whole reply.
+http_get() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0],
+                                      Proto => "tcp") or die "connect: $!\n";
+        print $s "GET $ARGV[1] HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        local $/;
+        my $r = <$s>;
+        defined $r or die "no reply\n";
+        print $r;' "$1" "$2"
+}
+metrics_port=$((20000 + RANDOM % 20000))
+cp "$CONFDIR/ophostd.yaml" "$err.conf"
+printf 'metrics-listen: 127.0.0.1:%s\n' "$metrics_port" >>"$CONFDIR/ophostd.yaml"
+mark
+if systemctl start ophostd 2>/dev/null; then
+    fail "ophostd started with metrics-listen under the unit without Internet sockets"
+fi
+[ "$(prop ExecMainStatus)" = 78 ] || fail "exit status $(prop ExecMainStatus) with metrics-listen, not 78"
+expect_journal "metrics-listen: cannot create an IPv4 socket for 127.0.0.1:$metrics_port: Address family not supported by protocol"
+systemctl reset-failed ophostd
+ok "metrics-listen under the shipped unit: exit 78, 'cannot create an IPv4 socket ... (allow AF_INET ...)' in the journal"
+dropin=$(find /usr /opt -path '*/ophost/systemd/ophostd-metrics.conf' -type f 2>/dev/null | head -n 1)
+[ -n "$dropin" ] || fail "the metrics drop-in ophostd-metrics.conf is not installed"
+mkdir -p /etc/systemd/system/ophostd.service.d
+cp "$dropin" /etc/systemd/system/ophostd.service.d/metrics.conf
+systemctl daemon-reload
+systemctl start ophostd || fail "systemctl start with the metrics drop-in exited $?"
+alpha_running() {
+    http_get "$metrics_port" /metrics >"$err.metrics" 2>&1 &&
+        grep -q -x -F $'ophost_session_state{session="alpha",state="running"} 1' "$err.metrics"
+}
+wait_for 10 alpha_running || fail "no /metrics with alpha running: $(head -c 2000 "$err.metrics")"
+grep -q '^ophost_build_info{version=' "$err.metrics" || fail "/metrics lacks ophost_build_info"
+grep -q -F 'Content-Type: text/plain; version=0.0.4' "$err.metrics" || fail "/metrics: wrong content type"
+ok "with $dropin as a drop-in: /metrics on 127.0.0.1:$metrics_port under the unit (alpha running)"
+systemctl stop ophostd
+rm /etc/systemd/system/ophostd.service.d/metrics.conf
+rmdir /etc/systemd/system/ophostd.service.d
+cp "$err.conf" "$CONFDIR/ophostd.yaml"
+systemctl daemon-reload
 
 # ---- socket activation -------------------------------------------------------
 # varlink call CALL: sends {"method": CALL} on the control socket, prints the reply.

@@ -23,7 +23,7 @@ run=$builddir/nspawn-run
 stage=$builddir/nspawn-stage
 results=$builddir/nspawn-results
 boot_timeout=600
-packages=systemd,systemd-sysv,dbus,libyaml-0-2,libjson-c5,libbpf1,libelf1,procps
+packages=systemd,systemd-sysv,dbus,libyaml-0-2,libjson-c5,libbpf1,libelf1,libmicrohttpd12,procps
 
 skip() {
     echo "SKIP: $*"

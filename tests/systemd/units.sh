@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# units.sh SERVICE SOCKET OPHOSTD OPHOSTCTL — checks the generated units
+# units.sh SERVICE SOCKET OPHOSTD OPHOSTCTL METRICS_DROPIN — checks the generated units
 # without a running systemd: `systemd-analyze verify` (ExecStart and
 # ExecReload pointed at the built programs, since the installed paths need
 # not exist here), the settings the
 # daemon relies on, and the `systemd-analyze security --offline` exposure
 # score, which must stay at or below 3.2 (systemd calls 2.0 to 4.9 "OK"; it
 # was 2.9 before trace_dns's AF_PACKET socket and CAP_NET_RAW added 0.3).
+# With the metrics drop-in (Internet sockets for /metrics, loopback only)
+# the same checks run on the unit plus the drop-in, whose score must stay
+# at or below 3.5 (the 0.3 of AF_INET/AF_INET6).
 # Skips without systemd-analyze.
 set -euo pipefail
 
-if [ $# -ne 4 ]; then
-    echo "usage: units.sh SERVICE SOCKET OPHOSTD OPHOSTCTL" >&2
+if [ $# -ne 5 ]; then
+    echo "usage: units.sh SERVICE SOCKET OPHOSTD OPHOSTCTL METRICS_DROPIN" >&2
     exit 2
 fi
+dropin=$5
+max_exposure_metrics=3.5
 service=$1
 socket=$2
 ophostd=$(realpath "$3")
@@ -86,5 +91,25 @@ echo "exposure score: $score (systemd-analyze security --offline=true ophostd.se
 awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' ||
     fail "exposure score $score is above $max_exposure"
 ok "systemd-analyze security: exposure $score <= $max_exposure"
+
+# The unit with the metrics drop-in: the drop-in's lines appended, as
+# systemd merges a drop-in's [Service] section.
+grep -q -x -F 'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_PACKET AF_INET AF_INET6' "$dropin" ||
+    fail "the metrics drop-in does not allow AF_INET and AF_INET6"
+grep -q -x -F 'IPAddressAllow=localhost' "$dropin" || fail "the metrics drop-in lacks IPAddressAllow=localhost"
+mkdir -p "$tmp/m"
+cat "$tmp/ophostd.service" "$dropin" >"$tmp/m/ophostd.service"
+cp "$socket" "$tmp/m/ophostd.socket"
+if ! systemd-analyze verify "$tmp/m/ophostd.service" "$tmp/m/ophostd.socket" >"$tmp/m/verify.out" 2>&1 ||
+    [ -s "$tmp/m/verify.out" ]; then
+    fail "systemd-analyze verify with the metrics drop-in: $(cat "$tmp/m/verify.out")"
+fi
+systemd-analyze security --offline=true --no-pager "$tmp/m/ophostd.service" >"$tmp/m/security.out" 2>&1 || :
+mscore=$(sed -n 's/^.*Overall exposure level for ophostd.service: \([0-9.]*\).*$/\1/p' "$tmp/m/security.out")
+[ -n "$mscore" ] || fail "no exposure score with the drop-in in: $(tail -n 5 "$tmp/m/security.out")"
+grep -F 'AF_(INET|INET6)' "$tmp/m/security.out" | sed 's/  */ /g' || true
+awk -v s="$mscore" -v m="$max_exposure_metrics" 'BEGIN { exit !(s <= m) }' ||
+    fail "exposure score with the metrics drop-in $mscore is above $max_exposure_metrics"
+ok "with the metrics drop-in: verify clean, exposure $mscore <= $max_exposure_metrics (without: $score)"
 
 echo "$n_ok passed, 0 failed"
