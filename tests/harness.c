@@ -36,6 +36,7 @@ struct harness {
     void *userdata;
     struct instance_stats stats[64];
     size_t n_stats;
+    uint64_t lost; /* of the last session */
     /* host->metrics_publish of the last session, per plan step (lock) */
     char *metrics_op[64];
     char *metrics[64];
@@ -448,6 +449,7 @@ static int start(struct harness *h, const char *yaml, char **ret_error) {
     h->output = strdup("");
     h->cap = 1;
     h->n_stats = 0;
+    h->lost = 0;
 
     ck_assert_ptr_nonnull(p);
     r = config_parse_pipelines("test.yaml", yaml, strlen(yaml), p, &errs);
@@ -520,6 +522,7 @@ static int finish(struct harness *h, char **ret_error) {
     if (r < 0 && ret_error)
         *ret_error = strdup(session_error(h->session) ? session_error(h->session) : "failed");
     h->n_stats = session_instance_stats(h->session, h->stats, 64);
+    h->lost = session_events_lost(h->session);
     h->session = session_free(h->session);
     return r;
 }
@@ -584,6 +587,10 @@ const char *harness_output(struct harness *h) {
     pthread_mutex_unlock(&h->lock);
     ck_assert_ptr_nonnull(h->snapshot);
     return h->snapshot;
+}
+
+uint64_t harness_lost(struct harness *h) {
+    return h->session ? session_events_lost(h->session) : h->lost;
 }
 
 static int64_t stat_of(struct harness *h, const char *name, bool in) {

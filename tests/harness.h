@@ -83,6 +83,9 @@ int64_t harness_events_out(struct harness *h, const char *operator_name);
  * runs (also from inside a feed function), else those of the last session;
  * -1 if the operator was not in it. */
 int64_t harness_dropped(struct harness *h, const char *operator_name);
+/* The events the gadget counted with host->lost: live while a session runs,
+ * else those of the last session. */
+uint64_t harness_lost(struct harness *h);
 
 /* The newest text operator_name published (host->metrics_publish) in the
  * last or the running session, NULL if none (valid until the next call,

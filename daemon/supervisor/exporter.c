@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 
 #include "log.h"
 #include "util.h"
@@ -57,6 +58,22 @@ static int session_counters(const struct exporter_session *s, struct counters *c
     return 0;
 }
 
+/* The event counters of every session, one family each. */
+static const struct {
+    const char *name, *help;
+    size_t offset; /* of the uint64_t in struct counters */
+} event_counters[] = {
+    { "ophost_session_events_emitted_total",
+      "Events the session's gadget emitted, since the session last started.",
+      offsetof(struct counters, emitted) },
+    { "ophost_session_events_lost_total",
+      "Events the session's gadget could not deliver (a full ring buffer, ENOBUFS).",
+      offsetof(struct counters, lost) },
+    { "ophost_session_events_dropped_total",
+      "Events the session's operators accepted but could not deliver (a failed write).",
+      offsetof(struct counters, dropped) },
+};
+
 static void render_sessions(struct expo_buf *out, const struct exporter_state *st,
                             struct counters *cs) {
     family(out, "ophost_sessions", "gauge", "Configured sessions by state.");
@@ -77,24 +94,14 @@ static void render_sessions(struct expo_buf *out, const struct exporter_state *s
         expo_buf_printf(out, "ophost_session_restarts{session=\"%s\"} %u\n",
                         st->sessions[i].name, st->sessions[i].restarts);
 
-    family(out, "ophost_session_events_emitted_total", "counter",
-           "Events the session's gadget emitted, since the session last started.");
-    for (size_t i = 0; i < st->n_sessions; i++)
-        if (cs[i].have)
-            expo_buf_printf(out, "ophost_session_events_emitted_total{session=\"%s\"} %" PRIu64 "\n",
-                            st->sessions[i].name, cs[i].emitted);
-    family(out, "ophost_session_events_lost_total", "counter",
-           "Events the session's gadget could not deliver (a full ring buffer, ENOBUFS).");
-    for (size_t i = 0; i < st->n_sessions; i++)
-        if (cs[i].have)
-            expo_buf_printf(out, "ophost_session_events_lost_total{session=\"%s\"} %" PRIu64 "\n",
-                            st->sessions[i].name, cs[i].lost);
-    family(out, "ophost_session_events_dropped_total", "counter",
-           "Events the session's operators accepted but could not deliver (a failed write).");
-    for (size_t i = 0; i < st->n_sessions; i++)
-        if (cs[i].have)
-            expo_buf_printf(out, "ophost_session_events_dropped_total{session=\"%s\"} %" PRIu64 "\n",
-                            st->sessions[i].name, cs[i].dropped);
+    for (size_t k = 0; k < sizeof(event_counters) / sizeof(event_counters[0]); k++) {
+        family(out, event_counters[k].name, "counter", event_counters[k].help);
+        for (size_t i = 0; i < st->n_sessions; i++)
+            if (cs[i].have)
+                expo_buf_printf(out, "%s{session=\"%s\"} %" PRIu64 "\n", event_counters[k].name,
+                                st->sessions[i].name,
+                                *(const uint64_t *) ((const char *) &cs[i] + event_counters[k].offset));
+    }
 }
 
 /* One family with a sample per operator instance of every session. */

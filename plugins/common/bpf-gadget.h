@@ -60,6 +60,8 @@
 /* Records handled per read before yielding to the loop (it is level
  * triggered: the rest is read on the next iteration). */
 #define BPFG_MAX_PER_READ 4096
+/* Records counted at stop at the most (the programs still run then). */
+#define BPFG_MAX_UNREAD (1u << 20)
 /* Lost-record warnings are logged at most this often. */
 #define BPFG_LOST_WARN_NS (10ull * 1000000000ull)
 #define BPFG_COMM_LEN 16
@@ -292,6 +294,8 @@ struct bpfg {
     uint64_t start_realtime_ns; /* the same, once per session (process start times) */
     unsigned n_this_read;
     uint64_t n_lost, n_lost_warned, last_warn_ns;
+    bool stopping;     /* in stop: records are counted, not read */
+    uint64_t n_unread; /* records counted in stop */
 };
 
 /* The common part of instantiate, on a zeroed g: reads BPFG_RING_PARAMS
@@ -442,8 +446,11 @@ static inline void bpfg_report_lost(struct bpfg *g) {
 
 static inline int bpfg_ring_record(void *userdata, void *data, size_t size) {
     struct bpfg *g = userdata;
-    int r = g->desc->on_record(g, data, size);
+    int r;
 
+    if (g->stopping) /* the program still runs: bounded like a read */
+        return ++g->n_unread >= BPFG_MAX_UNREAD ? -EAGAIN : 0;
+    r = g->desc->on_record(g, data, size);
     if (r < 0)
         return r;
     /* Stop after a while so that a flood cannot starve the session loop. */
@@ -720,6 +727,19 @@ static inline int bpfg_op_start(struct ophost_ctx *ctx, void *data) {
 static inline int bpfg_op_stop(struct ophost_ctx *ctx, void *data) {
     struct bpfg *g = data;
 
+    /* Records the kernel wrote since the last read (at most max-delay
+     * worth) can no longer go through the session: the operators after
+     * the gadget have stopped. They are counted as lost, not dropped
+     * silently. */
+    if (g->rb) {
+        g->stopping = true;
+        (void) ring_buffer__consume(g->rb);
+        if (g->n_unread > 0) {
+            bpfg_host->lost(ctx, g->n_unread);
+            bpfg_host->log(ctx, OPHOST_LOG_INFO, "%" PRIu64 " %s events were still in the ring "
+                           "buffer at stop: counted as lost", g->n_unread, g->desc->what);
+        }
+    }
     bpfg_host->source_free(g->io);
     bpfg_host->source_free(g->interval);
     g->io = g->interval = NULL;

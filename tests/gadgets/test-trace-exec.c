@@ -362,6 +362,52 @@ START_TEST(test_proc_truncation) {
 }
 END_TEST
 
+/* Execs still in the ring buffer when the session stops (max-delay has not
+ * come yet) cannot reach the operators after the gadget any more: they are
+ * counted as lost, not dropped silently. */
+START_TEST(test_ebpf_unread_at_stop) {
+    struct harness *h = harness_new(plugins);
+    enum { N = 20 };
+    pid_t pids[N];
+    int n = 0;
+    uint64_t t0;
+    char *err = NULL;
+    int r;
+
+    cur_ebpf = true;
+    r = harness_start(h,
+                      "t:\n"
+                      "  gadget: trace_exec\n"
+                      "  operators:\n"
+                      "    trace_exec: {mechanism: ebpf, max-delay: 1s}\n",
+                      &err);
+    ck_assert_msg(r == 0, "start: %s", err ? err : strerror(-r));
+    /* The record that wakes the reader arms its timer 1 s later; execs
+     * within the next 400 ms wait in the ring buffer until then. */
+    ck_assert_msg(wait_running(h), "the session saw no exec");
+    t0 = tu_nsec(CLOCK_MONOTONIC);
+    while (n < N && tu_nsec(CLOCK_MONOTONIC) - t0 < 400000000ull) {
+        struct child c;
+        char arg[96];
+        snprintf(arg, sizeof(arg), "ophost-test-%s-unread-%d", token, n);
+        spawn_true(&c, arg);
+        reap(&c);
+        pids[n++] = c.pid;
+    }
+    for (int i = 0; i < n; i++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), " pid=%d ppid=", (int) pids[i]);
+        ck_assert_msg(!strstr(harness_output(h), needle), "pid %d was read before stop",
+                      (int) pids[i]);
+    }
+    ck_assert_uint_eq(harness_lost(h), 0);
+    stop_session(h);
+    ck_assert_msg(harness_lost(h) >= (uint64_t) n, "%" PRIu64 " lost, want at least %d",
+                  harness_lost(h), n);
+    harness_free(h);
+}
+END_TEST
+
 /* A small max-args-bytes keeps only the start of argv[0]. */
 START_TEST(test_ebpf_tiny_max) {
     struct harness *h = harness_new(plugins);
@@ -541,6 +587,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc_ebpf, test_ebpf_true);
         tcase_add_test(tc_ebpf, test_ebpf_truncation);
         tcase_add_test(tc_ebpf, test_ebpf_tiny_max);
+        tcase_add_test(tc_ebpf, test_ebpf_unread_at_stop);
         suite_add_tcase(s, tc_ebpf);
     }
     if (have_proc) {
