@@ -442,7 +442,7 @@ int nodes_call(const char *method, json_object *params, json_object **ret) {
     json_object_put(params);
     for (size_t i = 0; i < n_nodes && r == 0; i++) {
         struct node *n = &nodes[i];
-        json_object *reply = NULL, *entry;
+        json_object *reply = NULL, *entry, *p;
         if (!sent[i] || !n->live)
             continue;
         r = conn_recv(&n->conn, &reply);
@@ -462,9 +462,8 @@ int nodes_call(const char *method, json_object *params, json_object **ret) {
         }
         entry = json_object_new_object();
         json_object_object_add(entry, "node", json_object_new_string(n->name));
-        json_object_object_add(entry, "parameters",
-                               json_object_get(jget(reply, "parameters"))
-                                   ?: json_object_new_object());
+        p = json_object_get(jget(reply, "parameters"));
+        json_object_object_add(entry, "parameters", p ? p : json_object_new_object());
         json_object_array_add(out, entry);
         json_object_put(reply);
     }
@@ -488,8 +487,30 @@ int nodes_status(void) {
 
 /* ---------------------------------------------------------- the end */
 
+/* Reaps the ssh processes that end within msec; true when none is left. */
+static bool reap_all(unsigned msec) {
+    for (unsigned waited = 0;; waited += 10) {
+        bool left = false;
+        for (size_t i = 0; i < n_nodes; i++)
+            if (nodes[i].ssh > 0 && !reap(&nodes[i], 0, NULL))
+                left = true;
+        if (!left)
+            return true;
+        if (waited >= msec)
+            return false;
+        sleep_msec(10);
+    }
+}
+
+/* Sends sig to every ssh still running. */
+static void signal_all(int sig) {
+    for (size_t i = 0; i < n_nodes; i++)
+        if (nodes[i].ssh > 0)
+            kill(nodes[i].ssh, sig);
+}
+
 void nodes_free(void) {
-    /* First every node hears the end at once, then each is waited for. */
+    /* Every node hears the end at once, then they are waited for together. */
     for (size_t i = 0; i < n_nodes; i++) {
         struct node *n = &nodes[i];
         bool streaming = n->live && n->conn.in_call;
@@ -500,18 +521,17 @@ void nodes_free(void) {
         if (n->ssh > 0 && streaming)
             kill(n->ssh, SIGTERM);
     }
-    for (size_t i = 0; i < n_nodes; i++) {
-        struct node *n = &nodes[i];
-        if (n->ssh > 0 && !reap(n, GRACE_MSEC, NULL)) {
-            kill(n->ssh, SIGTERM);
-            if (!reap(n, TERM_MSEC, NULL)) {
-                kill(n->ssh, SIGKILL);
-                reap(n, UINT_MAX, NULL);
-            }
+    if (!reap_all(GRACE_MSEC)) {
+        signal_all(SIGTERM);
+        if (!reap_all(TERM_MSEC)) {
+            signal_all(SIGKILL);
+            reap_all(UINT_MAX);
         }
-        if (n->ssh_stderr >= 0)
-            close(n->ssh_stderr);
-        node_clear(n);
+    }
+    for (size_t i = 0; i < n_nodes; i++) {
+        if (nodes[i].ssh_stderr >= 0)
+            close(nodes[i].ssh_stderr);
+        node_clear(&nodes[i]);
     }
     free(nodes);
     nodes = NULL;
