@@ -359,6 +359,7 @@ struct stream {
     int status;
 };
 
+/* Appends o (taken) to v; out of memory, o is dropped. */
 static void push(json_object ***v, size_t *n, json_object *o) {
     json_object **p = realloc(*v, (*n + 1) * sizeof(*p));
     if (!p) {
@@ -377,6 +378,9 @@ static void put_all(json_object ***v, size_t *n) {
     *n = 0;
 }
 
+/* Merged rounds: draws the nodes' last whole rounds as one round, on a
+ * terminal every time (the screen shows each node's latest), else when
+ * every live node has a new one, or at the end (end) what is new. */
 static void rounds_draw(struct stream *s, bool end) {
     bool tty = ctl_stdout_tty(), all = true, any = false;
 
