@@ -275,6 +275,8 @@ static void report_lost(struct node *n, int err, int wstatus) {
     }
     if (wstatus >= 0 && WIFSIGNALED(wstatus))
         snprintf(why, sizeof(why), "ssh was killed by signal %d", WTERMSIG(wstatus));
+    else if (wstatus >= 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        snprintf(why, sizeof(why), "the daemon closed the connection");
     else if (wstatus >= 0 && WIFEXITED(wstatus))
         snprintf(why, sizeof(why), "ssh exited with status %d", WEXITSTATUS(wstatus));
     else

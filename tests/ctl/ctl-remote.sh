@@ -272,7 +272,7 @@ fi
 cpid=$!
 wait_for 10 grep -q '"node":"beta"' "$tmp/run.out" || fail "watch: nothing from beta"
 kill -KILL "${daemon_of[beta]}"
-wait_for 10 grep -q "^ophostctl: beta: lost the connection to the daemon" "$tmp/run.err" ||
+wait_for 10 grep -qx "ophostctl: beta: lost the connection to the daemon: the daemon closed the connection" "$tmp/run.err" ||
     fail "the lost node is not told: $(cat "$tmp/run.err")"
 n=$(grep -c '"node":"alpha"' "$tmp/run.out")
 wait_for 5 log_count_above '"node":"alpha"' "$tmp/run.out" "$n" || fail "alpha stopped with beta"
