@@ -236,11 +236,14 @@ for i in $(seq 0 $((nodes - 1))); do
     [ "$h" = "${names[i]}" ] || node_fail "$i" "host name over ssh is '$h', expected ${names[i]} (does port ${sports[i]} reach another node?)"
     m=$(node_ssh "$i" cat /etc/machine-id)
     [ "$m" = "${ids[i]}" ] || node_fail "$i" "machine id is '$m', expected ${ids[i]}"
-    st=$(node_ssh "$i" systemctl is-active ophostd.service systemd-journal-upload.service | tr '\n' ' ') || true
-    [ "$st" = "active active " ] ||
+    units_active() {
+        st=$(node_ssh "$1" systemctl is-active ophostd.service systemd-journal-upload.service | tr '\n' ' ') || true
+        [ "$st" = "active active " ]
+    }
+    wait_for 10 units_active "$i" ||
         node_fail "$i" "ophostd.service and systemd-journal-upload.service are '$st', expected 'active active'"
-    sockets=$(node_ssh "$i" "$inst_ophostctl" list sessions) || node_fail "$i" "ophostctl list sessions on the node failed"
-    grep -q '^beat .* running ' <<<"$sockets" || node_fail "$i" "session beat is not running: $sockets"
+    sessions=$(node_ssh "$i" "$inst_ophostctl" list sessions) || node_fail "$i" "ophostctl list sessions on the node failed"
+    grep -q '^beat .* running ' <<<"$sessions" || node_fail "$i" "session beat is not running: $sessions"
 done
 ok "each node: its own host name and machine id, ophostd.service and systemd-journal-upload.service active, session beat running"
 
