@@ -231,15 +231,16 @@ for i in $(seq 0 $((nodes - 1))); do
 done
 ok "ssh -F ssh_config -p PORT root@127.0.0.1 true: all $nodes nodes answer (sshd ports ${sports[*]}, the test's key, host keys accepted)"
 
+# units_active I: ophostd and the uploader are active on node I ($st: both states).
+units_active() {
+    st=$(node_ssh "$1" systemctl is-active ophostd.service systemd-journal-upload.service | tr '\n' ' ') || true
+    [ "$st" = "active active " ]
+}
 for i in $(seq 0 $((nodes - 1))); do
     h=$(node_ssh "$i" hostname) || node_fail "$i" "hostname over ssh failed"
     [ "$h" = "${names[i]}" ] || node_fail "$i" "host name over ssh is '$h', expected ${names[i]} (does port ${sports[i]} reach another node?)"
     m=$(node_ssh "$i" cat /etc/machine-id)
     [ "$m" = "${ids[i]}" ] || node_fail "$i" "machine id is '$m', expected ${ids[i]}"
-    units_active() {
-        st=$(node_ssh "$1" systemctl is-active ophostd.service systemd-journal-upload.service | tr '\n' ' ') || true
-        [ "$st" = "active active " ]
-    }
     wait_for 10 units_active "$i" ||
         node_fail "$i" "ophostd.service and systemd-journal-upload.service are '$st', expected 'active active'"
     sessions=$(node_ssh "$i" "$inst_ophostctl" list sessions) || node_fail "$i" "ophostctl list sessions on the node failed"
