@@ -152,3 +152,56 @@ nspawn_cgroup_remove() {
         find "$h/$1" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
 }
+
+# nspawn_teardown STATE: for each line "PID ROOT CGROUP" of the file STATE
+# (a systemd-nspawn process or 0, the root it boots, the cgroup of
+# nspawn_cgroup_enter): SIGTERM to that systemd-nspawn (the container's
+# systemd powers off), SIGKILL 10 s later, then ROOT unmounted when it is a
+# mount point and CGROUP removed. Safe to run twice, and on lines whose
+# container already ended.
+nspawn_teardown() {
+    local state=$1 pid root cg alive=()
+    [ -f "$state" ] || return 0
+    while read -r pid root cg; do
+        if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd-nspawn ]; then
+            kill -TERM "$pid" 2>/dev/null || true
+            alive+=("$pid")
+        fi
+    done <"$state"
+    for pid in "${alive[@]}"; do
+        for _ in $(seq 100); do
+            [ -d "/proc/$pid" ] || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    while read -r pid root cg; do
+        for _ in $(seq 50); do
+            [ -d "/proc/$pid" ] || break
+            sleep 0.1
+        done
+        if mountpoint -q "$root"; then
+            umount "$root" 2>/dev/null || umount -l "$root"
+        fi
+        nspawn_cgroup_remove "$cg"
+    done <"$state"
+}
+
+# nspawn_reaper STATE DIR: starts a watcher in a session of its own that,
+# once this shell has exited, runs nspawn_teardown STATE and removes DIR
+# (if STATE still exists: a normal exit tears down and removes DIR itself).
+# meson kills a test that times out with SIGTERM and, 0.5 s later, SIGKILL
+# to its whole process group: the shell's own cleanup may not finish, and
+# containers outlive a killed systemd-nspawn. Start the containers with
+# setsid too, so that the SIGKILL misses them and the watcher can have them
+# power off.
+nspawn_reaper() {
+    # shellcheck disable=SC2016 # expanded by that bash
+    setsid bash -c '
+        . "$1"
+        while kill -0 "$2" 2>/dev/null; do sleep 1; done
+        if [ -f "$3" ]; then
+            nspawn_teardown "$3"
+            rm -rf "$4"
+        fi' nspawn-reaper "${BASH_SOURCE[0]}" "$$" "$1" "$2" </dev/null >/dev/null 2>&1 &
+}

@@ -66,32 +66,14 @@ for i in $(seq 0 $((nodes - 1))); do
     npids[i]=
 done
 
+# $tmp/nodes: "PID ROOT CGROUP" per node (PID 0 until it boots), for
+# nspawn_teardown here and for the watcher that tears down after a kill.
 fleet_cleanup() {
-    local i
-    for i in "${!npids[@]}"; do
-        # SIGTERM: systemd-nspawn has the container's systemd power off.
-        if [ -n "${npids[i]}" ]; then
-            kill -TERM "${npids[i]}" 2>/dev/null || true
-        fi
-    done
-    for i in "${!npids[@]}"; do
-        [ -n "${npids[i]}" ] || continue
-        for _ in $(seq 100); do
-            kill -0 "${npids[i]}" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "${npids[i]}" 2>/dev/null || true
-        wait "${npids[i]}" 2>/dev/null || true
-    done
-    for i in "${!roots[@]}"; do
-        if mountpoint -q "${roots[i]}"; then
-            umount "${roots[i]}" 2>/dev/null || umount -l "${roots[i]}"
-        fi
-        nspawn_cgroup_remove "${names[i]}"
-    done
+    nspawn_teardown "$tmp/nodes"
     cleanup # lib.sh: Prometheus, journal-remote, $tmp
 }
 trap fleet_cleanup EXIT
+nspawn_reaper "$tmp/nodes" "$tmp"
 
 # node_journal I: the last lines of node I's journal (its persistent
 # journal, read on the host from the node's root), and its failed units.
@@ -163,6 +145,7 @@ for i in $(seq 0 $((nodes - 1))); do
     d=$tmp/node$((i + 1))
     r=${roots[i]}
     mkdir -p "$d/upper" "$d/work" "$r"
+    echo "0 $r ${names[i]}" >>"$tmp/nodes"
     mount -t overlay overlay -o "lowerdir=$nspawn_cache,upperdir=$d/upper,workdir=$d/work" "$r"
     nspawn_install "$tmp/stage" "$r"
     echo "${names[i]}" >"$r/etc/hostname"
@@ -210,11 +193,14 @@ END_SSHD
 
     systemctl --root="$r" --quiet enable ophostd.service ssh.service systemd-journal-upload.service
 
+    # A session of its own (setsid; not a group leader, so no fork): see
+    # nspawn_reaper.
     (
         nspawn_cgroup_enter "${names[i]}"
-        exec systemd-nspawn -D "$r" --machine="${names[i]}" --register=no --keep-unit -b --console=pipe
+        exec setsid systemd-nspawn -D "$r" --machine="${names[i]}" --register=no --keep-unit -b --console=pipe
     ) </dev/null >"$d/console.log" 2>&1 &
     npids[i]=$!
+    echo "${npids[i]} $r ${names[i]}" >>"$tmp/nodes"
 done
 echo "# booted ${names[*]} (ophostd $inst_ophostd, config $inst_confdir; metrics ports ${mports[*]}, sshd ports ${sports[*]})"
 
