@@ -73,6 +73,7 @@ fleet_cleanup() {
     cleanup # lib.sh: Prometheus, journal-remote, $tmp
 }
 trap fleet_cleanup EXIT
+: >"$tmp/nodes"
 nspawn_reaper "$tmp/nodes" "$tmp"
 
 # node_journal I: the last lines of node I's journal (its persistent
