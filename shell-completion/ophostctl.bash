@@ -29,7 +29,7 @@ _ophostctl() {
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-        -s | --socket | -c | --config) ((i++)) ;;
+        -s | --socket | -c | --config | -H | --host | --hosts-file) ((i++)) ;;
         -*) ;;
         *)
             cmd=${words[i]}
@@ -39,8 +39,19 @@ _ophostctl() {
     done
 
     case $prev in
-    -s | --socket | -c | --config)
+    -s | --socket | -c | --config | --hosts-file)
         COMPREPLY=($(compgen -f -- "$cur"))
+        return
+        ;;
+    -H | --host)
+        # ssh://HOST from the hosts ssh knows (bash-completion's helper).
+        if declare -F _known_hosts_real >/dev/null; then
+            COMPREPLY=()
+            _known_hosts_real -- "${cur#ssh://}"
+            COMPREPLY=("${COMPREPLY[@]/#/ssh://}")
+        else
+            COMPREPLY=($(compgen -W "ssh://" -- "$cur"))
+        fi
         return
         ;;
     -o | --output)
@@ -58,7 +69,7 @@ _ophostctl() {
 
     if [[ -z $cmd ]]; then
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--socket --config --json --help --version" -- "$cur"))
+            COMPREPLY=($(compgen -W "--socket --config --host --hosts-file --json --help --version" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         fi

@@ -2,6 +2,12 @@
  * commands.c — ophostctl's commands with one reply: list, describe, start,
  * stop, stats, reload, unquarantine; tables for people, the reply's
  * parameters as JSON with --json.
+ *
+ * With -H the call goes to every node (nodes.c). Lists and stats become one
+ * table with a leading NODE column (one JSON object whose entries each carry
+ * "node"); describe and the commands that change something show each node's
+ * answer in turn, marked with its node (a JSON array of the answers, each
+ * with "node"). Nodes that fail are told on standard error.
  */
 #include "commands.h"
 
@@ -13,14 +19,66 @@
 #include "conn.h"
 #include "ctl.h"
 #include "hint.h"
+#include "nodes.h"
+
+/* With -H: the call on every node, shown as merge says (see the top).
+ * Takes params; returns nodes_status(). */
+static int call_nodes(const char *method, json_object *params, void (*show)(json_object *p),
+                      bool merge) {
+    json_object *answers = NULL, *all = merge ? json_object_new_object() : json_object_new_array();
+    int r = nodes_call(method, params, &answers);
+    size_t n = json_object_array_length(answers);
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *a = json_object_array_get_idx(answers, i);
+        const char *node = jstr(a, "node");
+        json_object *p = jget(a, "parameters");
+        if (!merge) {
+            json_object *tagged = nodes_tag(json_object_get(p), node);
+            if (ctl.json)
+                json_object_array_add(all, tagged);
+            else {
+                show(tagged);
+                json_object_put(tagged);
+            }
+            continue;
+        }
+        /* The entries of each array member, from every node, in one array. */
+        json_object_object_foreach(p, key, val) {
+            json_object *dst;
+            if (!json_object_is_type(val, json_type_array))
+                continue;
+            if (!(dst = jget(all, key))) {
+                dst = json_object_new_array();
+                json_object_object_add(all, key, dst);
+            }
+            for (size_t k = 0; k < json_object_array_length(val); k++) {
+                json_object *e = json_object_array_get_idx(val, k);
+                json_object_array_add(dst, json_object_is_type(e, json_type_object)
+                                               ? nodes_tag(json_object_get(e), node)
+                                               : json_object_get(e));
+            }
+        }
+    }
+    if (n > 0 && ctl.json)
+        print_json(all);
+    else if (n > 0 && merge)
+        show(all);
+    json_object_put(all);
+    json_object_put(answers);
+    return r < 0 ? EXIT_ERROR : r;
+}
 
 /* One call with one reply: its parameters as JSON with --json, else
  * show(). Takes params. Returns 0 or an exit status. A NoSuchSession error
  * gets a did-you-mean. */
-static int call(const char *method, json_object *params, void (*show)(json_object *p)) {
+static int call(const char *method, json_object *params, void (*show)(json_object *p), bool merge) {
     json_object *p = NULL, *err = NULL;
-    int r = conn_call(method, params, &p, &err);
+    int r;
 
+    if (nodes_active())
+        return call_nodes(method, params, show, merge);
+    r = conn_call(method, params, &p, &err);
     if (err) {
         r = conn_print_error(err);
         if (strcmp(jstr(err, "error"), IFACE "NoSuchSession") == 0)
@@ -47,45 +105,66 @@ struct table {
     const char *head[MAX_COLS];
     char **cells; /* row-major */
     size_t n_rows;
+    /* A leading NODE column (with -H): the next row's node is node_of's
+     * "node" member. */
+    bool with_node;
+    json_object *node_of;
 };
 
+static size_t table_width(const struct table *t) {
+    return t->n_cols + (t->with_node ? 1 : 0);
+}
+
 static void table_add(struct table *t, ...) {
+    size_t w = table_width(t), k = t->n_rows * w;
     va_list ap;
-    char **cells = realloc(t->cells, (t->n_rows + 1) * t->n_cols * sizeof(char *));
+    char **cells = realloc(t->cells, (t->n_rows + 1) * w * sizeof(char *));
     if (!cells)
         return;
     t->cells = cells;
+    if (t->with_node)
+        cells[k++] = strdup(jstr(t->node_of, "node"));
     va_start(ap, t);
     for (size_t i = 0; i < t->n_cols; i++) {
         const char *s = va_arg(ap, const char *);
-        cells[t->n_rows * t->n_cols + i] = strdup(s ? s : "-");
+        cells[k++] = strdup(s ? s : "-");
     }
     va_end(ap);
     t->n_rows++;
 }
 
 static void table_print(struct table *t) {
-    size_t w[MAX_COLS];
-    for (size_t i = 0; i < t->n_cols; i++) {
-        w[i] = strlen(t->head[i]);
+    size_t w[MAX_COLS + 1], n = table_width(t);
+    const char *head[MAX_COLS + 1];
+
+    for (size_t i = 0; i < n; i++)
+        head[i] = t->with_node ? (i == 0 ? "NODE" : t->head[i - 1]) : t->head[i];
+    for (size_t i = 0; i < n; i++) {
+        w[i] = strlen(head[i]);
         for (size_t r = 0; r < t->n_rows; r++) {
-            const char *s = t->cells[r * t->n_cols + i];
+            const char *s = t->cells[r * n + i];
             size_t l = s ? strlen(s) : 0;
             if (l > w[i])
                 w[i] = l;
         }
     }
     for (size_t r = 0; r <= t->n_rows; r++)
-        for (size_t i = 0; i < t->n_cols; i++) {
-            const char *s = r == 0 ? t->head[i] : t->cells[(r - 1) * t->n_cols + i];
-            if (i + 1 == t->n_cols)
+        for (size_t i = 0; i < n; i++) {
+            const char *s = r == 0 ? head[i] : t->cells[(r - 1) * n + i];
+            if (i + 1 == n)
                 printf("%s\n", s ? s : "");
             else
                 printf("%-*s  ", (int) w[i], s ? s : "");
         }
-    for (size_t k = 0; k < t->n_rows * t->n_cols; k++)
+    for (size_t k = 0; k < t->n_rows * n; k++)
         free(t->cells[k]);
     free(t->cells);
+}
+
+/* "NODE: " before a line about o, with -H. */
+static void node_prefix(json_object *o) {
+    if (jget(o, "node"))
+        printf("%s: ", jstr(o, "node"));
 }
 
 static const char *fmt_u64(char *buf, size_t n, uint64_t v) {
@@ -109,7 +188,8 @@ static const char *fmt_duration(char *buf, size_t n, uint64_t usec) {
 /* ------------------------------------------------------------ commands */
 
 static void show_plugins(json_object *p) {
-    struct table t = { 5, { "PLUGIN", "VERSION", "STATE", "OPERATORS", "PATH" } };
+    struct table t = { 5, { "PLUGIN", "VERSION", "STATE", "OPERATORS", "PATH" },
+                       .with_node = nodes_active() };
     json_object *a = jget(p, "plugins");
 
     for (size_t i = 0; i < json_object_array_length(a); i++) {
@@ -120,6 +200,7 @@ static void show_plugins(json_object *p) {
             snprintf(names + l, sizeof(names) - l, "%s%s", k ? "," : "",
                      json_object_get_string(json_object_array_get_idx(ops, k)));
         }
+        t.node_of = o;
         table_add(&t, jstr(o, "name")[0] ? jstr(o, "name") : "-",
                   jstr(o, "version")[0] ? jstr(o, "version") : "-", jstr(o, "state"),
                   names[0] ? names : "-", jstr(o, "path"));
@@ -128,13 +209,14 @@ static void show_plugins(json_object *p) {
     /* Why each plugin that is not loaded is not. */
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *o = json_object_array_get_idx(a, i);
-        if (jget(o, "reason"))
+        if (jget(o, "reason") && (node_prefix(o), true))
             printf("%s %s: %s\n", jstr(o, "path"), jstr(o, "state"), jstr(o, "reason"));
     }
 }
 
 static void show_operators(json_object *p) {
-    struct table t = { 5, { "OPERATOR", "KIND", "PLUGIN", "PRIORITY", "PARAMS" } };
+    struct table t = { 5, { "OPERATOR", "KIND", "PLUGIN", "PRIORITY", "PARAMS" },
+                       .with_node = nodes_active() };
     json_object *a = jget(p, "operators");
 
     for (size_t i = 0; i < json_object_array_length(a); i++) {
@@ -154,6 +236,7 @@ static void show_operators(json_object *p) {
             }
         }
         snprintf(prio, sizeof(prio), "%d", json_object_get_int(jget(o, "priority")));
+        t.node_of = o;
         table_add(&t, jstr(o, "name"),
                   json_object_get_boolean(jget(o, "gadget")) ? "gadget" : "operator",
                   jstr(o, "plugin"), prio, params[0] ? params : "-");
@@ -163,7 +246,8 @@ static void show_operators(json_object *p) {
 
 static void show_sessions(json_object *p) {
     struct table t = { 9, { "SESSION", "GADGET", "STATE", "UPTIME", "EVENTS-IN", "EVENTS-OUT",
-                            "FILTERED", "DROPPED", "LOST" } };
+                            "FILTERED", "DROPPED", "LOST" },
+                       .with_node = nodes_active() };
     json_object *a = jget(p, "sessions");
 
     if (json_object_array_length(a) == 0) {
@@ -176,6 +260,7 @@ static void show_sessions(json_object *p) {
         bool running = ju64(o, "uptime_usec") > 0;
         snprintf(name, sizeof(name), "%s%s", jstr(o, "name"),
                  json_object_get_boolean(jget(o, "adhoc")) ? " (ad hoc)" : "");
+        t.node_of = o;
         table_add(&t, name, jstr(o, "gadget"), jstr(o, "state"),
                   running ? fmt_duration(up, sizeof(up), ju64(o, "uptime_usec")) : "-",
                   fmt_u64(in, sizeof(in), ju64(o, "events_in")),
@@ -194,6 +279,7 @@ static void show_sessions(json_object *p) {
         if (jget(o, "next_retry_usec"))
             snprintf(when, sizeof(when), ", next in %s",
                      fmt_duration(d, sizeof(d), ju64(o, "next_retry_usec")));
+        node_prefix(o);
         printf("%s %s", jstr(o, "name"), jstr(o, "state"));
         if (ju64(o, "restarts") || when[0])
             printf(" (%" PRIu64 " restarts%s)", ju64(o, "restarts"), when);
@@ -201,20 +287,24 @@ static void show_sessions(json_object *p) {
     }
 }
 
-/* Names only (list ... -q), one per line: for scripts and completion. */
+/* Names only (list ... -q), one per line: for scripts and completion;
+ * NODE/NAME with -H. */
 static bool names_only;
 
 static void show_names(json_object *p, const char *member, bool gadgets) {
     json_object *a = jget(p, member);
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *o = json_object_array_get_idx(a, i);
-        if (!gadgets || jbool(o, "gadget"))
-            printf("%s\n", jstr(o, "name"));
+        if (gadgets && !jbool(o, "gadget"))
+            continue;
+        if (jget(o, "node"))
+            printf("%s/", jstr(o, "node"));
+        printf("%s\n", jstr(o, "name"));
     }
 }
 
 static void show_gadgets(json_object *p) {
-    struct table t = { 3, { "GADGET", "PLUGIN", "DESCRIPTION" } };
+    struct table t = { 3, { "GADGET", "PLUGIN", "DESCRIPTION" }, .with_node = nodes_active() };
     json_object *a = jget(p, "operators");
 
     if (names_only) {
@@ -223,6 +313,7 @@ static void show_gadgets(json_object *p) {
     }
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *o = json_object_array_get_idx(a, i);
+        t.node_of = o;
         if (jbool(o, "gadget"))
             table_add(&t, jstr(o, "name"), jstr(o, "plugin"),
                       jstr(o, "description")[0] ? jstr(o, "description") : "-");
@@ -278,7 +369,7 @@ int cmd_list(int argc, char **argv) {
                                                       : "too many arguments");
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (strcmp(argv[1], lists[i].what) == 0)
-            return call(lists[i].method, NULL, lists[i].show);
+            return call(lists[i].method, NULL, lists[i].show, true);
     hint = hint_closest(argv[1], names);
     if (!hint && argv[1][0]) {
         /* "session" for "sessions": a prefix is as good a hint as a typo. */
@@ -321,8 +412,11 @@ static json_object *name_param(const char *name) {
 }
 
 static void show_session(json_object *p) {
+    static unsigned shown;
     json_object *a;
 
+    if (jget(p, "node"))
+        printf("%snode:      %s\n", shown++ ? "\n" : "", jstr(p, "node"));
     printf("session:   %s%s\n", jstr(p, "name"),
            json_object_get_boolean(jget(p, "adhoc")) ? " (ad hoc)" : "");
     if (jget(p, "file"))
@@ -383,10 +477,11 @@ static void show_session(json_object *p) {
 int cmd_describe(int argc, char **argv) {
     if (argc != 2)
         return ctl_usage_error("describe", "%s", argc < 2 ? "which session?" : "too many arguments");
-    return call(IFACE "DescribeSession", name_param(argv[1]), show_session);
+    return call(IFACE "DescribeSession", name_param(argv[1]), show_session, false);
 }
 
 static void show_state(json_object *p) {
+    node_prefix(p);
     printf("%s: %s\n", jstr(p, "name"), jstr(p, "state"));
 }
 
@@ -396,7 +491,7 @@ int cmd_start_stop(int argc, char **argv) {
     if (argc != 2)
         return ctl_usage_error(argv[0], "%s", argc < 2 ? "which session?" : "too many arguments");
     return call(start ? IFACE "StartSession" : IFACE "StopSession", name_param(argv[1]),
-                show_state);
+                show_state, false);
 }
 
 static void show_stats(json_object *p) {
@@ -405,10 +500,14 @@ static void show_stats(json_object *p) {
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *s = json_object_array_get_idx(a, i), *ops = jget(s, "operators");
         struct table t = { 7, { "  OPERATOR", "EVENTS-IN", "EVENTS-OUT", "FILTERED", "DROPPED",
-                                "BATCHES", "NS/EVENT" } };
-        printf("%s%s (%s): %" PRIu64 " events emitted, %" PRIu64 " lost, %" PRIu64
+                                "BATCHES", "NS/EVENT" },
+                           .with_node = nodes_active(), .node_of = s };
+        if (i)
+            putchar('\n');
+        node_prefix(s);
+        printf("%s (%s): %" PRIu64 " events emitted, %" PRIu64 " lost, %" PRIu64
                " watchers, %" PRIu64 " events dropped for slow watchers\n",
-               i ? "\n" : "", jstr(s, "name"), jstr(s, "state"), ju64(s, "events_emitted"),
+               jstr(s, "name"), jstr(s, "state"), ju64(s, "events_emitted"),
                ju64(s, "events_lost"), ju64(s, "watchers"), ju64(s, "watch_dropped"));
         for (size_t k = 0; k < json_object_array_length(ops); k++) {
             json_object *o = json_object_array_get_idx(ops, k);
@@ -435,20 +534,22 @@ static void show_stats(json_object *p) {
 int cmd_stats(int argc, char **argv) {
     if (argc > 2)
         return ctl_usage_error("stats", "%s", "too many arguments");
-    return call(IFACE "Stats", argc == 2 ? name_param(argv[1]) : NULL, show_stats);
+    return call(IFACE "Stats", argc == 2 ? name_param(argv[1]) : NULL, show_stats, true);
 }
 
 static void show_reloaded(json_object *p) {
+    node_prefix(p);
     printf("reloaded\n");
 }
 
 int cmd_reload(int argc, char **argv) {
     if (argc != 1)
         return ctl_usage_error("reload", "%s", "too many arguments");
-    return call(IFACE "Reload", NULL, show_reloaded);
+    return call(IFACE "Reload", NULL, show_reloaded, false);
 }
 
 static void show_unquarantined(json_object *p) {
+    node_prefix(p);
     printf("quarantine lifted\n");
 }
 
@@ -458,6 +559,6 @@ int cmd_unquarantine(int argc, char **argv) {
         return ctl_usage_error("unquarantine", "%s", argc < 2 ? "which plugin?" : "too many arguments");
     p = json_object_new_object();
     json_object_object_add(p, "plugin", json_object_new_string(argv[1]));
-    return call(IFACE "Unquarantine", p, show_unquarantined);
+    return call(IFACE "Unquarantine", p, show_unquarantined, false);
 }
 

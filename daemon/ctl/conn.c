@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -94,6 +95,20 @@ void conn_close(struct conn *c) {
     *c = (struct conn){ .fd = -1 };
 }
 
+/* "ophostctl: [NODE: ]message" on stderr. */
+static void conn_error(const struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conn_error(const struct conn *c, const char *fmt, ...) {
+    const char *saved = ctl_node;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ctl_node = c->name;
+    ctl_error("%s", msg);
+    ctl_node = saved;
+}
+
 int conn_send(struct conn *c, const char *method, json_object *params, bool more) {
     json_object *msg = json_object_new_object();
     const char *s;
@@ -109,54 +124,95 @@ int conn_send(struct conn *c, const char *method, json_object *params, bool more
         if (n < 0) {
             if (errno == EINTR && !ctl_interrupted)
                 continue;
-            ctl_error("cannot send to %s: %s", ctl.socket, strerror(errno));
+            if (c->lost)
+                c->lost(c, errno, c->userdata);
+            else
+                ctl_error("cannot send to %s: %s", ctl.socket, strerror(errno));
             json_object_put(msg);
             return -EXIT_CONNECT;
         }
         off += (size_t) n;
     }
     json_object_put(msg);
+    c->in_call = true;
+    return 0;
+}
+
+int conn_take(struct conn *c, json_object **ret) {
+    char *nul = c->len > c->start ? memchr(c->buf + c->start, '\0', c->len - c->start) : NULL;
+    json_object *o;
+
+    if (!nul)
+        return 0;
+    o = json_tokener_parse(c->buf + c->start);
+    c->start = (size_t) (nul - c->buf) + 1;
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        conn_error(c, "the daemon sent a malformed reply");
+        return -EXIT_ERROR;
+    }
+    c->n_replies++;
+    c->in_call = jbool(o, "continues");
+    *ret = o;
+    return 1;
+}
+
+int conn_fill(struct conn *c) {
+    ssize_t n;
+
+    if (c->start > 0) {
+        memmove(c->buf, c->buf + c->start, c->len - c->start);
+        c->len -= c->start;
+        c->start = 0;
+    }
+    if (c->cap - c->len < 65536) {
+        size_t cap = c->cap ? c->cap * 2 : 131072;
+        char *p;
+        if (cap > REPLY_MAX) {
+            conn_error(c, "reply larger than %u bytes", REPLY_MAX);
+            return -EXIT_ERROR;
+        }
+        p = realloc(c->buf, cap);
+        if (!p) {
+            conn_error(c, "out of memory");
+            return -EXIT_ERROR;
+        }
+        c->buf = p;
+        c->cap = cap;
+    }
+    for (;;) {
+        n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) {
+            if (ctl_interrupted)
+                return -1;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        break;
+    }
+    if (n <= 0) {
+        int err = n < 0 ? errno : 0;
+        if (c->lost)
+            c->lost(c, err, c->userdata);
+        else
+            ctl_error("the daemon closed the connection%s%s", err ? ": " : "",
+                      err ? strerror(err) : "");
+        return -EXIT_CONNECT;
+    }
+    c->len += (size_t) n;
     return 0;
 }
 
 int conn_recv(struct conn *c, json_object **ret) {
     for (;;) {
+        int r;
         /* A signal that came while we were not in recv() counts too. */
         if (ctl_interrupted)
             return -1;
-        char *nul = c->len > c->start ? memchr(c->buf + c->start, '\0', c->len - c->start) : NULL;
-        ssize_t n;
-        if (nul) {
-            json_object *o = json_tokener_parse(c->buf + c->start);
-            c->start = (size_t) (nul - c->buf) + 1;
-            if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                ctl_error("the daemon sent a malformed reply");
-                return -EXIT_ERROR;
-            }
-            *ret = o;
-            return 0;
-        }
-        if (c->start > 0) {
-            memmove(c->buf, c->buf + c->start, c->len - c->start);
-            c->len -= c->start;
-            c->start = 0;
-        }
-        if (c->cap - c->len < 65536) {
-            size_t cap = c->cap ? c->cap * 2 : 131072;
-            char *p;
-            if (cap > REPLY_MAX) {
-                ctl_error("reply larger than %u bytes", REPLY_MAX);
-                return -EXIT_ERROR;
-            }
-            p = realloc(c->buf, cap);
-            if (!p) {
-                ctl_error("out of memory");
-                return -EXIT_ERROR;
-            }
-            c->buf = p;
-            c->cap = cap;
-        }
+        r = conn_take(c, ret);
+        if (r != 0)
+            return r > 0 ? 0 : r;
         {
             /* Wait for the daemon or a signal (its handler writes to
              * ctl_signal_fd), so that Ctrl-C is never missed between the
@@ -172,18 +228,9 @@ int conn_recv(struct conn *c, json_object **ret) {
             if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
         }
-        n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n < 0 && errno == EINTR) {
-            if (ctl_interrupted)
-                return -1;
-            continue;
-        }
-        if (n <= 0) {
-            ctl_error("the daemon closed the connection%s%s", n < 0 ? ": " : "",
-                      n < 0 ? strerror(errno) : "");
-            return -EXIT_CONNECT;
-        }
-        c->len += (size_t) n;
+        r = conn_fill(c);
+        if (r < 0)
+            return r;
     }
 }
 
@@ -193,7 +240,9 @@ int conn_print_error(json_object *reply) {
     const char *name = jstr(p, "name");
     const char *short_name = err && strrchr(err, '.') ? strrchr(err, '.') + 1 : err;
 
-    if (ctl.json)
+    /* With several nodes the JSON on standard output is the answers'; the
+     * errors are told on standard error, each with its node. */
+    if (ctl.json && !ctl_node)
         print_json(reply);
     if (!err)
         err = "unknown error";

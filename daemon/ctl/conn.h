@@ -15,6 +15,14 @@ struct conn {
     int fd;
     char *buf;
     size_t len, cap, start;
+    const char *name;     /* a node's name in messages; NULL: the local socket */
+    bool in_call;         /* a call went out and its last reply is not in */
+    unsigned long n_replies;
+    /* NULL, or what reports that the peer went away (err: an errno, or 0
+     * for end of file) instead of "the daemon closed the connection": a
+     * node's ssh has more to say. */
+    void (*lost)(struct conn *c, int err, void *userdata);
+    void *userdata;
 };
 
 /* Chooses ctl.socket when neither --socket nor $OPHOST_SOCKET gave one: the
@@ -29,8 +37,14 @@ void conn_close(struct conn *c);
 /* Sends a call; takes params (NULL = {}). 0 or -EXIT_CONNECT. */
 int conn_send(struct conn *c, const char *method, json_object *params, bool more);
 /* The next reply into *ret: 0, -1 when interrupted (Ctrl-C), or -EXIT_*
- * after printing why. */
+ * after printing why. Blocks until it comes. */
 int conn_recv(struct conn *c, json_object **ret);
+/* A reply already read, without blocking: 1 with it in *ret, 0 when no
+ * whole one is in yet, -EXIT_ERROR after printing that it is malformed. */
+int conn_take(struct conn *c, json_object **ret);
+/* Reads what is there (once; for when poll() says the fd is readable):
+ * 0, -1 when interrupted, or -EXIT_* after reporting the peer gone. */
+int conn_fill(struct conn *c);
 
 /* One call and its reply: 0 with the reply's parameters in *ret (caller
  * puts), EXIT_ERROR after printing an error reply (or with it in

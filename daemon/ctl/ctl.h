@@ -7,7 +7,8 @@
  * socket, connecting, varlink calls and error replies), commands.c (list,
  * describe, start, stop, stats, reload, unquarantine), run.c (run and watch:
  * flags, the plan sent to the daemon, gadget help), render.c (events as
- * columns, JSON or YAML).
+ * columns, JSON or YAML), nodes.c (-H: many nodes through ssh), bridge.c
+ * (what ssh runs on a node: the local socket relayed to standard I/O).
  */
 #ifndef OPHOST_CTL_CTL_H
 #define OPHOST_CTL_CTL_H
@@ -35,6 +36,9 @@ struct ctl_options {
 };
 
 extern struct ctl_options ctl;
+/* The node (-H) what is printed now is about, or NULL: ctl_error's
+ * messages then read "ophostctl: NODE: ...". */
+extern const char *ctl_node;
 /* Set by SIGINT/SIGTERM: streams end, the client exits 0. The handler
  * also writes a byte to ctl_signal_fd (the read end of a pipe, -1 if
  * none), so a poll() for the daemon wakes up. */
@@ -57,7 +61,8 @@ bool ctl_colour(FILE *f);
 /* The terminal's width and height (80x24 when unknown). */
 void ctl_terminal_size(unsigned *ret_cols, unsigned *ret_rows);
 
-/* "ophostctl: " + the message on stderr (red prefix with colour). */
+/* "ophostctl: " (and "NODE: " while ctl_node is set) + the message on
+ * stderr (red prefix with colour). */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message and "Try 'ophostctl CMD --help'."; returns
  * EXIT_USAGE. */

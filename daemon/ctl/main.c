@@ -4,7 +4,8 @@
  * help, "did you mean" for a mistyped command, --version (the client's and
  * the daemon's), and the helpers of ctl.h. Exit status: 0 success, 1 the
  * daemon answered with an error (or a session failed), 2 usage error, 3
- * the daemon cannot be reached.
+ * the daemon cannot be reached. With -H (many nodes): 0 every node
+ * answered, 3 none could be reached, 1 any other failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,14 +17,17 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "commands.h"
 #include "config.h"
 #include "conn.h"
 #include "ctl.h"
 #include "hint.h"
+#include "nodes.h"
 #include "run.h"
 
 struct ctl_options ctl;
+const char *ctl_node;
 volatile int ctl_interrupted;
 int ctl_signal_fd = -1;
 static int signal_write_fd = -1;
@@ -83,6 +87,8 @@ void ctl_error(const char *fmt, ...) {
     bool colour = ctl_colour(stderr);
     va_list ap;
     fprintf(stderr, "%sophostctl:%s ", colour ? "\033[1;31m" : "", colour ? "\033[0m" : "");
+    if (ctl_node)
+        fprintf(stderr, "%s: ", ctl_node);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -149,6 +155,13 @@ static const struct help {
       "\n"
       "Lets sessions use a quarantined plugin again (its name, file name or path;\n"
       "replacing the file does the same). Needs root or the daemon's control-group.\n" },
+    { "bridge",
+      "Usage: ophostctl bridge\n"
+      "\n"
+      "Relays the control socket (--socket, $OPHOST_SOCKET, the daemon config's\n"
+      "control-socket) to standard input and output. It is what ssh runs on a node\n"
+      "for `ophostctl -H ssh://NODE ...`; it connects as the ssh user, so the\n"
+      "daemon's access rules apply as for a local ophostctl.\n" },
 };
 
 static void usage(FILE *f) {
@@ -169,17 +182,23 @@ static void usage(FILE *f) {
             "  stats [SESSION]                   per-operator counters\n"
             "  reload                            re-read the configuration\n"
             "  unquarantine PLUGIN               let sessions use a quarantined plugin again\n"
+            "  bridge                            relay the local socket to stdin/stdout\n"
+            "                                    (what ssh runs on a node for -H)\n"
             "\n"
             "Options:\n"
             "  -s, --socket PATH  control socket (default: $OPHOST_SOCKET, else control-socket\n"
             "                     of the daemon config, else %s)\n"
             "  -c, --config FILE  the daemon config to read control-socket from\n"
             "                     (default %s)\n"
+            "  -H, --host URL     a node's daemon through ssh: ssh://[USER@]HOST[:PORT]\n"
+            "                     (repeatable; tables get a NODE column, events a node field)\n"
+            "      --hosts-file FILE  nodes, one URL a line (# comments)\n"
             "  -j, --json         print JSON for scripts\n"
             "  -h, --help         this help; COMMAND --help for a command's help\n"
             "      --version      print the client's and the daemon's versions\n"
             "\n"
             "Exit status: 0 ok, 1 error reply or failed session, 2 usage, 3 cannot connect.\n"
+            "With -H: 0 every node answered, 1 some failed, 3 none could be reached.\n"
             "See ophostctl(1).\n",
             OPHOST_DEFAULT_CONTROL_SOCKET, OPHOST_DEFAULT_CONFIG_FILE);
 }
@@ -194,11 +213,21 @@ static int command_help(const char *cmd, FILE *f) {
     return 0;
 }
 
-/* The client's version, then the daemon's (GetInfo) if it answers. */
+/* The client's version, then the daemon's (GetInfo) if it answers; with
+ * -H each node's. */
 static int print_version(void) {
     json_object *p = NULL;
     printf("ophostctl %s\n", OPHOST_VERSION);
     fflush(stdout);
+    if (nodes_active()) {
+        int r = nodes_call("org.varlink.service.GetInfo", NULL, &p);
+        for (size_t i = 0; i < json_object_array_length(p); i++) {
+            json_object *e = json_object_array_get_idx(p, i);
+            printf("%s: ophostd %s\n", jstr(e, "node"), jstr(jget(e, "parameters"), "version"));
+        }
+        json_object_put(p);
+        return r < 0 ? 0 : r;
+    }
     conn_choose_socket();
     if (conn_call("org.varlink.service.GetInfo", NULL, &p, NULL) == 0)
         printf("ophostd %s (%s)\n", jstr(p, "version"), ctl.socket);
@@ -228,13 +257,38 @@ static const struct {
     { "start", cmd_start_stop, false }, { "stop", cmd_start_stop, false },
     { "watch", cmd_watch, true },      { "run", cmd_run, true },
     { "stats", cmd_stats, false },      { "reload", cmd_reload, false },
-    { "unquarantine", cmd_unquarantine, false },
+    { "unquarantine", cmd_unquarantine, false }, { "bridge", cmd_bridge, false },
 };
 
+/* The nodes of --hosts-file, else $OPHOST_HOSTS (with env) when no -H
+ * named any. */
+static int add_nodes(const char *hosts_file, bool env) {
+    int r = 0;
+    if (hosts_file)
+        r = nodes_add_file(hosts_file);
+    if (r == 0 && !nodes_active() && !hosts_file && env)
+        r = nodes_add_env();
+    if (r == 0 && hosts_file && !nodes_active()) {
+        ctl_error("--hosts-file %s names no node", hosts_file);
+        r = EXIT_USAGE;
+    }
+    return r;
+}
+
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    int r = run_command(argc, argv);
+    nodes_free();
+    return r;
+}
+
+static int run_command(int argc, char **argv) {
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
+        { "host", required_argument, NULL, 'H' },
+        { "hosts-file", required_argument, NULL, 'f' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -242,8 +296,9 @@ int main(int argc, char **argv) {
     };
     struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: reads see EINTR */
     const char *names[sizeof(commands) / sizeof(commands[0]) + 1] = { 0 }, *hint;
+    const char *hosts_file = NULL;
     bool version = false;
-    int c;
+    int c, r;
 
     ctl.socket = getenv("OPHOST_SOCKET");
     if (ctl.socket && ctl.socket[0])
@@ -251,8 +306,18 @@ int main(int argc, char **argv) {
     else
         ctl.socket = NULL;
     /* Global options come before the command ("+": stop at the first word). */
-    while ((c = getopt_long(argc, argv, "+s:c:jh", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "+s:c:H:jh", opts, NULL)) >= 0) {
         switch (c) {
+        case 'H':
+            r = nodes_add(optarg, "-H");
+            if (r)
+                return r;
+            break;
+        case 'f':
+            if (hosts_file)
+                return ctl_usage_error(NULL, "%s", "--hosts-file is given twice");
+            hosts_file = optarg;
+            break;
         case 's':
             ctl.socket = optarg;
             ctl.socket_origin = "from --socket";
@@ -284,6 +349,10 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The bridge runs on a node: $OPHOST_HOSTS there is for other uses. */
+    r = add_nodes(hosts_file, !(optind < argc && strcmp(argv[optind], "bridge") == 0));
+    if (r)
+        return r;
     if (version)
         return print_version();
     if (optind >= argc) {

@@ -258,6 +258,10 @@ static unsigned type_width(const char *type, const char *unit) {
     return 16;
 }
 
+bool render_draws_rounds(const struct render *r) {
+    return r->rounds && r->o.mode == OUT_COLUMNS;
+}
+
 int render_schema(struct render *r, json_object *datasources) {
     json_object *ds = json_object_array_get_idx(datasources, 0);
     char **names = NULL;
@@ -288,19 +292,30 @@ int render_schema(struct render *r, json_object *datasources) {
     ret = render_select_fields(ds, r->o.fields, r->o.default_fields, &names);
     if (ret)
         return ret;
-    r->n_cols = strv_length(names);
+    r->n_cols = strv_length(names) + (r->o.node_width ? 1 : 0);
     r->cols = calloc(r->n_cols ? r->n_cols : 1, sizeof(*r->cols));
     if (!r->cols) {
         strv_free(names);
         return EXIT_ERROR;
     }
     ctl_terminal_size(&cols, &rows);
-    for (size_t i = 0; i < r->n_cols; i++) {
+    for (size_t i = 0, first = 0; i < r->n_cols; i++) {
         struct column *c = &r->cols[i];
-        json_object *f = field_of(ds, names[i]);
+        json_object *f;
         size_t k;
-        c->name = names[i];
-        names[i] = NULL;
+        if (i == 0 && r->o.node_width) {
+            /* -H: the node an event comes from, first. */
+            c->name = strdup("node");
+            snprintf(c->head, sizeof(c->head), "NODE");
+            c->type = "string";
+            c->width = r->o.node_width > 4 ? r->o.node_width : 4;
+            used += c->width;
+            first = 1;
+            continue;
+        }
+        f = field_of(ds, names[i - first]);
+        c->name = names[i - first];
+        names[i - first] = NULL;
         c->type = jstr(f, "type");
         c->unit = jget(f, "unit") ? jstr(f, "unit") : NULL;
         c->right = type_is_number(c->type);

@@ -33,6 +33,8 @@ struct render_options {
     unsigned max_width;       /* widest a text column gets; 0 = its own width */
     const char *sort;         /* sort here, when the session ends: "-cpu,pid"; NULL = no */
     uint64_t max_entries;     /* with sort: print at most this many; 0 = all */
+    unsigned node_width;      /* > 0: a leading NODE column this wide, from the
+                                 events' "node" member (-H) */
 };
 
 struct render;
@@ -56,6 +58,8 @@ int render_check_sort(json_object *ds, const char *spec);
 /* The data sources of the stream (its first reply): 0, or EXIT_USAGE after
  * printing why (an unknown field). */
 int render_schema(struct render *r, json_object *datasources);
+/* Whether, with the schema known, events come in rounds drawn as tables. */
+bool render_draws_rounds(const struct render *r);
 /* One event; the end of a round. */
 void render_event(struct render *r, json_object *ev);
 void render_round_end(struct render *r);

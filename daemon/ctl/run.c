@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "hint.h"
+#include "nodes.h"
 #include "params.h"
 #include "render.h"
 #include "util.h"
@@ -230,6 +232,34 @@ static char *join(char **l, const char *sep) {
     return s;
 }
 
+/* conn_call; with -H the call on every node, and the first node's answer
+ * (the others' failures are told, and those nodes take no further part). */
+static int call_first(const char *method, json_object *params, json_object **ret,
+                      json_object **ret_error) {
+    json_object *answers = NULL;
+    int r;
+
+    if (!nodes_active())
+        return conn_call(method, params, ret, ret_error);
+    r = nodes_call(method, params, &answers);
+    if (json_object_array_length(answers) == 0) {
+        json_object_put(answers);
+        return r > 0 ? r : EXIT_ERROR;
+    }
+    *ret = json_object_get(jget(json_object_array_get_idx(answers, 0), "parameters"));
+    json_object_put(answers);
+    return 0;
+}
+
+/* The widest node name, for the NODE column; 0 without -H. */
+static unsigned node_width(void) {
+    size_t w = 0;
+    for (size_t i = 0; i < n_nodes; i++)
+        if (strlen(nodes[i].name) > w)
+            w = strlen(nodes[i].name);
+    return (unsigned) w;
+}
+
 /* ---------------------------------------------------------------- help */
 
 static void print_params_help(json_object *gadget) {
@@ -301,97 +331,281 @@ static void print_fields_help(json_object *datasources) {
 
 /* ------------------------------------------------------------- stream */
 
-/* Streams a Watch or Run call's replies until its end, rendering them. */
-static int stream(const char *method, json_object *params, struct render *rd) {
-    json_object **early = NULL; /* events before the schema (not expected) */
-    size_t n_early = 0;
-    bool schema = false;
-    struct conn c;
-    int r, status = 0;
+/* One stream of replies: the local daemon's, or a node's (-H). */
+struct source {
+    struct conn *c;
+    struct node *node;   /* NULL: the local daemon; its events as they come */
+    bool done;
+    json_object **early; /* events before the schema (not expected) */
+    size_t n_early;
+    json_object **round; /* merged rounds: this round's events so far, */
+    size_t n_round;
+    json_object **last;  /* and the last whole round, */
+    size_t n_last;
+    bool fresh;          /* not drawn yet */
+};
 
-    r = conn_open(&c);
-    if (r < 0) {
+struct stream {
+    const char *method;
+    struct render *rd;
+    struct source *src;
+    size_t n_src, n_live;
+    bool schema, finished, stop;
+    /* Several nodes in rounds, as a table: each node's last whole round,
+     * drawn together (on a terminal at every node's round, else when every
+     * live node has a new one). */
+    bool merge_rounds;
+    uint64_t max_total, n_shown; /* several nodes: --max-entries in all */
+    int status;
+};
+
+/* Appends o (taken) to v; out of memory, o is dropped. */
+static void push(json_object ***v, size_t *n, json_object *o) {
+    json_object **p = realloc(*v, (*n + 1) * sizeof(*p));
+    if (!p) {
+        json_object_put(o);
+        return;
+    }
+    *v = p;
+    p[(*n)++] = o;
+}
+
+static void put_all(json_object ***v, size_t *n) {
+    for (size_t i = 0; i < *n; i++)
+        json_object_put((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+/* Merged rounds: draws the nodes' last whole rounds as one round, on a
+ * terminal every time (the screen shows each node's latest), else when
+ * every live node has a new one, or at the end (end) what is new. */
+static void rounds_draw(struct stream *s, bool end) {
+    bool tty = ctl_stdout_tty(), all = true, any = false;
+
+    for (size_t i = 0; i < s->n_src; i++) {
+        all &= s->src[i].done || s->src[i].fresh;
+        any |= s->src[i].fresh;
+    }
+    if (!any || (!all && !tty && !end))
+        return;
+    for (size_t i = 0; i < s->n_src; i++) {
+        struct source *src = &s->src[i];
+        for (size_t k = 0; (tty || src->fresh) && k < src->n_last; k++)
+            render_event(s->rd, src->last[k]);
+        src->fresh = false;
+    }
+    render_round_end(s->rd);
+}
+
+/* A source's round ended: it becomes its last whole one. */
+static void round_done(struct stream *s, struct source *src) {
+    put_all(&src->last, &src->n_last);
+    src->last = src->round;
+    src->n_last = src->n_round;
+    src->round = NULL;
+    src->n_round = 0;
+    src->fresh = true;
+    rounds_draw(s, false);
+}
+
+static void deliver(struct stream *s, struct source *src, json_object *ev) {
+    if (s->merge_rounds) {
+        push(&src->round, &src->n_round, json_object_get(ev));
+        return;
+    }
+    render_event(s->rd, ev);
+    if (s->max_total && ++s->n_shown >= s->max_total)
+        s->stop = true; /* closing the connections ends the sessions */
+}
+
+static void finish(struct stream *s) {
+    if (s->finished)
+        return;
+    s->finished = true;
+    if (s->merge_rounds)
+        rounds_draw(s, true);
+    render_finish(s->rd);
+}
+
+/* A source ended (its last reply, an error, its connection gone). */
+static void source_end(struct stream *s, struct source *src, int status) {
+    if (src->done)
+        return;
+    src->done = true;
+    s->n_live--;
+    if (status && src->node) {
+        if (!src->node->status)
+            src->node->status = status;
+    } else if (status)
+        s->status = status;
+    if (s->merge_rounds && src->n_round > 0)
+        round_done(s, src); /* a last round cut short */
+    else if (s->merge_rounds)
+        rounds_draw(s, false);
+}
+
+/* One reply of src's stream. */
+static void handle(struct stream *s, struct source *src, json_object *reply) {
+    json_object *p = jget(reply, "parameters"), *v;
+    const char *node = src->node ? src->node->name : NULL;
+    bool cont = jbool(reply, "continues");
+
+    ctl_node = node;
+    if (jget(reply, "error")) {
+        if (s->n_live == 1)
+            finish(s);
+        source_end(s, src, conn_print_error(reply));
+        ctl_node = NULL;
+        return;
+    }
+    if ((v = jget(p, "datasources")) && !s->schema) {
+        s->schema = true;
+        s->status = render_schema(s->rd, v);
+        s->merge_rounds = nodes_active() && render_draws_rounds(s->rd);
+        for (size_t i = 0; i < s->n_src; i++) {
+            struct source *o = &s->src[i];
+            for (size_t k = 0; !s->status && k < o->n_early; k++)
+                deliver(s, o, o->early[k]);
+            put_all(&o->early, &o->n_early);
+        }
+        if (s->status) {
+            s->stop = true;
+            ctl_node = NULL;
+            return;
+        }
+    }
+    if ((v = jget(p, "event"))) {
+        json_object *ev = node ? nodes_tag(json_object_get(v), node) : json_object_get(v);
+        if (s->schema)
+            deliver(s, src, ev);
+        else
+            push(&src->early, &src->n_early, json_object_get(ev));
+        json_object_put(ev);
+    } else if (jbool(p, "round_end")) {
+        if (s->merge_rounds)
+            round_done(s, src);
+        else
+            render_round_end(s->rd);
+    } else if (jget(p, "dropped"))
+        ctl_error("missed %" PRIu64 " events (reading too slowly)", ju64(p, "dropped"));
+    else if (jget(p, "session") && !ctl.json)
+        fprintf(stderr, "ophostctl: %s%s%s session %s\n", node ? node : "", node ? ": " : "",
+                strstr(s->method, "Run") ? "running" : "watching", jstr(p, "session"));
+    else if (jget(p, "ended")) {
+        if (s->n_live == 1)
+            finish(s);
+        if (!ctl.json)
+            fprintf(stderr, "ophostctl: %s%ssession %s, %" PRIu64 " events\n", node ? node : "",
+                    node ? ": " : "", jstr(p, "state"), ju64(p, "events"));
+    }
+    ctl_node = NULL;
+    if (fflush(stdout) != 0) {
+        s->status = EXIT_ERROR;
+        s->stop = true;
+    } else if (!cont)
+        source_end(s, src, 0);
+}
+
+/*
+ * Streams a Watch or Run call's replies until its end, rendering them: on
+ * the local daemon, or with -H on every live node at once, their events
+ * merged as they come, each with its node. A node that fails is told and the
+ * others go on. Ends when every stream has, at Ctrl-C (closing the
+ * connections ends ad-hoc sessions; nodes_free does it for nodes), or with
+ * max_total events shown (several nodes). Takes params.
+ */
+static int stream(const char *method, json_object *params, struct render *rd, uint64_t max_total) {
+    struct stream s = { .method = method, .rd = rd };
+    struct conn local;
+    bool interrupted = false;
+    int r;
+
+    if (nodes_active()) {
+        s.src = calloc(n_nodes, sizeof(*s.src));
+        for (size_t i = 0; s.src && i < n_nodes; i++) {
+            struct node *n = &nodes[i];
+            if (!n->live || n->status)
+                continue;
+            if (conn_send(&n->conn, method, json_object_get(params), true) == 0)
+                s.src[s.n_src++] = (struct source){ .c = &n->conn, .node = n };
+        }
         json_object_put(params);
-        return -r;
-    }
-    r = conn_send(&c, method, params, true);
-    if (r < 0) {
-        conn_close(&c);
-        return -r;
-    }
-    for (;;) {
-        json_object *reply = NULL, *p, *v, *cont;
-        r = conn_recv(&c, &reply);
-        if (r == -1) /* Ctrl-C: closing the connection ends the stream */
-            break;
+        s.max_total = max_total;
+    } else {
+        r = conn_open(&local);
         if (r < 0) {
-            status = -r;
-            break;
+            json_object_put(params);
+            return -r;
         }
-        if (jget(reply, "error")) {
-            render_finish(rd);
-            status = conn_print_error(reply);
-            json_object_put(reply);
-            break;
+        r = conn_send(&local, method, params, true);
+        if (r < 0) {
+            conn_close(&local);
+            return -r;
         }
-        p = jget(reply, "parameters");
-        cont = jget(reply, "continues");
-        if ((v = jget(p, "datasources")) && !schema) {
-            schema = true;
-            status = render_schema(rd, v);
-            for (size_t i = 0; i < n_early; i++) {
-                if (!status)
-                    render_event(rd, early[i]);
-                json_object_put(early[i]);
-            }
-            n_early = 0;
-            if (status) {
-                json_object_put(reply);
-                break;
-            }
-        }
-        if ((v = jget(p, "event"))) {
-            if (schema)
-                render_event(rd, v);
-            else {
-                json_object **e = realloc(early, (n_early + 1) * sizeof(*e));
-                if (e) {
-                    early = e;
-                    early[n_early++] = json_object_get(v);
-                }
-            }
-        } else if (jbool(p, "round_end"))
-            render_round_end(rd);
-        else if (jget(p, "dropped"))
-            ctl_error("missed %" PRIu64 " events (reading too slowly)", ju64(p, "dropped"));
-        else if (jget(p, "session") && !ctl.json)
-            fprintf(stderr, "ophostctl: %s session %s\n",
-                    strstr(method, "Run") ? "running" : "watching", jstr(p, "session"));
-        else if (jget(p, "ended")) {
-            render_finish(rd);
-            if (!ctl.json)
-                fprintf(stderr, "ophostctl: session %s, %" PRIu64 " events\n", jstr(p, "state"),
-                        ju64(p, "events"));
-        }
-        if (fflush(stdout) != 0) {
-            json_object_put(reply);
-            status = EXIT_ERROR;
-            break;
-        }
-        if (!cont || !json_object_get_boolean(cont)) {
-            json_object_put(reply);
-            r = 1; /* ended */
-            break;
-        }
-        json_object_put(reply);
+        s.src = calloc(1, sizeof(*s.src));
+        if (s.src)
+            s.src[s.n_src++] = (struct source){ .c = &local };
     }
-    if (r == -1)
-        render_finish(rd); /* Ctrl-C: what was held back still goes out */
-    for (size_t i = 0; i < n_early; i++)
-        json_object_put(early[i]);
-    free(early);
-    conn_close(&c);
-    return status;
+    s.n_live = s.n_src;
+    while (s.n_live > 0 && !s.stop) {
+        struct pollfd p[s.n_src + 1];
+        size_t np = 0;
+
+        if (ctl_interrupted) {
+            interrupted = true;
+            break;
+        }
+        /* What is in already, then wait for more. */
+        for (size_t i = 0; i < s.n_src && !s.stop; i++) {
+            struct source *src = &s.src[i];
+            json_object *reply = NULL;
+            while (!src->done && !s.stop && (r = conn_take(src->c, &reply)) != 0) {
+                if (r < 0) {
+                    source_end(&s, src, -r);
+                    break;
+                }
+                handle(&s, src, reply);
+                json_object_put(reply);
+            }
+        }
+        if (s.stop || s.n_live == 0)
+            break;
+        for (size_t i = 0; i < s.n_src; i++)
+            p[np++] = (struct pollfd){ .fd = s.src[i].done ? -1 : s.src[i].c->fd, .events = POLLIN };
+        p[np] = (struct pollfd){ .fd = ctl_signal_fd, .events = POLLIN };
+        if (poll(p, np + 1, -1) < 0 && errno != EINTR) {
+            ctl_error("cannot wait for the daemon: %s", strerror(errno));
+            s.status = EXIT_ERROR;
+            break;
+        }
+        if (ctl_interrupted)
+            continue;
+        for (size_t i = 0; i < s.n_src; i++) {
+            if (s.src[i].done || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            r = conn_fill(s.src[i].c);
+            if (r < -1)
+                source_end(&s, &s.src[i], -r);
+        }
+    }
+    /* Ctrl-C, --max-entries in all, every node gone: what was held back
+     * (sorted events, rounds) still goes out. */
+    if (interrupted || s.stop || nodes_active())
+        if (!(s.stop && s.status))
+            finish(&s);
+    for (size_t i = 0; i < s.n_src; i++) {
+        put_all(&s.src[i].early, &s.src[i].n_early);
+        put_all(&s.src[i].round, &s.src[i].n_round);
+        put_all(&s.src[i].last, &s.src[i].n_last);
+    }
+    free(s.src);
+    if (!nodes_active()) {
+        conn_close(&local);
+        return s.status;
+    }
+    return s.status ? s.status : nodes_status();
 }
 
 /* ------------------------------------------------------------------ run */
@@ -437,7 +651,7 @@ static int gadget_help(const char *gadget, json_object *gparams, json_object *op
     json_object_object_add(req, "gadget", json_object_new_string(gadget));
     json_object_object_add(req, "params", json_object_get(gparams));
     json_object_object_add(req, "operators", json_object_get(ops));
-    r = conn_call(IFACE "DescribeGadget", req, &p, &err);
+    r = call_first(IFACE "DescribeGadget", req, &p, &err);
     if (err) {
         r = conn_print_error(err);
         json_object_put(err);
@@ -625,7 +839,7 @@ int cmd_run(int argc, char **argv) {
         json_object_object_add(dreq, "gadget", json_object_new_string(gadget));
         json_object_object_add(dreq, "params", json_object_get(gparams));
         json_object_object_add(dreq, "operators", json_object_get(ops));
-        r = conn_call(IFACE "DescribeGadget", dreq, &desc, &err);
+        r = call_first(IFACE "DescribeGadget", dreq, &desc, &err);
         if (err) {
             r = describe_failed(gadget, err);
             goto out;
@@ -684,18 +898,24 @@ int cmd_run(int argc, char **argv) {
         json_object_object_add(ps, "per", json_object_new_string(rounds ? "batch" : "session"));
         add_operator(ops, "limiter", ps);
     }
-    if (ro.sort && ctl_stdout_tty())
+    if (sort && rounds && nodes_active())
+        ro.sort = sort; /* the nodes' rounds, each sorted, sorted together */
+    if (ro.sort && !rounds && ctl_stdout_tty())
         fprintf(stderr, "ophostctl: sorting a stream: the events are shown when the session "
                         "ends (-d, the gadget's end or Ctrl-C)\n");
     json_object_object_add(req, "gadget", json_object_new_string(gadget));
     json_object_object_add(req, "params", json_object_get(gparams));
     json_object_object_add(req, "operators", json_object_get(ops));
+    ro.node_width = node_width();
     rd = render_new(&ro);
     if (!rd) {
         r = EXIT_ERROR;
         goto out;
     }
-    r = stream(IFACE "Run", json_object_get(req), rd);
+    /* Several nodes: the limiter ends each node's session at N, and N in
+     * all ends them all. */
+    r = stream(IFACE "Run", json_object_get(req), rd,
+               max_entries && !rounds && !ro.sort ? max_entries : 0);
 out:
     render_free(rd);
     json_object_put(err);
@@ -775,7 +995,7 @@ int cmd_watch(int argc, char **argv) {
     /* The session's own columns settings. */
     params = json_object_new_object();
     json_object_object_add(params, "name", json_object_new_string(argv[optind]));
-    r = conn_call(IFACE "DescribeSession", params, &sess, &err);
+    r = call_first(IFACE "DescribeSession", params, &sess, &err);
     if (err) {
         r = conn_print_error(err);
         if (strcmp(jstr(err, "error"), IFACE "NoSuchSession") == 0)
@@ -802,10 +1022,11 @@ int cmd_watch(int argc, char **argv) {
     }
     json_object_put(sess);
     ro.default_fields = defaults;
+    ro.node_width = node_width();
     rd = render_new(&ro);
     params = json_object_new_object();
     json_object_object_add(params, "name", json_object_new_string(argv[optind]));
-    r = rd ? stream(IFACE "Watch", params, rd) : EXIT_ERROR;
+    r = rd ? stream(IFACE "Watch", params, rd, 0) : EXIT_ERROR;
     if (!rd)
         json_object_put(params);
     render_free(rd);

@@ -62,6 +62,10 @@ grep -q '_ophostctl ophostctl' "$tmp/out" || fail "complete -p: $(cat "$tmp/out"
 complete_words ophostctl run trace_e | grep -qx trace_exec || fail "run trace_e: $(complete_words ophostctl run trace_e)"
 [ "$(complete_words ophostctl --socket "$OPHOST_SOCKET" stop b | tr '\n' ' ')" = "beta " ] ||
     fail "with --socket: $(complete_words ophostctl --socket "$OPHOST_SOCKET" stop b)"
+[ "$(complete_words ophostctl -H ssh://node1 st | tr '\n' ' ')" = "start stop stats " ] ||
+    fail "after -H: $(complete_words ophostctl -H ssh://node1 st)"
+[ "$(complete_words ophostctl --hos | tr '\n' ' ')" = "--host --hosts-file " ] || fail "--hos: $(complete_words ophostctl --hos)"
+[ "$(complete_words ophostctl -H s | tr '\n' ' ')" = "ssh:// " ] || fail "-H s: $(complete_words ophostctl -H s)"
 ok "bash completion loads and completes commands, sessions and gadgets from the daemon"
 
 # --- the socket: --socket, $OPHOST_SOCKET, control-socket of the config
