@@ -19,8 +19,6 @@
 # Skips (77, with the reason) when not root, without systemd-nspawn,
 # prometheus, systemd-journal-remote or ssh, for a sanitizer build, or when
 # the container root must be built and the Debian mirror cannot be reached.
-# The -H part is skipped (with a line saying so) when OPHOSTCTL has no
-# --host option.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -389,139 +387,134 @@ ok "journalctl -D remote OPHOST_SESSION=fleet -o json --output-fields=... | jq '
 # README "One ophostctl for many nodes": the build's ophostctl on the host,
 # ssh (OPHOST_SSH, with the test's ssh_config) running the node's installed
 # `ophostctl bridge`. NODE is the URL's user@host:port, as given.
-help=$("$host_ctl" --help 2>&1 || true)
-if ! grep -q -e --host <<<"$help"; then
-    echo "SKIP the -H part: this ophostctl has no --host"
-else
-    hosts=()
-    urls=()
-    for i in $(seq 0 $((nodes - 1))); do
-        urls[i]=ssh://root@127.0.0.1:${sports[i]}
-        hosts+=(-H "${urls[i]}")
-    done
-    node_name() { echo "root@127.0.0.1:${sports[$1]}"; }
-    ctl_out=$tmp/ctl.out
-    ctl_err=$tmp/ctl.err
-    # ctl ARGS...: the build's ophostctl; its status in $rc, its output in
-    # $out and $ctl_out, its stderr in $ctl_err.
-    ctl() {
-        rc=0
-        "$host_ctl" "$@" >"$ctl_out" 2>"$ctl_err" || rc=$?
-        out=$(cat "$ctl_out")
-    }
-    # rows OUTPUT I: the rows of node I in a table with a NODE column,
-    # without that column.
-    rows() { awk -v n="$(node_name "$2")" '$1 == n { $1 = ""; sub(/^ /, ""); print }' <<<"$1"; }
+hosts=()
+urls=()
+for i in $(seq 0 $((nodes - 1))); do
+    urls[i]=ssh://root@127.0.0.1:${sports[i]}
+    hosts+=(-H "${urls[i]}")
+done
+node_name() { echo "root@127.0.0.1:${sports[$1]}"; }
+ctl_out=$tmp/ctl.out
+ctl_err=$tmp/ctl.err
+# ctl ARGS...: the build's ophostctl; its status in $rc, its output in
+# $out and $ctl_out, its stderr in $ctl_err.
+ctl() {
+    rc=0
+    "$host_ctl" "$@" >"$ctl_out" 2>"$ctl_err" || rc=$?
+    out=$(cat "$ctl_out")
+}
+# rows OUTPUT I: the rows of node I in a table with a NODE column,
+# without that column.
+rows() { awk -v n="$(node_name "$2")" '$1 == n { $1 = ""; sub(/^ /, ""); print }' <<<"$1"; }
 
-    ctl "${hosts[@]}" list sessions
-    [ "$rc" = 0 ] || fail "ophostctl -H x3 list sessions exited $rc, expected 0: $(cat "$ctl_err")"
-    header=$(head -n 1 <<<"$out")
-    [ "$(awk '{print $1, $2, $3, $4}' <<<"$header")" = "NODE SESSION GADGET STATE" ] ||
-        fail "ophostctl -H x3 list sessions: header '$header', expected 'NODE SESSION GADGET STATE ...'"
-    for i in $(seq 0 $((nodes - 1))); do
-        want=$(node_ssh "$i" "$inst_ophostctl" list sessions -q | LC_ALL=C sort)
-        got=$(rows "$out" "$i" | awk '{print $1}' | LC_ALL=C sort)
-        [ "$got" = "$want" ] || fail "ophostctl -H x3 list sessions: the sessions of $(node_name "$i") are
+ctl "${hosts[@]}" list sessions
+[ "$rc" = 0 ] || fail "ophostctl -H x3 list sessions exited $rc, expected 0: $(cat "$ctl_err")"
+header=$(head -n 1 <<<"$out")
+[ "$(awk '{print $1, $2, $3, $4}' <<<"$header")" = "NODE SESSION GADGET STATE" ] ||
+    fail "ophostctl -H x3 list sessions: header '$header', expected 'NODE SESSION GADGET STATE ...'"
+for i in $(seq 0 $((nodes - 1))); do
+    want=$(node_ssh "$i" "$inst_ophostctl" list sessions -q | LC_ALL=C sort)
+    got=$(rows "$out" "$i" | awk '{print $1}' | LC_ALL=C sort)
+    [ "$got" = "$want" ] || fail "ophostctl -H x3 list sessions: the sessions of $(node_name "$i") are
 $got
 expected (its own ophostctl list sessions -q)
 $want
 in
 $out"
-        [ "$(rows "$out" "$i" | awk '$1 == "beat" {print $3}')" = running ] ||
-            fail "ophostctl -H x3 list sessions: beat is not running on $(node_name "$i"): $out"
-    done
-    others=$(awk 'NR > 1 {print $1}' <<<"$out" | sort -u | tr '\n' ' ')
-    [ "$others" = "$(for i in $(seq 0 $((nodes - 1))); do node_name "$i"; done | sort -u | tr '\n' ' ')" ] ||
-        fail "ophostctl -H x3 list sessions: NODE values '$others'"
-    ok "ophostctl -H x3 list sessions: NODE first, each node's rows are its own sessions (beat running), $(($(wc -l <<<"$out") - 1)) rows"
+    [ "$(rows "$out" "$i" | awk '$1 == "beat" {print $3}')" = running ] ||
+        fail "ophostctl -H x3 list sessions: beat is not running on $(node_name "$i"): $out"
+done
+others=$(awk 'NR > 1 {print $1}' <<<"$out" | sort -u | tr '\n' ' ')
+[ "$others" = "$(for i in $(seq 0 $((nodes - 1))); do node_name "$i"; done | sort -u | tr '\n' ' ')" ] ||
+    fail "ophostctl -H x3 list sessions: NODE values '$others'"
+ok "ophostctl -H x3 list sessions: NODE first, each node's rows are its own sessions (beat running), $(($(wc -l <<<"$out") - 1)) rows"
 
-    ctl "${hosts[@]}" stats beat
-    [ "$rc" = 0 ] || fail "ophostctl -H x3 stats beat exited $rc, expected 0: $(cat "$ctl_err")"
-    grep -q '^NODE  *OPERATOR ' <<<"$out" || fail "ophostctl -H x3 stats beat: no table with NODE first, then OPERATOR: $out"
-    for i in $(seq 0 $((nodes - 1))); do
-        grep -q "^$(node_name "$i"): beat (running): [0-9]* events emitted" <<<"$out" ||
-            fail "ophostctl -H x3 stats beat: no line '$(node_name "$i"): beat (running): N events emitted': $out"
-        ops=$(rows "$out" "$i" | grep -c -w -e synthetic -e null || true)
-        [ "$ops" = 2 ] || fail "ophostctl -H x3 stats beat: $ops rows of synthetic and null for $(node_name "$i"), expected 2: $out"
-    done
-    ok "ophostctl -H x3 stats beat: each node's 'NODE: beat (running)' line and its 2 operators in rows with NODE first"
+ctl "${hosts[@]}" stats beat
+[ "$rc" = 0 ] || fail "ophostctl -H x3 stats beat exited $rc, expected 0: $(cat "$ctl_err")"
+grep -q '^NODE  *OPERATOR ' <<<"$out" || fail "ophostctl -H x3 stats beat: no table with NODE first, then OPERATOR: $out"
+for i in $(seq 0 $((nodes - 1))); do
+    grep -q "^$(node_name "$i"): beat (running): [0-9]* events emitted" <<<"$out" ||
+        fail "ophostctl -H x3 stats beat: no line '$(node_name "$i"): beat (running): N events emitted': $out"
+    ops=$(rows "$out" "$i" | grep -c -w -e synthetic -e null || true)
+    [ "$ops" = 2 ] || fail "ophostctl -H x3 stats beat: $ops rows of synthetic and null for $(node_name "$i"), expected 2: $out"
+done
+ok "ophostctl -H x3 stats beat: each node's 'NODE: beat (running)' line and its 2 operators in rows with NODE first"
 
-    # per_node_seqs FILE N: FILE (merged -o json events) has seq 1..N from
-    # each node named in $want_nodes, with its node field, and no other.
-    per_node_seqs() {
-        python3 -c '
+# per_node_seqs FILE N: FILE (merged -o json events) has seq 1..N from
+# each node named in $want_nodes, with its node field, and no other.
+per_node_seqs() {
+    python3 -c '
 import json, sys
 names, n = sys.argv[1].split(), int(sys.argv[2])
 per = {}
 for line in open(sys.argv[3]):
-    e = json.loads(line)
-    if "node" not in e:
-        sys.exit("an event without a node field: %s" % line.strip())
-    per.setdefault(e["node"], []).append(e["seq"])
+e = json.loads(line)
+if "node" not in e:
+    sys.exit("an event without a node field: %s" % line.strip())
+per.setdefault(e["node"], []).append(e["seq"])
 if sorted(per) != sorted(names):
-    sys.exit("events from nodes %s, expected %s" % (sorted(per), sorted(names)))
+sys.exit("events from nodes %s, expected %s" % (sorted(per), sorted(names)))
 for name in names:
-    if sorted(per[name]) != list(range(1, n + 1)):
-        sys.exit("node %s: seq %s, expected 1..%d" % (name, per[name], n))
+if sorted(per[name]) != list(range(1, n + 1)):
+    sys.exit("node %s: seq %s, expected 1..%d" % (name, per[name], n))
 ' "$want_nodes" "$2" "$1"
-    }
-    want_nodes=$(for i in $(seq 0 $((nodes - 1))); do node_name "$i"; done | tr '\n' ' ')
-    ctl "${hosts[@]}" run synthetic -p count=7 -p rate=0 -o json
-    [ "$rc" = 0 ] || fail "ophostctl -H x3 run synthetic -p count=7 exited $rc, expected 0: $(cat "$ctl_err")"
-    per_node_seqs "$ctl_out" 7 ||
-        fail "ophostctl -H x3 run synthetic -p count=7 -o json: expected seq 1..7 from each node with its node field; got $(wc -l <"$ctl_out") lines: $(head -n 3 "$ctl_out")"
-    ok "ophostctl -H x3 run synthetic -p count=7 -o json: 21 events merged, seq 1..7 from each node with its node field"
+}
+want_nodes=$(for i in $(seq 0 $((nodes - 1))); do node_name "$i"; done | tr '\n' ' ')
+ctl "${hosts[@]}" run synthetic -p count=7 -p rate=0 -o json
+[ "$rc" = 0 ] || fail "ophostctl -H x3 run synthetic -p count=7 exited $rc, expected 0: $(cat "$ctl_err")"
+per_node_seqs "$ctl_out" 7 ||
+    fail "ophostctl -H x3 run synthetic -p count=7 -o json: expected seq 1..7 from each node with its node field; got $(wc -l <"$ctl_out") lines: $(head -n 3 "$ctl_out")"
+ok "ophostctl -H x3 run synthetic -p count=7 -o json: 21 events merged, seq 1..7 from each node with its node field"
 
-    # With several nodes --max-entries counts the merged stream: N in all.
-    { echo "# the fleet test's nodes"; printf '%s\n' "${urls[@]}"; } >"$tmp/hosts"
-    ctl --hosts-file "$tmp/hosts" run synthetic -p rate=20 --max-entries 4 -o json
-    [ "$rc" = 0 ] || fail "ophostctl --hosts-file run synthetic --max-entries 4 exited $rc, expected 0: $(cat "$ctl_err")"
-    python3 -c '
+# With several nodes --max-entries counts the merged stream: N in all.
+{ echo "# the fleet test's nodes"; printf '%s\n' "${urls[@]}"; } >"$tmp/hosts"
+ctl --hosts-file "$tmp/hosts" run synthetic -p rate=20 --max-entries 4 -o json
+[ "$rc" = 0 ] || fail "ophostctl --hosts-file run synthetic --max-entries 4 exited $rc, expected 0: $(cat "$ctl_err")"
+python3 -c '
 import json, sys
 names = sys.argv[1].split()
 per = {}
 lines = open(sys.argv[2]).read().splitlines()
 if len(lines) != 4:
-    sys.exit("%d events, expected 4 in all" % len(lines))
+sys.exit("%d events, expected 4 in all" % len(lines))
 for line in lines:
-    e = json.loads(line)
-    if e.get("node") not in names:
-        sys.exit("node %r is none of %s" % (e.get("node"), names))
-    per.setdefault(e["node"], []).append(e["seq"])
+e = json.loads(line)
+if e.get("node") not in names:
+    sys.exit("node %r is none of %s" % (e.get("node"), names))
+per.setdefault(e["node"], []).append(e["seq"])
 for node, seqs in per.items():
-    if seqs != list(range(1, len(seqs) + 1)):
-        sys.exit("node %s: seq %s, expected 1..%d in order" % (node, seqs, len(seqs)))
+if seqs != list(range(1, len(seqs) + 1)):
+    sys.exit("node %s: seq %s, expected 1..%d in order" % (node, seqs, len(seqs)))
 ' "$want_nodes" "$ctl_out" ||
-        fail "ophostctl --hosts-file FILE run synthetic --max-entries 4 -o json: expected 4 events in all, each node's from seq 1 on; got: $out"
-    ok "ophostctl --hosts-file FILE (# comment + 3 URLs) run synthetic --max-entries 4 -o json: 4 events in all from the merged stream ($(jq -r .node "$ctl_out" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep = ", "}'))"
+    fail "ophostctl --hosts-file FILE run synthetic --max-entries 4 -o json: expected 4 events in all, each node's from seq 1 on; got: $out"
+ok "ophostctl --hosts-file FILE (# comment + 3 URLs) run synthetic --max-entries 4 -o json: 4 events in all from the merged stream ($(jq -r .node "$ctl_out" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep = ", "}'))"
 
-    # One node's sshd stops: it is reported, the others still answer.
-    down=$((nodes - 1))
-    node_ssh "$down" systemctl stop ssh.service || true
-    gone() { ! node_ssh "$down" true 2>/dev/null; }
-    wait_for 10 gone || node_fail "$down" "sshd still answers after systemctl stop ssh.service"
-    want_err="ophostctl: $(node_name "$down"): cannot reach the daemon:"
-    ctl "${hosts[@]}" list sessions
-    [ "$rc" = 1 ] || fail "ophostctl -H x3 list sessions with $(node_name "$down")'s sshd stopped exited $rc, expected 1 (some node failed): $(cat "$ctl_err")"
-    grep -q -F "$want_err" "$ctl_err" ||
-        fail "ophostctl -H x3 list sessions with $(node_name "$down")'s sshd stopped: stderr lacks '$want_err': $(cat "$ctl_err")"
-    [ -z "$(rows "$out" "$down")" ] || fail "rows of the stopped node: $out"
-    for i in $(seq 0 $((down - 1))); do
-        [ "$(rows "$out" "$i" | awk '$1 == "beat" {print $3}')" = running ] ||
-            fail "with $(node_name "$down") down, beat of $(node_name "$i") is not listed running: $out"
-    done
-    ok "$(node_name "$down")'s sshd stopped: list sessions exits 1, '$(head -n 1 "$ctl_err")', the other nodes listed"
+# One node's sshd stops: it is reported, the others still answer.
+down=$((nodes - 1))
+node_ssh "$down" systemctl stop ssh.service || true
+gone() { ! node_ssh "$down" true 2>/dev/null; }
+wait_for 10 gone || node_fail "$down" "sshd still answers after systemctl stop ssh.service"
+want_err="ophostctl: $(node_name "$down"): cannot reach the daemon:"
+ctl "${hosts[@]}" list sessions
+[ "$rc" = 1 ] || fail "ophostctl -H x3 list sessions with $(node_name "$down")'s sshd stopped exited $rc, expected 1 (some node failed): $(cat "$ctl_err")"
+grep -q -F "$want_err" "$ctl_err" ||
+    fail "ophostctl -H x3 list sessions with $(node_name "$down")'s sshd stopped: stderr lacks '$want_err': $(cat "$ctl_err")"
+[ -z "$(rows "$out" "$down")" ] || fail "rows of the stopped node: $out"
+for i in $(seq 0 $((down - 1))); do
+    [ "$(rows "$out" "$i" | awk '$1 == "beat" {print $3}')" = running ] ||
+        fail "with $(node_name "$down") down, beat of $(node_name "$i") is not listed running: $out"
+done
+ok "$(node_name "$down")'s sshd stopped: list sessions exits 1, '$(head -n 1 "$ctl_err")', the other nodes listed"
 
-    ctl "${hosts[@]}" run synthetic -p count=5 -p rate=0 -o json
-    [ "$rc" = 1 ] || fail "ophostctl -H x3 run with a node down exited $rc, expected 1: $(cat "$ctl_err")"
-    grep -q -F "$want_err" "$ctl_err" || fail "ophostctl -H x3 run with a node down: stderr lacks '$want_err': $(cat "$ctl_err")"
-    want_nodes=$(for i in $(seq 0 $((down - 1))); do node_name "$i"; done | tr '\n' ' ')
-    per_node_seqs "$ctl_out" 5 ||
-        fail "ophostctl -H x3 run with a node down: expected seq 1..5 from each other node; got $(head -n 3 "$ctl_out")"
-    ctl -H "${urls[down]}" list sessions
-    [ "$rc" = 3 ] || fail "ophostctl -H (only the stopped node) list sessions exited $rc, expected 3 (no node reached): $(cat "$ctl_err")"
-    ok "with $(node_name "$down") down: run merges the others' 5 events each and exits 1; -H of that node alone exits 3"
-fi
+ctl "${hosts[@]}" run synthetic -p count=5 -p rate=0 -o json
+[ "$rc" = 1 ] || fail "ophostctl -H x3 run with a node down exited $rc, expected 1: $(cat "$ctl_err")"
+grep -q -F "$want_err" "$ctl_err" || fail "ophostctl -H x3 run with a node down: stderr lacks '$want_err': $(cat "$ctl_err")"
+want_nodes=$(for i in $(seq 0 $((down - 1))); do node_name "$i"; done | tr '\n' ' ')
+per_node_seqs "$ctl_out" 5 ||
+    fail "ophostctl -H x3 run with a node down: expected seq 1..5 from each other node; got $(head -n 3 "$ctl_out")"
+ctl -H "${urls[down]}" list sessions
+[ "$rc" = 3 ] || fail "ophostctl -H (only the stopped node) list sessions exited $rc, expected 3 (no node reached): $(cat "$ctl_err")"
+ok "with $(node_name "$down") down: run merges the others' 5 events each and exits 1; -H of that node alone exits 3"
 
 echo "# fleet test ran $(($(date +%s) - started)) s"
 echo "$n_ok passed, 0 failed"
