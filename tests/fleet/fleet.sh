@@ -448,15 +448,15 @@ import json, sys
 names, n = sys.argv[1].split(), int(sys.argv[2])
 per = {}
 for line in open(sys.argv[3]):
-e = json.loads(line)
-if "node" not in e:
-    sys.exit("an event without a node field: %s" % line.strip())
-per.setdefault(e["node"], []).append(e["seq"])
+    e = json.loads(line)
+    if "node" not in e:
+        sys.exit("an event without a node field: %s" % line.strip())
+    per.setdefault(e["node"], []).append(e["seq"])
 if sorted(per) != sorted(names):
-sys.exit("events from nodes %s, expected %s" % (sorted(per), sorted(names)))
+    sys.exit("events from nodes %s, expected %s" % (sorted(per), sorted(names)))
 for name in names:
-if sorted(per[name]) != list(range(1, n + 1)):
-    sys.exit("node %s: seq %s, expected 1..%d" % (name, per[name], n))
+    if sorted(per[name]) != list(range(1, n + 1)):
+        sys.exit("node %s: seq %s, expected 1..%d" % (name, per[name], n))
 ' "$want_nodes" "$2" "$1"
 }
 want_nodes=$(for i in $(seq 0 $((nodes - 1))); do node_name "$i"; done | tr '\n' ' ')
@@ -476,15 +476,15 @@ names = sys.argv[1].split()
 per = {}
 lines = open(sys.argv[2]).read().splitlines()
 if len(lines) != 4:
-sys.exit("%d events, expected 4 in all" % len(lines))
+    sys.exit("%d events, expected 4 in all" % len(lines))
 for line in lines:
-e = json.loads(line)
-if e.get("node") not in names:
-    sys.exit("node %r is none of %s" % (e.get("node"), names))
-per.setdefault(e["node"], []).append(e["seq"])
+    e = json.loads(line)
+    if e.get("node") not in names:
+        sys.exit("node %r is none of %s" % (e.get("node"), names))
+    per.setdefault(e["node"], []).append(e["seq"])
 for node, seqs in per.items():
-if seqs != list(range(1, len(seqs) + 1)):
-    sys.exit("node %s: seq %s, expected 1..%d in order" % (node, seqs, len(seqs)))
+    if seqs != list(range(1, len(seqs) + 1)):
+        sys.exit("node %s: seq %s, expected 1..%d in order" % (node, seqs, len(seqs)))
 ' "$want_nodes" "$ctl_out" ||
     fail "ophostctl --hosts-file FILE run synthetic --max-entries 4 -o json: expected 4 events in all, each node's from seq 1 on; got: $out"
 ok "ophostctl --hosts-file FILE (# comment + 3 URLs) run synthetic --max-entries 4 -o json: 4 events in all from the merged stream ($(jq -r .node "$ctl_out" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep = ", "}'))"
