@@ -13,7 +13,8 @@ PACKAGES = meson ninja-build pkg-config gcc g++ libc6-dev binutils \
            debootstrap systemd-container python3 \
            bpftrace libbpf-tools \
            jq tmux scdoc bash-completion man-db \
-           libmicrohttpd-dev prometheus systemd-journal-remote curl
+           libmicrohttpd-dev prometheus systemd-journal-remote curl \
+           openssh-client iproute2 procps
 
 .PHONY: all deps setup build run test test-asan test-valgrind bench clean
 
