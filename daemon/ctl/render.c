@@ -416,16 +416,26 @@ static void cell_text(const struct column *c, json_object *v, char *out, size_t 
     }
     s = json_object_get_string(v);
     if (strcmp(c->type, "timestamp") == 0 && s && strlen(s) >= 23 && s[10] == 'T') {
-        /* RFC 3339 UTC with nanoseconds: local time to the millisecond. */
+        /* RFC 3339 UTC with nanoseconds: local time to the millisecond.
+         * Events come in bursts within a second: the local time of the
+         * last second is kept. */
+        static char last_utc[20], last_local[16];
         struct tm tm = { 0 }, lt;
         time_t t;
+        if (memcmp(s, last_utc, 19) == 0) {
+            snprintf(out, size, "%s.%.3s", last_local, s + 20);
+            return;
+        }
         if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
                    &tm.tm_min, &tm.tm_sec) == 6) {
             tm.tm_year -= 1900;
             tm.tm_mon -= 1;
             t = timegm(&tm);
             localtime_r(&t, &lt);
-            snprintf(out, size, "%02d:%02d:%02d.%.3s", lt.tm_hour, lt.tm_min, lt.tm_sec, s + 20);
+            snprintf(last_local, sizeof(last_local), "%02d:%02d:%02d", lt.tm_hour, lt.tm_min,
+                     lt.tm_sec);
+            memcpy(last_utc, s, 19);
+            snprintf(out, size, "%s.%.3s", last_local, s + 20);
             return;
         }
     }
