@@ -22,6 +22,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib-prometheus.sh
+. "$(dirname "$0")/../lib-prometheus.sh"
 
 usage 2 "fleet.sh BUILDDIR OPHOSTCTL" "$@"
 builddir=$(cd "$1" && pwd)
@@ -250,29 +252,8 @@ scrape_configs:
     file_sd_configs:
       - files: ['$tmp/ophost-nodes.yml']
 END_PROM
-mkdir -p "$tmp/tsdb"
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
-    --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
-pids+=("$!")
-prom_ready() { curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$prom_port/-/ready"; }
-wait_for 30 prom_ready || fail "Prometheus did not get ready: $(tail -n 5 "$tmp/prometheus.log")"
+prom_start "$tmp/prometheus.yml" "$prom_port"
 
-# query PROMQL: the result vector, "labels value" per line, sorted; every
-# label but job and instance (the node label names the node).
-query() {
-    curl -sS --max-time 5 --get --data-urlencode "query=$1" \
-        "http://127.0.0.1:$prom_port/api/v1/query" | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-if r.get("status") != "success":
-    sys.exit("query failed: %s" % r)
-out = []
-for s in r["data"]["result"]:
-    m = {k: v for k, v in s["metric"].items() if k not in ("job", "instance")}
-    labels = ",".join("%s=%s" % (k, m[k]) for k in sorted(m))
-    out.append("%s %s" % (labels, s["value"][1]))
-print("\n".join(sorted(out)))'
-}
 # per_node FORMAT VALUE...: the expected lines, FORMAT with %s for the node
 # name and then its value (the i-th VALUE, or the only one for every node),
 # sorted as query sorts them.
@@ -285,37 +266,28 @@ per_node() {
         printf "$fmt\n" "${names[i]}" "${vals[i]:-${vals[0]}}"
     done | LC_ALL=C sort
 }
-# expect PROMQL WANT: the query's result is exactly WANT.
-expect() {
-    local got
-    got=$(query "$1") || fail "query $1 failed: $got"
-    [ "$got" = "$2" ] || fail "query $1: expected
-$2
-got
-$got"
-}
 want_up=$(per_node "__name__=up,node=%s %s" 1)
-scraped() { [ "$(query 'up{job="ophost"}')" = "$want_up" ]; }
+scraped() { [ "$(prom_query 'up{job="ophost"}')" = "$want_up" ]; }
 wait_for 30 scraped || fail "Prometheus does not scrape the $nodes nodes: expected
 $want_up
 got
-$(query 'up')"
+$(prom_query 'up')"
 want_total=$(per_node "__name__=fleet_events_total,node=%s,session=fleet %s" "${counts[@]}")
-complete() { [ "$(query fleet_events_total)" = "$want_total" ]; }
+complete() { [ "$(prom_query fleet_events_total)" = "$want_total" ]; }
 wait_for 30 complete || true
 ok "Prometheus scrapes 127.0.0.1:${mports[0]}, :${mports[1]}, :${mports[2]} from one file_sd target file (up 1 each)"
 
-expect 'fleet_events_total' "$want_total"
-expect 'fleet_seq_total' "$(per_node "__name__=fleet_seq_total,node=%s,session=fleet %s" 5050 20100 45150)"
-expect 'ophost_session_events_emitted_total{session="fleet"}' \
+prom_expect 'fleet_events_total' "$want_total"
+prom_expect 'fleet_seq_total' "$(per_node "__name__=fleet_seq_total,node=%s,session=fleet %s" 5050 20100 45150)"
+prom_expect 'ophost_session_events_emitted_total{session="fleet"}' \
     "$(per_node "__name__=ophost_session_events_emitted_total,node=%s,session=fleet %s" "${counts[@]}")"
-expect 'ophost_operator_events_in_total{session="fleet",operator="journal"}' \
+prom_expect 'ophost_operator_events_in_total{session="fleet",operator="journal"}' \
     "$(per_node "__name__=ophost_operator_events_in_total,node=%s,operator=journal,session=fleet %s" "${counts[@]}")"
-expect 'ophost_session_state{session="beat",state="running"}' \
+prom_expect 'ophost_session_state{session="beat",state="running"}' \
     "$(per_node "__name__=ophost_session_state,node=%s,session=beat,state=running %s" 1)"
-expect 'count by (node) (ophost_build_info)' "$(per_node "node=%s %s" 1)"
-expect 'sum(fleet_events_total)' " 600"
-expect 'sum by (node) (fleet_events_total)' "$(per_node "node=%s %s" "${counts[@]}")"
+prom_expect 'count by (node) (ophost_build_info)' "$(per_node "node=%s %s" 1)"
+prom_expect 'sum(fleet_events_total)' " 600"
+prom_expect 'sum by (node) (fleet_events_total)' "$(per_node "node=%s %s" "${counts[@]}")"
 ok "per node (label node): fleet_events_total 100/200/300, fleet_seq_total 5050/20100/45150, the daemon's emitted and journal-sink counters, beat running, build_info; fleet-wide sum 600"
 
 # ---- the central journal ---------------------------------------------------

@@ -9,6 +9,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib-prometheus.sh
+. "$(dirname "$0")/../lib-prometheus.sh"
 
 usage 2 "prometheus.sh OPHOSTD PLUGIN_DIR" "$@"
 ophostd=$1
@@ -73,82 +75,53 @@ promtool check metrics <"$tmp/scrape" >"$tmp/promtool.out" 2>&1 ||
     fail "promtool check metrics: $(cat "$tmp/promtool.out")"
 ok "promtool check metrics accepts the exposition ($(grep -c -v '^#' "$tmp/scrape") samples)"
 
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
-    --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
-pids+=("$!")
-prom_ready() { curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$prom_port/-/ready"; }
-wait_for 30 prom_ready || fail "Prometheus did not get ready: $(tail -n 5 "$tmp/prometheus.log")"
+prom_start "$tmp/prometheus.yml" "$prom_port"
 
-# query PROMQL: the values of the result vector, "labels=value" per line,
-# sorted (labels without job and instance).
-query() {
-    curl -sS --max-time 5 --get --data-urlencode "query=$1" \
-        "http://127.0.0.1:$prom_port/api/v1/query" | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-if r.get("status") != "success":
-    sys.exit("query failed: %s" % r)
-out = []
-for s in r["data"]["result"]:
-    m = {k: v for k, v in s["metric"].items() if k not in ("job", "instance")}
-    labels = ",".join("%s=%s" % (k, m[k]) for k in sorted(m))
-    out.append("%s %s" % (labels, s["value"][1]))
-print("\n".join(sorted(out)))'
-}
-# expect PROMQL WANT: the query's result is exactly WANT.
-expect() {
-    local got
-    got=$(query "$1") || fail "query $1 failed: $got"
-    [ "$got" = "$2" ] || fail "query $1: expected
-$2
-got
-$got"
-}
-scraped() { [ "$(query 'up{job="ophost"}')" = "__name__=up 1" ]; }
-wait_for 30 scraped || fail "Prometheus did not scrape ophostd: $(query 'up')"
-has_data() { [ -n "$(query 'known_seq_total')" ]; }
+scraped() { [ "$(prom_query 'up{job="ophost"}')" = "__name__=up 1" ]; }
+wait_for 30 scraped || fail "Prometheus did not scrape ophostd: $(prom_query 'up')"
+has_data() { [ -n "$(prom_query 'known_seq_total')" ]; }
 wait_for 10 has_data || fail "no known_seq_total in Prometheus"
 ok "Prometheus 127.0.0.1:$prom_port scrapes ophostd 127.0.0.1:$port (up 1)"
 
-expect 'known_events_total' "__name__=known_events_total,session=known 1000"
-expect 'known_seq_total' "__name__=known_seq_total,session=known 500500"
-expect 'known_last_pid' "__name__=known_last_pid,session=known 1000"
+prom_expect 'known_events_total' "__name__=known_events_total,session=known 1000"
+prom_expect 'known_seq_total' "__name__=known_seq_total,session=known 500500"
+prom_expect 'known_last_pid' "__name__=known_last_pid,session=known 1000"
 ok "counter known_events_total 1000, counter known_seq_total 500500 (1 + ... + 1000), gauge known_last_pid 1000"
 
-expect 'known_seq_bucket' "__name__=known_seq_bucket,le=+Inf,session=known 1000
+prom_expect 'known_seq_bucket' "__name__=known_seq_bucket,le=+Inf,session=known 1000
 __name__=known_seq_bucket,le=10,session=known 10
 __name__=known_seq_bucket,le=100,session=known 100
 __name__=known_seq_bucket,le=500,session=known 500"
-expect 'known_seq_sum' "__name__=known_seq_sum,session=known 500500"
-expect 'known_seq_count' "__name__=known_seq_count,session=known 1000"
-expect 'histogram_quantile(0.5, known_seq_bucket)' "session=known 500"
+prom_expect 'known_seq_sum' "__name__=known_seq_sum,session=known 500500"
+prom_expect 'known_seq_count' "__name__=known_seq_count,session=known 1000"
+prom_expect 'histogram_quantile(0.5, known_seq_bucket)' "session=known 500"
 ok "histogram known_seq: buckets 10/100/500/+Inf = 10/100/500/1000, sum 500500, count 1000, median 500"
 
-expect 'count(known_comm_events_total)' " 11"
-expect 'known_comm_events_total{ophost_overflow="true"}' \
+prom_expect 'count(known_comm_events_total)' " 11"
+prom_expect 'known_comm_events_total{ophost_overflow="true"}' \
     "__name__=known_comm_events_total,ophost_overflow=true,session=known 990"
-expect 'known_comm_events_total{comm="comm-7"}' \
+prom_expect 'known_comm_events_total{comm="comm-7"}' \
     "__name__=known_comm_events_total,comm=comm-7,session=known 1"
-expect 'ophost_metrics_series{metric="known_comm_events_total"}' \
+prom_expect 'ophost_metrics_series{metric="known_comm_events_total"}' \
     "__name__=ophost_metrics_series,metric=known_comm_events_total,session=known 10"
-expect 'ophost_metrics_overflow_events_total{metric="known_comm_events_total"}' \
+prom_expect 'ophost_metrics_overflow_events_total{metric="known_comm_events_total"}' \
     "__name__=ophost_metrics_overflow_events_total,metric=known_comm_events_total,session=known 990"
-expect 'ophost_metrics_overflow_events_total{metric="known_seq_total"}' \
+prom_expect 'ophost_metrics_overflow_events_total{metric="known_seq_total"}' \
     "__name__=ophost_metrics_overflow_events_total,metric=known_seq_total,session=known 0"
 log_has "metric 'known_comm_events_total': 10 series (label combinations) reached (max-series)" ||
     fail "the overflow was not logged"
 ok "max-series 10: 10 series of comm plus the overflow series with 990 events, reported by ophost_metrics_overflow_events_total and the log"
 
-expect 'ophost_session_events_emitted_total' "__name__=ophost_session_events_emitted_total,session=known 1000"
-expect 'ophost_operator_events_in_total{operator="metrics"}' \
+prom_expect 'ophost_session_events_emitted_total' "__name__=ophost_session_events_emitted_total,session=known 1000"
+prom_expect 'ophost_operator_events_in_total{operator="metrics"}' \
     "__name__=ophost_operator_events_in_total,operator=metrics,session=known 1000"
-expect 'ophost_operator_batches_total{operator="metrics"}' \
+prom_expect 'ophost_operator_batches_total{operator="metrics"}' \
     "__name__=ophost_operator_batches_total,operator=metrics,session=known 10"
-expect 'ophost_sessions{state="inactive"}' "__name__=ophost_sessions,state=inactive 1"
-expect 'ophost_plugins' "__name__=ophost_plugins,state=loaded 2
+prom_expect 'ophost_sessions{state="inactive"}' "__name__=ophost_sessions,state=inactive 1"
+prom_expect 'ophost_plugins' "__name__=ophost_plugins,state=loaded 2
 __name__=ophost_plugins,state=quarantined 0
 __name__=ophost_plugins,state=refused 0"
-expect 'sum(ophost_session_metrics_errors)' " 0"
+prom_expect 'sum(ophost_session_metrics_errors)' " 0"
 ok "the daemon's own metrics: 1000 events emitted, 10 batches of 100 into metrics, sessions by state, plugins"
 
 stop_daemon
