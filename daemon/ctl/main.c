@@ -83,26 +83,29 @@ void ctl_terminal_size(unsigned *ret_cols, unsigned *ret_rows) {
     }
 }
 
-void ctl_error(const char *fmt, ...) {
+/* "ophostctl: " (red with colour), "NODE: " when about a node, the text. */
+__attribute__((format(printf, 2, 0)))
+static void error_line(const char *node, const char *fmt, va_list ap) {
     bool colour = ctl_colour(stderr);
-    va_list ap;
     fprintf(stderr, "%sophostctl:%s ", colour ? "\033[1;31m" : "", colour ? "\033[0m" : "");
-    if (ctl_node)
-        fprintf(stderr, "%s: ", ctl_node);
-    va_start(ap, fmt);
+    if (node)
+        fprintf(stderr, "%s: ", node);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
     fputc('\n', stderr);
 }
 
-int ctl_usage_error(const char *cmd, const char *fmt, ...) {
-    bool colour = ctl_colour(stderr);
+void ctl_error(const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "%sophostctl:%s ", colour ? "\033[1;31m" : "", colour ? "\033[0m" : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    error_line(ctl_node, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    error_line(NULL, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "Try 'ophostctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
     return EXIT_USAGE;
 }

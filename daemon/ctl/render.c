@@ -113,8 +113,7 @@ static json_object *field_of(json_object *ds, const char *name) {
     return NULL;
 }
 
-/* Prints "unknown field 'x' (did you mean 'y'?); it has: a, b, c". */
-static int unknown_field(json_object *ds, const char *what, const char *name) {
+int render_unknown_field(json_object *ds, const char *what, const char *name) {
     json_object *fields = jget(ds, "fields");
     size_t n = json_object_array_length(fields);
     const char **names = calloc(n + 1, sizeof(*names));
@@ -129,7 +128,8 @@ static int unknown_field(json_object *ds, const char *what, const char *name) {
     fprintf(stderr, "  It has:");
     for (size_t i = 0; names && i < n; i++)
         fprintf(stderr, "%s %s", i ? "," : "", names[i]);
-    fprintf(stderr, "\n  (fields that enrichers add need the enricher: --operator NAME)\n");
+    fprintf(stderr, "\n  A field an enricher adds needs it: --operator uidgid (user, group), "
+                    "procinfo (proc.*), unit (unit, ...).\n");
     free(names);
     return EXIT_USAGE;
 }
@@ -181,7 +181,7 @@ int render_select_fields(json_object *ds, const char *spec, char **defaults, cha
             const char *name = relative ? t + 1 : t;
             size_t n = strv_length(list);
             if (!field_of(ds, name)) {
-                r = unknown_field(ds, "--fields", name);
+                r = render_unknown_field(ds, "--fields", name);
                 goto out;
             }
             if (relative && t[0] == '-') {
@@ -227,7 +227,7 @@ int render_check_sort(json_object *ds, const char *spec) {
     for (char *t = strtok_r(copy, ",", &save); t && r == 0; t = strtok_r(NULL, ",", &save)) {
         const char *name = t[0] == '-' || t[0] == '+' ? t + 1 : t;
         if (!field_of(ds, name))
-            r = unknown_field(ds, "--sort", name);
+            r = render_unknown_field(ds, "--sort", name);
     }
     free(copy);
     return r;

@@ -50,6 +50,9 @@ struct render *render_free(struct render *r);
  * which field is unknown (with a did-you-mean and the fields it has).
  */
 int render_select_fields(json_object *ds, const char *spec, char **defaults, char ***ret);
+/* Prints "WHAT: no field 'x' (did you mean 'y'?) in data source 'd'", the
+ * fields ds has and which enrichers add more; returns EXIT_USAGE. */
+int render_unknown_field(json_object *ds, const char *what, const char *name);
 
 /* Checks a sort spec ("-cpu,pid") against ds: 0 or EXIT_USAGE after
  * printing why. */

@@ -156,24 +156,11 @@ static int parse_filter(const char *expr, json_object *ds, const char *gadget, c
             }
             f = field_of(ds, name);
             if (!f) {
-                json_object *fields = jget(ds, "fields");
-                size_t n = json_object_array_length(fields);
-                const char **names = calloc(n + 1, sizeof(*names));
-                const char *hint;
-                for (size_t i = 0; names && i < n; i++)
-                    names[i] = jstr(json_object_array_get_idx(fields, i), "name");
-                hint = names ? hint_closest(name, names) : NULL;
-                ctl_error("--filter '%s': no field '%s'%s%s%s", expr, name,
-                          hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-                fprintf(stderr, "  Fields of this run:");
-                for (size_t i = 0; names && i < n; i++)
-                    fprintf(stderr, "%s %s", i ? "," : "", names[i]);
-                fprintf(stderr, "\n  A field an enricher adds needs it: --operator uidgid "
-                                "(user, group), procinfo (proc.*), unit (unit, ...).\n");
-                free(names);
+                char what[256];
+                snprintf(what, sizeof(what), "--filter '%s'", expr);
                 strv_free(clauses);
                 strv_free(groups);
-                return EXIT_USAGE;
+                return render_unknown_field(ds, what, name);
             }
             if (strcmp(jstr(f, "owner"), gadget) != 0)
                 early = false;
