@@ -1,5 +1,5 @@
 /*
- * ophost.h — the operator plugin ABI of ophostd, version 1.1.
+ * ophost.h — the operator plugin ABI of ophostd, version 1.2.
  *
  * This header is the whole contract between ophostd (the host) and an
  * operator plugin (a shared object in the plugin directory). It is plain C99,
