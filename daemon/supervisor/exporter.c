@@ -96,11 +96,13 @@ static void render_sessions(struct expo_buf *out, const struct exporter_state *s
 
     for (size_t k = 0; k < sizeof(event_counters) / sizeof(event_counters[0]); k++) {
         family(out, event_counters[k].name, "counter", event_counters[k].help);
-        for (size_t i = 0; i < st->n_sessions; i++)
+        for (size_t i = 0; i < st->n_sessions; i++) {
+            const uint64_t *v = (const uint64_t *) ((const char *) &cs[i] +
+                                                    event_counters[k].offset);
             if (cs[i].have)
                 expo_buf_printf(out, "%s{session=\"%s\"} %" PRIu64 "\n", event_counters[k].name,
-                                st->sessions[i].name,
-                                *(const uint64_t *) ((const char *) &cs[i] + event_counters[k].offset));
+                                st->sessions[i].name, *v);
+        }
     }
 }
 
