@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "hint.h"
 #include "nodes.h"
+#include "text.h"
 
 /* With -H: the call on every node, shown as merge says (see the top).
  * Takes params; returns nodes_status(). */
@@ -27,10 +28,10 @@ static int call_nodes(const char *method, json_object *params, void (*show)(json
                       bool merge) {
     json_object *answers = NULL, *all = merge ? json_object_new_object() : json_object_new_array();
     int r = nodes_call(method, params, &answers);
-    size_t n = json_object_array_length(answers);
+    size_t n = jlen(answers);
 
     for (size_t i = 0; i < n; i++) {
-        json_object *a = json_object_array_get_idx(answers, i);
+        json_object *a = jidx(answers, i);
         const char *node = jstr(a, "node");
         json_object *p = jget(a, "parameters");
         if (!merge) {
@@ -52,8 +53,8 @@ static int call_nodes(const char *method, json_object *params, void (*show)(json
                 dst = json_object_new_array();
                 json_object_object_add(all, key, dst);
             }
-            for (size_t k = 0; k < json_object_array_length(val); k++) {
-                json_object *e = json_object_array_get_idx(val, k);
+            for (size_t k = 0; k < jlen(val); k++) {
+                json_object *e = jidx(val, k);
                 json_object_array_add(dst, json_object_is_type(e, json_type_object)
                                                ? nodes_tag(json_object_get(e), node)
                                                : json_object_get(e));
@@ -143,7 +144,7 @@ static void table_print(struct table *t) {
         w[i] = strlen(head[i]);
         for (size_t r = 0; r < t->n_rows; r++) {
             const char *s = t->cells[r * n + i];
-            size_t l = s ? strlen(s) : 0;
+            size_t l = s ? text_width(s) : 0;
             if (l > w[i])
                 w[i] = l;
         }
@@ -151,10 +152,12 @@ static void table_print(struct table *t) {
     for (size_t r = 0; r <= t->n_rows; r++)
         for (size_t i = 0; i < n; i++) {
             const char *s = r == 0 ? head[i] : t->cells[(r - 1) * n + i];
+            if (!s)
+                s = "";
             if (i + 1 == n)
-                printf("%s\n", s ? s : "");
-            else
-                printf("%-*s  ", (int) w[i], s ? s : "");
+                printf("%s\n", s);
+            else /* padded by columns on the screen, not bytes */
+                printf("%s%*s  ", s, (int) (w[i] - text_width(s)), "");
         }
     for (size_t k = 0; k < t->n_rows * n; k++)
         free(t->cells[k]);
@@ -192,13 +195,13 @@ static void show_plugins(json_object *p) {
                        .with_node = nodes_active() };
     json_object *a = jget(p, "plugins");
 
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i), *ops = jget(o, "operators");
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i), *ops = jget(o, "operators");
         char names[1024] = "";
-        for (size_t k = 0; k < json_object_array_length(ops); k++) {
+        for (size_t k = 0; k < jlen(ops); k++) {
             size_t l = strlen(names);
             snprintf(names + l, sizeof(names) - l, "%s%s", k ? "," : "",
-                     json_object_get_string(json_object_array_get_idx(ops, k)));
+                     json_object_get_string(jidx(ops, k)));
         }
         t.node_of = o;
         table_add(&t, jstr(o, "name")[0] ? jstr(o, "name") : "-",
@@ -207,8 +210,8 @@ static void show_plugins(json_object *p) {
     }
     table_print(&t);
     /* Why each plugin that is not loaded is not. */
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i);
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i);
         if (jget(o, "reason") && (node_prefix(o), true))
             printf("%s %s: %s\n", jstr(o, "path"), jstr(o, "state"), jstr(o, "reason"));
     }
@@ -219,11 +222,11 @@ static void show_operators(json_object *p) {
                        .with_node = nodes_active() };
     json_object *a = jget(p, "operators");
 
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i), *ps = jget(o, "instance_params");
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i), *ps = jget(o, "instance_params");
         char params[2048] = "", prio[16];
-        for (size_t k = 0; k < json_object_array_length(ps); k++) {
-            json_object *q = json_object_array_get_idx(ps, k);
+        for (size_t k = 0; k < jlen(ps); k++) {
+            json_object *q = jidx(ps, k);
             size_t l = strlen(params);
             const char *def = jget(q, "default") ? jstr(q, "default") : NULL;
             json_object *mand = jget(q, "mandatory");
@@ -250,12 +253,12 @@ static void show_sessions(json_object *p) {
                        .with_node = nodes_active() };
     json_object *a = jget(p, "sessions");
 
-    if (json_object_array_length(a) == 0) {
+    if (jlen(a) == 0) {
         printf("no sessions configured\n");
         return;
     }
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i);
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i);
         char up[32], in[32], out[32], fi[32], dr[32], lo[32], name[300];
         bool running = ju64(o, "uptime_usec") > 0;
         snprintf(name, sizeof(name), "%s%s", jstr(o, "name"),
@@ -271,8 +274,8 @@ static void show_sessions(json_object *p) {
     }
     table_print(&t);
     /* Why each failed or restarting session failed. */
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i);
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i);
         char when[48] = "", d[32];
         if (!jget(o, "error"))
             continue;
@@ -293,8 +296,8 @@ static bool names_only;
 
 static void show_names(json_object *p, const char *member, bool gadgets) {
     json_object *a = jget(p, member);
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i);
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i);
         if (gadgets && !jbool(o, "gadget"))
             continue;
         if (jget(o, "node"))
@@ -311,8 +314,8 @@ static void show_gadgets(json_object *p) {
         show_names(p, "operators", true);
         return;
     }
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i);
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i);
         t.node_of = o;
         if (jbool(o, "gadget"))
             table_add(&t, jstr(o, "name"), jstr(o, "plugin"),
@@ -392,10 +395,10 @@ void commands_hint_session(const char *name) {
     if (conn_call(IFACE "ListSessions", NULL, &p, NULL) != 0)
         return;
     a = jget(p, "sessions");
-    n = json_object_array_length(a);
+    n = jlen(a);
     names = calloc(n + 1, sizeof(*names));
     for (size_t i = 0; names && i < n; i++)
-        names[i] = jstr(json_object_array_get_idx(a, i), "name");
+        names[i] = jstr(jidx(a, i), "name");
     hint = names ? hint_closest(name, names) : NULL;
     if (hint)
         fprintf(stderr, "  Did you mean '%s'? (ophostctl list sessions shows them all)\n", hint);
@@ -426,30 +429,33 @@ static void show_session(json_object *p) {
     printf("autostart: %s\n", json_object_get_boolean(jget(p, "autostart")) ? "yes" : "no");
     printf("order:\n");
     a = jget(p, "order");
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *o = json_object_array_get_idx(a, i);
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *o = jidx(a, i);
         printf("  %zu. %s (plugin %s)\n", i + 1, jstr(o, "name"), jstr(o, "plugin"));
-        json_object_object_foreach(jget(o, "params"), key, val)
+        json_object *params = jobject(o, "params");
+        if (!params)
+            continue;
+        json_object_object_foreach(params, key, val)
             printf("       %s: %s\n", key, json_object_get_string(val));
     }
     a = jget(p, "datasources");
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *ds = json_object_array_get_idx(a, i), *fields = jget(ds, "fields");
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *ds = jidx(a, i), *fields = jget(ds, "fields");
         struct table t = { 3, { "  FIELD", "TYPE", "ADDED BY" } };
         printf("data source %s:\n", jstr(ds, "name"));
-        for (size_t k = 0; k < json_object_array_length(fields); k++) {
-            json_object *f = json_object_array_get_idx(fields, k);
+        for (size_t k = 0; k < jlen(fields); k++) {
+            json_object *f = jidx(fields, k);
             char fname[200];
             snprintf(fname, sizeof(fname), "  %s", jstr(f, "name"));
             table_add(&t, fname, jstr(f, "type"), jstr(f, "owner"));
         }
         table_print(&t);
     }
-    if (json_object_array_length(a) == 0)
+    if (jlen(a) == 0)
         printf("data sources: known while the session runs\n");
     if ((a = jget(p, "problems")))
-        for (size_t i = 0; i < json_object_array_length(a); i++)
-            printf("problem: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+        for (size_t i = 0; i < jlen(a); i++)
+            printf("problem: %s\n", json_object_get_string(jidx(a, i)));
     if (jget(p, "error"))
         printf("error:     %s\n", jstr(p, "error"));
     if (ju64(p, "restarts") > 0 || jget(p, "next_retry_usec")) {
@@ -497,8 +503,8 @@ int cmd_start_stop(int argc, char **argv) {
 static void show_stats(json_object *p) {
     json_object *a = jget(p, "sessions");
 
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *s = json_object_array_get_idx(a, i), *ops = jget(s, "operators");
+    for (size_t i = 0; i < jlen(a); i++) {
+        json_object *s = jidx(a, i), *ops = jget(s, "operators");
         struct table t = { 7, { "  OPERATOR", "EVENTS-IN", "EVENTS-OUT", "FILTERED", "DROPPED",
                                 "BATCHES", "NS/EVENT" },
                            .with_node = nodes_active(), .node_of = s };
@@ -509,8 +515,8 @@ static void show_stats(json_object *p) {
                " watchers, %" PRIu64 " events dropped for slow watchers\n",
                jstr(s, "name"), jstr(s, "state"), ju64(s, "events_emitted"),
                ju64(s, "events_lost"), ju64(s, "watchers"), ju64(s, "watch_dropped"));
-        for (size_t k = 0; k < json_object_array_length(ops); k++) {
-            json_object *o = json_object_array_get_idx(ops, k);
+        for (size_t k = 0; k < jlen(ops); k++) {
+            json_object *o = jidx(ops, k);
             char name[200], in[32], out[32], fi[32], dr[32], ba[32], ns[32];
             uint64_t ein = ju64(o, "events_in");
             snprintf(name, sizeof(name), "  %s%s", jstr(o, "name"),
@@ -527,7 +533,7 @@ static void show_stats(json_object *p) {
         }
         table_print(&t);
     }
-    if (json_object_array_length(a) == 0)
+    if (jlen(a) == 0)
         printf("no running sessions\n");
 }
 

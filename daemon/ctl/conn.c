@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "errors.h"
+#include "text.h"
 
 #define REPLY_MAX (256u * 1024 * 1024)
 
@@ -146,7 +147,12 @@ int conn_take(struct conn *c, json_object **ret) {
         return 0;
     o = json_tokener_parse(c->buf + c->start);
     c->start = (size_t) (nul - c->buf) + 1;
-    if (!o || !json_object_is_type(o, json_type_object)) {
+    /* Text the daemon sends is printed on a terminal: control characters
+     * become '?'. An event is left as it is (JSON output keeps its exact
+     * values; tables clean each cell). */
+    if (!o || !json_object_is_type(o, json_type_object) ||
+        (jget(o, "parameters") && !jobject(o, "parameters")) ||
+        text_sanitize_json(o, "event") < 0) {
         json_object_put(o);
         conn_error(c, "the daemon sent a malformed reply");
         return -EXIT_ERROR;
@@ -184,7 +190,7 @@ int conn_fill(struct conn *c) {
         n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             if (ctl_interrupted)
-                return -1;
+                return CONN_INTERRUPTED;
             continue;
         }
         if (n < 0 && errno == EAGAIN)
@@ -209,7 +215,7 @@ int conn_recv(struct conn *c, json_object **ret) {
         int r;
         /* A signal that came while we were not in recv() counts too. */
         if (ctl_interrupted)
-            return -1;
+            return CONN_INTERRUPTED;
         r = conn_take(c, ret);
         if (r != 0)
             return r > 0 ? 0 : r;
@@ -224,7 +230,7 @@ int conn_recv(struct conn *c, json_object **ret) {
                 return -EXIT_ERROR;
             }
             if (ctl_interrupted)
-                return -1;
+                return CONN_INTERRUPTED;
             if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
         }
@@ -261,8 +267,8 @@ int conn_print_error(json_object *reply) {
                          : strcmp(err, IFACE "ReloadFailed") == 0
                              ? "reload failed, the running configuration is kept"
                              : short_name);
-        for (size_t i = 0; i < json_object_array_length(lines); i++)
-            fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(lines, i)));
+        for (size_t i = 0; i < jlen(lines); i++)
+            fprintf(stderr, "  %s\n", json_object_get_string(jidx(lines, i)));
     } else if (strcmp(err, "org.varlink.service.InvalidParameter") == 0) {
         if (jget(p, "reason"))
             ctl_error("invalid parameter '%s': %s", jstr(p, "parameter"), jstr(p, "reason"));
@@ -291,7 +297,7 @@ int conn_call(const char *method, json_object *params, json_object **ret,
         r = conn_recv(&c, &reply);
     conn_close(&c);
     if (r < 0)
-        return r == -1 ? EXIT_ERROR : -r;
+        return r == CONN_INTERRUPTED ? EXIT_ERROR : -r;
     if (jget(reply, "error")) {
         if (ret_error) {
             *ret_error = reply;

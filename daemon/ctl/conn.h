@@ -7,6 +7,7 @@
 #ifndef OPHOST_CTL_CONN_H
 #define OPHOST_CTL_CONN_H
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,14 +37,19 @@ int conn_open(struct conn *c);
 void conn_close(struct conn *c);
 /* Sends a call; takes params (NULL = {}). 0 or -EXIT_CONNECT. */
 int conn_send(struct conn *c, const char *method, json_object *params, bool more);
-/* The next reply into *ret: 0, -1 when interrupted (Ctrl-C), or -EXIT_*
- * after printing why. Blocks until it comes. */
+/* What conn_recv and conn_fill return when Ctrl-C (SIGINT, SIGTERM) came:
+ * not an -EXIT_* (EXIT_ERROR is 1). */
+#define CONN_INTERRUPTED (-EINTR)
+
+/* The next reply into *ret: 0, CONN_INTERRUPTED, or -EXIT_* after printing
+ * why. Blocks until it comes. */
 int conn_recv(struct conn *c, json_object **ret);
 /* A reply already read, without blocking: 1 with it in *ret, 0 when no
  * whole one is in yet, -EXIT_ERROR after printing that it is malformed. */
 int conn_take(struct conn *c, json_object **ret);
 /* Reads what is there (once; for when poll() says the fd is readable):
- * 0, -1 when interrupted, or -EXIT_* after reporting the peer gone. */
+ * 0, CONN_INTERRUPTED, or -EXIT_* after reporting the peer gone or a reply
+ * too large. */
 int conn_fill(struct conn *c);
 
 /* One call and its reply: 0 with the reply's parameters in *ret (caller

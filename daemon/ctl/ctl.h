@@ -49,6 +49,13 @@ extern int ctl_signal_fd;
 const char *jstr(json_object *o, const char *key);
 /* A member, or NULL. */
 json_object *jget(json_object *o, const char *key);
+/* A member that is an object, or NULL (a daemon's reply is read as it
+ * comes: a member of another type is as good as none). */
+json_object *jobject(json_object *o, const char *key);
+/* The length of a, 0 when a is NULL or not an array; its element i, NULL
+ * when there is none. */
+size_t jlen(json_object *a);
+json_object *jidx(json_object *a, size_t i);
 uint64_t ju64(json_object *o, const char *key);
 bool jbool(json_object *o, const char *key);
 /* Prints o as pretty JSON with a newline. */

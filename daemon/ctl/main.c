@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "hint.h"
 #include "nodes.h"
 #include "run.h"
+#include "text.h"
 
 struct ctl_options ctl;
 const char *ctl_node;
@@ -46,6 +48,19 @@ const char *jstr(json_object *o, const char *key) {
 json_object *jget(json_object *o, const char *key) {
     json_object *v;
     return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+json_object *jobject(json_object *o, const char *key) {
+    json_object *v = jget(o, key);
+    return v && json_object_is_type(v, json_type_object) ? v : NULL;
+}
+
+size_t jlen(json_object *a) {
+    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+json_object *jidx(json_object *a, size_t i) {
+    return i < jlen(a) ? json_object_array_get_idx(a, i) : NULL;
 }
 
 uint64_t ju64(json_object *o, const char *key) {
@@ -84,14 +99,21 @@ void ctl_terminal_size(unsigned *ret_cols, unsigned *ret_rows) {
 }
 
 /* "ophostctl: " (red with colour), "NODE: " when about a node, the text. */
+/* The text may quote the daemon or a node: its control characters are
+ * made harmless. */
 __attribute__((format(printf, 2, 0)))
 static void error_line(const char *node, const char *fmt, va_list ap) {
     bool colour = ctl_colour(stderr);
+    char *msg = NULL;
     fprintf(stderr, "%sophostctl:%s ", colour ? "\033[1;31m" : "", colour ? "\033[0m" : "");
     if (node)
         fprintf(stderr, "%s: ", node);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    if (msg)
+        text_sanitize(msg);
+    fprintf(stderr, "%s\n", msg ? msg : fmt);
+    free(msg);
 }
 
 void ctl_error(const char *fmt, ...) {
@@ -220,24 +242,26 @@ static int command_help(const char *cmd, FILE *f) {
  * -H each node's. */
 static int print_version(void) {
     json_object *p = NULL;
+    int r;
     printf("ophostctl %s\n", OPHOST_VERSION);
     fflush(stdout);
     if (nodes_active()) {
-        int r = nodes_call("org.varlink.service.GetInfo", NULL, &p);
-        for (size_t i = 0; i < json_object_array_length(p); i++) {
-            json_object *e = json_object_array_get_idx(p, i);
+        r = nodes_call("org.varlink.service.GetInfo", NULL, &p);
+        for (size_t i = 0; i < jlen(p); i++) {
+            json_object *e = jidx(p, i);
             printf("%s: ophostd %s\n", jstr(e, "node"), jstr(jget(e, "parameters"), "version"));
         }
         json_object_put(p);
-        return r < 0 ? 0 : r;
+        return r < 0 ? EXIT_ERROR : r;
     }
     conn_choose_socket();
-    if (conn_call("org.varlink.service.GetInfo", NULL, &p, NULL) == 0)
+    r = conn_call("org.varlink.service.GetInfo", NULL, &p, NULL);
+    if (r == 0)
         printf("ophostd %s (%s)\n", jstr(p, "version"), ctl.socket);
     else
         printf("ophostd: unknown, not reachable (see above)\n");
     json_object_put(p);
-    return 0;
+    return r;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -298,6 +322,9 @@ static int run_command(int argc, char **argv) {
         {},
     };
     struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: reads see EINTR */
+    /* Only the character type: text widths follow the terminal's encoding,
+     * numbers and messages stay as they are. */
+    setlocale(LC_CTYPE, "");
     const char *names[sizeof(commands) / sizeof(commands[0]) + 1] = { 0 }, *hint;
     const char *hosts_file = NULL;
     bool version = false;
@@ -381,6 +408,8 @@ static int run_command(int argc, char **argv) {
                      j + 1 < n) {
                 ctl.socket = args[++j];
                 ctl.socket_origin = "from --socket";
+            } else if (strcmp(args[j], "--socket") == 0 || strcmp(args[j], "-s") == 0) {
+                return ctl_usage_error(args[0], "option '%s' needs a PATH", args[j]);
             } else if (strncmp(args[j], "--socket=", 9) == 0) {
                 ctl.socket = args[j] + 9;
                 ctl.socket_origin = "from --socket";

@@ -423,6 +423,10 @@ void nodes_connect(void) {
 json_object *nodes_tag(json_object *o, const char *name) {
     json_object *t = json_object_new_object();
     json_object_object_add(t, "node", json_object_new_string(name));
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return t;
+    }
     json_object_object_foreach(o, key, val) {
         if (strcmp(key, "node") != 0)
             json_object_object_add(t, key, json_object_get(val));
@@ -448,10 +452,15 @@ int nodes_call(const char *method, json_object *params, json_object **ret) {
         if (!sent[i] || !n->live)
             continue;
         r = conn_recv(&n->conn, &reply);
-        if (r == -1)
-            break; /* Ctrl-C */
+        if (r == CONN_INTERRUPTED)
+            break;
         if (r < 0) {
-            r = 0; /* reported; the others go on */
+            /* Reported; a reply that could not be read leaves the
+             * connection out of step: the node is done, the others go on. */
+            n->live = false;
+            if (n->status == 0)
+                n->status = r == -EXIT_CONNECT && !n->conn.n_replies ? EXIT_CONNECT : EXIT_ERROR;
+            r = 0;
             continue;
         }
         if (jget(reply, "error")) {
@@ -470,7 +479,7 @@ int nodes_call(const char *method, json_object *params, json_object **ret) {
         json_object_put(reply);
     }
     *ret = out;
-    return r == -1 ? -1 : nodes_status();
+    return r == CONN_INTERRUPTED ? -1 : nodes_status();
 }
 
 int nodes_status(void) {

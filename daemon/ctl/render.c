@@ -9,7 +9,13 @@
 
 #include "ctl.h"
 #include "hint.h"
+#include "text.h"
 #include "util.h"
+
+/* A field's width as field_set_meta allows it; more is the daemon's error. */
+#define WIDTH_MAX 1024
+/* Columns of a table at most (each row's cells are on the stack). */
+#define COLUMNS_MAX 256
 
 /* One column of the table. */
 struct column {
@@ -105,8 +111,8 @@ json_object *render_lookup(json_object *ev, const char *name) {
 
 static json_object *field_of(json_object *ds, const char *name) {
     json_object *fields = jget(ds, "fields");
-    for (size_t i = 0; i < json_object_array_length(fields); i++) {
-        json_object *f = json_object_array_get_idx(fields, i);
+    for (size_t i = 0; i < jlen(fields); i++) {
+        json_object *f = jidx(fields, i);
         if (strcmp(jstr(f, "name"), name) == 0)
             return f;
     }
@@ -115,12 +121,12 @@ static json_object *field_of(json_object *ds, const char *name) {
 
 int render_unknown_field(json_object *ds, const char *what, const char *name) {
     json_object *fields = jget(ds, "fields");
-    size_t n = json_object_array_length(fields);
+    size_t n = jlen(fields);
     const char **names = calloc(n + 1, sizeof(*names));
     const char *hint;
 
     for (size_t i = 0; names && i < n; i++)
-        names[i] = jstr(json_object_array_get_idx(fields, i), "name");
+        names[i] = jstr(jidx(fields, i), "name");
     hint = names ? hint_closest(name, names) : NULL;
     ctl_error("%s: no field '%s'%s%s%s in data source '%s'", what, name,
               hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "",
@@ -166,8 +172,8 @@ int render_select_fields(json_object *ds, const char *spec, char **defaults, cha
                 if (strv_extend(&list, defaults[i]) < 0)
                     goto oom;
         } else {
-            for (size_t i = 0; i < json_object_array_length(fields); i++) {
-                json_object *f = json_object_array_get_idx(fields, i);
+            for (size_t i = 0; i < jlen(fields); i++) {
+                json_object *f = jidx(fields, i);
                 if (!jbool(f, "hidden") && strv_extend(&list, jstr(f, "name")) < 0)
                     goto oom;
             }
@@ -192,7 +198,8 @@ int render_select_fields(json_object *ds, const char *spec, char **defaults, cha
                     else
                         list[k++] = list[i];
                 }
-                list[k] = NULL;
+                if (list)
+                    list[k] = NULL;
                 continue;
             }
             if (strv_contains(list, name))
@@ -263,7 +270,7 @@ bool render_draws_rounds(const struct render *r) {
 }
 
 int render_schema(struct render *r, json_object *datasources) {
-    json_object *ds = json_object_array_get_idx(datasources, 0);
+    json_object *ds = jidx(datasources, 0);
     char **names = NULL;
     unsigned cols, rows, used = 0;
     int ret;
@@ -292,6 +299,14 @@ int render_schema(struct render *r, json_object *datasources) {
     ret = render_select_fields(ds, r->o.fields, r->o.default_fields, &names);
     if (ret)
         return ret;
+    if (strv_length(names) > COLUMNS_MAX) {
+        ctl_error("%zu fields: a table shows %d at most (choose them with --fields)",
+                  strv_length(names), COLUMNS_MAX);
+        for (size_t i = COLUMNS_MAX; names[i]; i++) {
+            free(names[i]);
+            names[i] = NULL;
+        }
+    }
     r->n_cols = strv_length(names) + (r->o.node_width ? 1 : 0);
     r->cols = calloc(r->n_cols ? r->n_cols : 1, sizeof(*r->cols));
     if (!r->cols) {
@@ -319,12 +334,15 @@ int render_schema(struct render *r, json_object *datasources) {
         c->type = jstr(f, "type");
         c->unit = jget(f, "unit") ? jstr(f, "unit") : NULL;
         c->right = type_is_number(c->type);
-        c->width = jget(f, "width") ? (unsigned) ju64(f, "width") : type_width(c->type, c->unit);
+        c->width = ju64(f, "width") >= 1 && ju64(f, "width") <= WIDTH_MAX
+                       ? (unsigned) ju64(f, "width")
+                       : type_width(c->type, c->unit);
         if (!c->right && r->o.max_width && c->width > r->o.max_width)
             c->width = r->o.max_width;
         for (k = 0; c->name[k] && k + 1 < sizeof(c->head); k++)
             c->head[k] = (char) (c->name[k] >= 'a' && c->name[k] <= 'z' ? c->name[k] - 32 : c->name[k]);
         c->head[k] = '\0';
+        text_sanitize(c->head);
         if (c->width < strlen(c->head))
             c->width = (unsigned) strlen(c->head);
         used += c->width + (i ? 1 : 0);
@@ -336,31 +354,18 @@ int render_schema(struct render *r, json_object *datasources) {
     return 0;
 }
 
-/* Display columns of UTF-8 text (one per code point). */
-static size_t text_width(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char) *s & 0xc0) != 0x80;
-    return n;
-}
-
 /* Copies s into out (size > 4 * width), cut to width columns with '…'. */
 static void fit(char *out, size_t size, const char *s, unsigned width) {
-    size_t w = text_width(s), cols = 0, o = 0;
-    if (w <= width) {
+    size_t cols, n;
+    if (text_width(s) <= width) {
         snprintf(out, size, "%s", s);
         return;
     }
-    for (const char *p = s; *p && o + 8 < size; p++) {
-        if (((unsigned char) *p & 0xc0) != 0x80) {
-            if (cols + 1 >= width)
-                break;
-            cols++;
-        }
-        out[o++] = *p;
-    }
-    memcpy(out + o, "\xe2\x80\xa6", 3); /* … */
-    out[o + 3] = '\0';
+    n = text_prefix(s, width ? width - 1 : 0, &cols);
+    if (n + 4 > size)
+        n = text_prefix(s, size / 4 - 1, &cols); /* a width larger than out allows */
+    memcpy(out, s, n);
+    memcpy(out + n, "\xe2\x80\xa6", 4); /* …, and the NUL */
 }
 
 static void human_bytes(char *out, size_t size, double v) {
@@ -422,6 +427,12 @@ static void cell_text(const struct column *c, json_object *v, char *out, size_t 
         static char last_utc[20], last_local[16];
         struct tm tm = { 0 }, lt;
         time_t t;
+        if (!(s[20] >= '0' && s[20] <= '9' && s[21] >= '0' && s[21] <= '9' && s[22] >= '0' &&
+              s[22] <= '9')) {
+            snprintf(out, size, "%.19s", s);
+            text_sanitize(out);
+            return;
+        }
         if (memcmp(s, last_utc, 19) == 0) {
             snprintf(out, size, "%s.%.3s", last_local, s + 20);
             return;
@@ -440,10 +451,8 @@ static void cell_text(const struct column *c, json_object *v, char *out, size_t 
         }
     }
     snprintf(out, size, "%s", s ? s : "-");
-    /* One event, one line: control characters become '?'. */
-    for (char *p = out; *p; p++)
-        if ((unsigned char) *p < 0x20 || *p == 0x7f)
-            *p = '?';
+    /* One event, one line, nothing for the terminal to obey. */
+    text_sanitize(out);
 }
 
 static void print_cells(const struct render *r, char *const *cells, bool head) {

@@ -41,6 +41,9 @@
 #include "util.h"
 
 #define MAX_ALTERNATIVES 4096
+/* Events held until the data sources' fields come (a daemon sends them
+ * first; this bounds what a broken one can make us hold). */
+#define EARLY_MAX 4096
 
 /* ------------------------------------------------------------- helpers */
 
@@ -88,8 +91,8 @@ static void add_operator(json_object *ops, const char *name, json_object *params
 
 static json_object *field_of(json_object *ds, const char *name) {
     json_object *fields = jget(ds, "fields");
-    for (size_t i = 0; i < json_object_array_length(fields); i++) {
-        json_object *f = json_object_array_get_idx(fields, i);
+    for (size_t i = 0; i < jlen(fields); i++) {
+        json_object *f = jidx(fields, i);
         if (strcmp(jstr(f, "name"), name) == 0)
             return f;
     }
@@ -149,10 +152,11 @@ static int parse_filter(const char *expr, json_object *ds, const char *gadget, c
             json_object *f;
             clause_field(clauses[k], name, sizeof(name));
             if (!name[0]) {
+                int r = ctl_usage_error("run", "--filter '%s': '%s' is not FIELD OP VALUE "
+                                        "(e.g. uid==0, comm~^ba)", expr, clauses[k]);
                 strv_free(clauses);
                 strv_free(groups);
-                return ctl_usage_error("run", "--filter '%s': '%s' is not FIELD OP VALUE "
-                                       "(e.g. uid==0, comm~^ba)", expr, clauses[k]);
+                return r;
             }
             f = field_of(ds, name);
             if (!f) {
@@ -229,11 +233,11 @@ static int call_first(const char *method, json_object *params, json_object **ret
     if (!nodes_active())
         return conn_call(method, params, ret, ret_error);
     r = nodes_call(method, params, &answers);
-    if (json_object_array_length(answers) == 0) {
+    if (jlen(answers) == 0) {
         json_object_put(answers);
         return r > 0 ? r : EXIT_ERROR;
     }
-    *ret = json_object_get(jget(json_object_array_get_idx(answers, 0), "parameters"));
+    *ret = json_object_get(jget(jidx(answers, 0), "parameters"));
     json_object_put(answers);
     return 0;
 }
@@ -251,7 +255,7 @@ static unsigned node_width(void) {
 
 static void print_params_help(json_object *gadget) {
     json_object *ps = jget(gadget, "instance_params");
-    size_t n = json_object_array_length(ps), wk = 5, wt = 4, wd = 7;
+    size_t n = jlen(ps), wk = 5, wt = 4, wd = 7;
 
     printf("\nParams (-p KEY=VALUE):\n");
     if (n == 0) {
@@ -259,7 +263,7 @@ static void print_params_help(json_object *gadget) {
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        json_object *q = json_object_array_get_idx(ps, i);
+        json_object *q = jidx(ps, i);
         const char *def = jbool(q, "mandatory") ? "(mandatory)" : jget(q, "default") ? jstr(q, "default") : "-";
         wk = strlen(jstr(q, "key")) > wk ? strlen(jstr(q, "key")) : wk;
         wt = strlen(jstr(q, "type")) > wt ? strlen(jstr(q, "type")) : wt;
@@ -270,16 +274,16 @@ static void print_params_help(json_object *gadget) {
     printf("  %-*s  %-*s  %-*s  %s\n", (int) wk, "PARAM", (int) wt, "TYPE", (int) wd, "DEFAULT",
            "DESCRIPTION");
     for (size_t i = 0; i < n; i++) {
-        json_object *q = json_object_array_get_idx(ps, i), *allowed = jget(q, "allowed");
+        json_object *q = jidx(ps, i), *allowed = jget(q, "allowed");
         const char *def = jbool(q, "mandatory") ? "(mandatory)" : jget(q, "default") ? jstr(q, "default") : "-";
         printf("  %-*s  %-*s  %-*s  %s", (int) wk, jstr(q, "key"), (int) wt, jstr(q, "type"),
                (int) wd, def[0] ? def : "''",
                jstr(q, "description")[0] ? jstr(q, "description") : "-");
-        if (allowed && json_object_array_length(allowed) > 0) {
+        if (allowed && jlen(allowed) > 0) {
             printf(" (one of:");
-            for (size_t k = 0; k < json_object_array_length(allowed); k++)
+            for (size_t k = 0; k < jlen(allowed); k++)
                 printf("%s %s", k ? "," : "",
-                       json_object_get_string(json_object_array_get_idx(allowed, k)));
+                       json_object_get_string(jidx(allowed, k)));
             printf(")");
         }
         putchar('\n');
@@ -287,14 +291,14 @@ static void print_params_help(json_object *gadget) {
 }
 
 static void print_fields_help(json_object *datasources) {
-    for (size_t d = 0; d < json_object_array_length(datasources); d++) {
-        json_object *ds = json_object_array_get_idx(datasources, d), *fields = jget(ds, "fields");
+    for (size_t d = 0; d < jlen(datasources); d++) {
+        json_object *ds = jidx(datasources, d), *fields = jget(ds, "fields");
         size_t wn = 5, wt = 4, wo = 8;
         bool any_hidden = false;
         printf("\nFields (data source %s%s):\n", jstr(ds, "name"),
                jbool(ds, "rounds") ? ", one round per interval" : ", a stream");
-        for (size_t i = 0; i < json_object_array_length(fields); i++) {
-            json_object *f = json_object_array_get_idx(fields, i);
+        for (size_t i = 0; i < jlen(fields); i++) {
+            json_object *f = jidx(fields, i);
             size_t l = strlen(jstr(f, "name")) + (jbool(f, "hidden") ? 1 : 0);
             wn = l > wn ? l : wn;
             wt = strlen(jstr(f, "type")) > wt ? strlen(jstr(f, "type")) : wt;
@@ -302,8 +306,8 @@ static void print_fields_help(json_object *datasources) {
         }
         printf("  %-*s  %-*s  %-*s  %-12s  %s\n", (int) wn, "FIELD", (int) wt, "TYPE", (int) wo,
                "ADDED BY", "UNIT", "DESCRIPTION");
-        for (size_t i = 0; i < json_object_array_length(fields); i++) {
-            json_object *f = json_object_array_get_idx(fields, i);
+        for (size_t i = 0; i < jlen(fields); i++) {
+            json_object *f = jidx(fields, i);
             char name[256];
             snprintf(name, sizeof(name), "%s%s", jstr(f, "name"), jbool(f, "hidden") ? "*" : "");
             any_hidden |= jbool(f, "hidden");
@@ -463,7 +467,15 @@ static void handle(struct stream *s, struct source *src, json_object *reply) {
             return;
         }
     }
-    if ((v = jget(p, "event"))) {
+    if ((v = jget(p, "event")) &&
+        (!json_object_is_type(v, json_type_object) || (!s->schema && src->n_early >= EARLY_MAX))) {
+        ctl_error("the daemon sent %s", !json_object_is_type(v, json_type_object)
+                                            ? "an event that is not an object"
+                                            : "too many events before their fields");
+        source_end(s, src, EXIT_ERROR);
+        ctl_node = NULL;
+        return;
+    } else if (v) {
         json_object *ev = node ? nodes_tag(json_object_get(v), node) : json_object_get(v);
         if (s->schema)
             deliver(s, src, ev);
@@ -506,7 +518,6 @@ static void handle(struct stream *s, struct source *src, json_object *reply) {
 static int stream(const char *method, json_object *params, struct render *rd, uint64_t max_total) {
     struct stream s = { .method = method, .rd = rd };
     struct conn local;
-    bool interrupted = false;
     int r;
 
     if (nodes_active()) {
@@ -540,10 +551,8 @@ static int stream(const char *method, json_object *params, struct render *rd, ui
         struct pollfd p[s.n_src + 1];
         size_t np = 0;
 
-        if (ctl_interrupted) {
-            interrupted = true;
+        if (ctl_interrupted)
             break;
-        }
         /* What is in already, then wait for more. */
         for (size_t i = 0; i < s.n_src && !s.stop; i++) {
             struct source *src = &s.src[i];
@@ -573,15 +582,25 @@ static int stream(const char *method, json_object *params, struct render *rd, ui
             if (s.src[i].done || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             r = conn_fill(s.src[i].c);
-            if (r < -1)
+            if (r < 0 && r != CONN_INTERRUPTED)
                 source_end(&s, &s.src[i], -r);
         }
     }
-    /* Ctrl-C, --max-entries in all, every node gone: what was held back
-     * (sorted events, rounds) still goes out. */
-    if (interrupted || s.stop || nodes_active())
-        if (!(s.stop && s.status))
-            finish(&s);
+    /* However the streams ended (Ctrl-C, --max-entries in all, the daemon
+     * or a node gone, a failure): what was held back (sorted events,
+     * rounds) still goes out, unless the schema itself was refused. */
+    if (!(s.stop && s.status))
+        finish(&s);
+    for (size_t i = 0; !s.schema && i < s.n_src; i++)
+        if (s.src[i].n_early > 0) {
+            ctl_node = s.src[i].node ? s.src[i].node->name : NULL;
+            ctl_error("%zu events came without the fields of their data source: not shown",
+                      s.src[i].n_early);
+            ctl_node = NULL;
+            source_end(&s, &s.src[i], EXIT_ERROR);
+            if (!s.status)
+                s.status = EXIT_ERROR;
+        }
     for (size_t i = 0; i < s.n_src; i++) {
         put_all(&s.src[i].early, &s.src[i].n_early);
         put_all(&s.src[i].round, &s.src[i].n_round);
@@ -670,11 +689,11 @@ static int describe_failed(const char *gadget, json_object *err) {
 
     if (conn_call(IFACE "ListOperators", NULL, &p, NULL) == 0) {
         json_object *a = jget(p, "operators");
-        size_t n = json_object_array_length(a), k = 0;
+        size_t n = jlen(a), k = 0;
         const char **names = calloc(n + 1, sizeof(*names));
         bool found = false;
         for (size_t i = 0; names && i < n; i++) {
-            json_object *o = json_object_array_get_idx(a, i);
+            json_object *o = jidx(a, i);
             if (!jbool(o, "gadget"))
                 continue;
             names[k++] = jstr(o, "name");
@@ -834,7 +853,7 @@ int cmd_run(int argc, char **argv) {
         if (r)
             goto out;
     }
-    ds = json_object_array_get_idx(jget(desc, "datasources"), 0);
+    ds = jidx(jget(desc, "datasources"), 0);
     rounds = jbool(ds, "rounds");
     if (ro.fields) {
         char **sel = NULL;
@@ -992,8 +1011,8 @@ int cmd_watch(int argc, char **argv) {
     }
     if (r)
         return r;
-    for (size_t i = 0; i < json_object_array_length(jget(sess, "order")); i++) {
-        json_object *step = json_object_array_get_idx(jget(sess, "order"), i);
+    for (size_t i = 0; i < jlen(jget(sess, "order")); i++) {
+        json_object *step = jidx(jget(sess, "order"), i);
         json_object *ps = jget(step, "params");
         if (strcmp(jstr(step, "name"), "columns") != 0)
             continue;
