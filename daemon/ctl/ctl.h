@@ -8,7 +8,9 @@
  * describe, start, stop, stats, reload, unquarantine), run.c (run and watch:
  * flags, the plan sent to the daemon, gadget help), render.c (events as
  * columns, JSON or YAML), nodes.c (-H: many nodes through ssh), bridge.c
- * (what ssh runs on a node: the local socket relayed to standard I/O).
+ * (what ssh runs on a node: the local socket relayed to standard I/O),
+ * text.c (the daemon's text on a terminal: widths, cutting, no control
+ * characters).
  */
 #ifndef OPHOST_CTL_CTL_H
 #define OPHOST_CTL_CTL_H
