@@ -381,10 +381,64 @@ static int table_grow(struct metric *m) {
     return 0;
 }
 
-/* The series of the values in m->kv: found, made, or the overflow series;
- * NULL on ENOMEM. Logs the first overflow. */
-static struct series *series_slow(struct ophost_ctx *ctx, struct metric *m, uint64_t max,
-                                  uint64_t hash, size_t slot) {
+/* Whether s[0..n) is all UTF-8. */
+static bool utf8_valid(const char *s, size_t n) {
+    for (size_t i = 0, l; i < n; i += l)
+        if (!(l = utf8_len((const unsigned char *) s + i, n - i)))
+            return false;
+    return true;
+}
+
+/* Whether label k is shown as its text (a string; bytes are shown in hex). */
+static bool shown_as_text(const struct metric *m, size_t k) {
+    return m->labels[k].type == OPHOST_FIELD_STRING;
+}
+
+/*
+ * Label values are shown with U+FFFD for bytes that are not UTF-8, so two
+ * values that differ only there are one series: the key of such a value
+ * is the value as shown. m->kv's strings that are not UTF-8 are replaced
+ * by cleaned copies in *ret_copies (freed by the caller); returns the new
+ * hash, or the old one when every string was UTF-8. Events with such values
+ * take the slow path each time (rare: a file name or comm of random bytes).
+ */
+static uint64_t key_as_shown(struct metric *m, uint64_t hash, char **ret_copies) {
+    uint64_t h = 0x84222325cbf29ce4ULL;
+    size_t size = 0;
+    char *p;
+
+    *ret_copies = NULL;
+    for (size_t k = 0; k < m->n_labels; k++)
+        if (shown_as_text(m, k) && !utf8_valid(m->kv[k].str, m->kv[k].len))
+            size += 3 * (size_t) m->kv[k].len;
+    if (size == 0 || !(p = *ret_copies = malloc(size)))
+        return hash;
+    for (size_t k = 0; k < m->n_labels; k++) {
+        struct keyval *kv = &m->kv[k];
+        if (shown_as_text(m, k) && !utf8_valid(kv->str, kv->len)) {
+            size_t o = 0;
+            for (size_t i = 0, l; i < kv->len; i += l ? l : 1) {
+                if ((l = utf8_len((const unsigned char *) kv->str + i, kv->len - i)) > 0) {
+                    memcpy(p + o, kv->str + i, l);
+                    o += l;
+                } else {
+                    memcpy(p + o, "\xef\xbf\xbd", 3);
+                    o += 3;
+                }
+            }
+            kv->str = p;
+            kv->len = (uint32_t) o;
+            p += o;
+        }
+        h = mix(h, kv->str ? hash_bytes(kv->str, kv->len) : kv->num);
+    }
+    return h;
+}
+
+/* A series for the values in m->kv, not in the table (slot is free):
+ * made, or the overflow series; NULL on ENOMEM. Logs the first overflow. */
+static struct series *series_add(struct ophost_ctx *ctx, struct metric *m, uint64_t max,
+                                 uint64_t hash, size_t slot) {
     struct series *s;
 
     if (m->n_series >= max) {
@@ -416,6 +470,27 @@ static struct series *series_slow(struct ophost_ctx *ctx, struct metric *m, uint
     m->table[slot] = s;
     if ((m->n_series + 1) * 2 > m->cap && table_grow(m) < 0)
         return NULL; /* s stays reachable through order and the old table */
+    return s;
+}
+
+/* The series of the values in m->kv, which the table did not have under
+ * their bytes (slot is where the search ended): the series of the values
+ * as shown, or a new one. NULL on ENOMEM. */
+static struct series *series_slow(struct ophost_ctx *ctx, struct metric *m, uint64_t max,
+                                  uint64_t hash, size_t slot) {
+    char *copies;
+    uint64_t shown = key_as_shown(m, hash, &copies);
+    struct series *s = NULL;
+
+    if (shown != hash) {
+        hash = shown;
+        for (slot = hash & (m->cap - 1); (s = m->table[slot]); slot = (slot + 1) & (m->cap - 1))
+            if (s->hash == hash && keys_equal(m, s))
+                break;
+    }
+    if (!s)
+        s = series_add(ctx, m, max, hash, slot);
+    free(copies);
     return s;
 }
 
@@ -576,16 +651,27 @@ static void render_help(struct metrics_op *op, const char *name, const char *hel
     out_put(op, "\n", 1);
 }
 
+/* One sample of the operator's own families: NAME{metric="METRIC"} V. */
+static void render_own(struct metrics_op *op, const char *name, const char *metric, uint64_t v) {
+    char num[24];
+    out_str(op, name);
+    out_str(op, "{metric=\"");
+    out_str(op, metric);
+    out_put(op, num, (size_t) snprintf(num, sizeof(num), "\"} %" PRIu64 "\n", v));
+}
+
 static void render(struct metrics_op *op) {
-    char buf[96];
 
     op->out_len = 0;
     op->out_oom = false;
     for (size_t k = 0; k < op->n; k++) {
         const struct metric *m = &op->m[k];
         render_help(op, m->spec->name, m->spec->help);
-        out_put(op, buf, (size_t) snprintf(buf, sizeof(buf), "# TYPE %s %s\n", m->spec->name,
-                                           spec_kind_type(m->spec->kind)));
+        out_str(op, "# TYPE ");
+        out_str(op, m->spec->name);
+        out_put(op, " ", 1);
+        out_str(op, spec_kind_type(m->spec->kind));
+        out_put(op, "\n", 1);
         for (size_t i = 0; i < m->n_series; i++)
             render_series(op, m, m->order[i]);
         if (m->overflow)
@@ -595,18 +681,14 @@ static void render(struct metrics_op *op) {
                 "metrics operator, its overflow series not counted.\n"
                 "# TYPE ophost_metrics_series gauge\n");
     for (size_t k = 0; k < op->n; k++)
-        out_put(op, buf, (size_t) snprintf(buf, sizeof(buf),
-                                           "ophost_metrics_series{metric=\"%s\"} %zu\n",
-                                           op->m[k].spec->name,
-                                           op->m[k].n_labels ? op->m[k].n_series : 1));
+        render_own(op, "ophost_metrics_series", op->m[k].spec->name,
+                   op->m[k].n_labels ? op->m[k].n_series : 1);
     out_str(op, "# HELP ophost_metrics_overflow_events_total Events counted in a metric's "
                 "overflow series {ophost_overflow=\"true\"} because it had max-series series.\n"
                 "# TYPE ophost_metrics_overflow_events_total counter\n");
     for (size_t k = 0; k < op->n; k++)
-        out_put(op, buf, (size_t) snprintf(buf, sizeof(buf),
-                                           "ophost_metrics_overflow_events_total{metric=\"%s\"} "
-                                           "%" PRIu64 "\n",
-                                           op->m[k].spec->name, op->m[k].overflow_events));
+        render_own(op, "ophost_metrics_overflow_events_total", op->m[k].spec->name,
+                   op->m[k].overflow_events);
 }
 
 /* Renders and hands the text to the daemon. A failure is logged (the

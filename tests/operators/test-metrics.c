@@ -319,8 +319,56 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+/* Label values that differ only in bytes that are not UTF-8 are shown
+ * alike (U+FFFD): they are one series, or the text would repeat a series
+ * and the daemon would refuse all of it. */
+START_TEST(test_invalid_utf8_one_series) {
+    static const char *const comms[] = { "x\xff", "x\xfe", "x\xff", "ok", NULL };
+    struct harness *h = harness_new(plugins);
+    const char *text;
+    char *err = NULL;
+
+    ck_assert_int_eq(harness_run_feed(h, "comm:string,pid:u32",
+                                      "    metrics: {metrics: 'n_total = count() by (comm)'}\n",
+                                      feed_comms, (void *) comms, &err), 0);
+    text = harness_metrics(h, "metrics");
+    ck_assert_ptr_nonnull(strstr(text, "\nn_total{comm=\"x\xef\xbf\xbd\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nn_total{comm=\"ok\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "ophost_metrics_series{metric=\"n_total\"} 2\n"));
+    harness_free(h);
+}
+END_TEST
+
+/* A long metric name: every line of the operator's own families whole. */
+START_TEST(test_long_name) {
+    static const char *const comms[] = { "a", NULL };
+    struct harness *h = harness_new(plugins);
+    char name[160], ops[256], want[512];
+    const char *text;
+    char *err = NULL;
+
+    memset(name, 'n', 140);
+    strcpy(name + 140, "_total");
+    snprintf(ops, sizeof(ops), "    metrics: {metrics: '%s = count()'}\n", name);
+    ck_assert_int_eq(harness_run_feed(h, "comm:string,pid:u32", ops, feed_comms,
+                                      (void *) comms, &err), 0);
+    text = harness_metrics(h, "metrics");
+    snprintf(want, sizeof(want), "\n# TYPE %s counter\n%s 1\n", name, name);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    snprintf(want, sizeof(want), "\nophost_metrics_series{metric=\"%s\"} 1\n", name);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    snprintf(want, sizeof(want), "\nophost_metrics_overflow_events_total{metric=\"%s\"} 0\n",
+             name);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    ck_assert_int_eq(text[strlen(text) - 1], '\n');
+    harness_free(h);
+}
+END_TEST
+
 int main(void) {
     return tu_run_tests("metrics", 0, (const TTest *const[]){
+        test_invalid_utf8_one_series,
+        test_long_name,
         test_values,
         test_nothing_yet,
         test_overflow,
