@@ -135,6 +135,7 @@ struct daemon {
     struct control *control;       /* NULL without a control socket */
     struct metrics_server *metrics; /* NULL without metrics-listen */
     uint64_t reloads_accepted, reloads_rejected;
+    uint64_t scrapes_before; /* of the metrics servers a reload replaced */
     const struct daemon_observer *obs;
     void *obs_userdata;
     size_t config_errors; /* of the last reload (or startup) that failed; 0 after a good one */
@@ -843,19 +844,30 @@ static void reload_finish(struct daemon *d, int r, struct errors *errs) {
 static void metrics_collect(struct expo_buf *out, void *userdata);
 
 /* The reload changed metrics-listen: the server bound while preparing (or,
- * on the port the old one held, bound now) replaces the old one. */
+ * on the port the old one held, bound now) replaces the old one. A rebind
+ * that fails (another process took the new address meanwhile) goes back to
+ * the old address. */
 static void metrics_swap(struct daemon *d, struct reload *rl) {
-    _cleanup_free_ char *err = NULL;
+    _cleanup_free_ char *err = NULL, *old = NULL;
     int r;
 
+    if (d->metrics) {
+        old = strdup(metrics_server_listen(d->metrics));
+        d->scrapes_before += metrics_server_scrapes(d->metrics);
+    }
     d->metrics = metrics_server_free(d->metrics);
     d->metrics = TAKE_PTR(rl->metrics);
     if (!d->metrics && rl->metrics_rebind) {
         r = metrics_server_new(d->loop, d->config->metrics_listen, metrics_collect, d,
                                &d->metrics, &err);
-        if (r < 0)
-            log_error("metrics-listen: %s; /metrics is off until a reload or restart",
-                      err ? err : strerror(-r));
+        if (r < 0 && old) {
+            _cleanup_free_ char *err2 = NULL;
+            log_error("metrics-listen: %s; /metrics stays on %s", err ? err : strerror(-r), old);
+            r = metrics_server_new(d->loop, old, metrics_collect, d, &d->metrics, &err2);
+            if (r < 0)
+                log_error("metrics-listen: %s; /metrics is off until a reload or restart",
+                          err2 ? err2 : strerror(-r));
+        }
     }
     if (d->metrics)
         log_info("metrics: serving /metrics on %s", metrics_server_listen(d->metrics));
@@ -1638,7 +1650,7 @@ static void metrics_collect(struct expo_buf *out, void *userdata) {
         .control_open = cc.open,
         .control_accepted = cc.accepted,
         .control_refused = cc.refused,
-        .scrapes = metrics_server_scrapes(d->metrics),
+        .scrapes = d->scrapes_before + metrics_server_scrapes(d->metrics),
     };
     size_t n;
 

@@ -11,6 +11,12 @@
 #include "util.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* Scrapes within this long of the last rendering get the same response:
+ * a flood of clients costs one rendering per period and one copy of the
+ * text in all, not one per client. */
+#define CACHE_USEC (250 * 1000)
+/* Connections from one address at once (Prometheus keeps one). */
+#define PER_IP_MAX 4
 
 struct metrics_server {
     sd_event *loop;
@@ -20,6 +26,8 @@ struct metrics_server {
     metrics_collect_fn collect;
     void *userdata;
     uint64_t scrapes;
+    struct MHD_Response *cached; /* the last /metrics response (MHD counts its users) */
+    uint64_t cached_at;          /* CLOCK_MONOTONIC, µs */
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -55,7 +63,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct metrics_server *s = cls;
     struct MHD_Response *resp;
     struct expo_buf out = { 0 };
-    enum MHD_Result r;
 
     if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -65,21 +72,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return reply(conn, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n");
 
     s->scrapes++;
-    s->collect(&out, s->userdata);
-    if (out.oom) {
-        expo_buf_free(&out);
-        return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    if (!s->cached || monotonic_usec() - s->cached_at >= CACHE_USEC) {
+        s->collect(&out, s->userdata);
+        if (out.oom) {
+            expo_buf_free(&out);
+            return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+        }
+        /* MHD frees the buffer with free() when its last user is done. */
+        resp = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            expo_buf_free(&out);
+            return MHD_NO;
+        }
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+        if (s->cached)
+            MHD_destroy_response(s->cached); /* freed once no connection sends it */
+        s->cached = resp;
+        s->cached_at = monotonic_usec();
     }
-    /* MHD frees the buffer with free() once it is sent. */
-    resp = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        expo_buf_free(&out);
-        return MHD_NO;
-    }
-    (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
-    r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return MHD_queue_response(conn, MHD_HTTP_OK, s->cached);
 }
 
 /* After every run: when libmicrohttpd wants to run again without an event
@@ -167,6 +178,7 @@ int metrics_server_new(sd_event *loop, const char *address, metrics_collect_fn c
     s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
                               MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned) METRICS_CONNECTIONS_MAX,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) PER_IP_MAX,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) METRICS_TIMEOUT_SEC,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_END);
@@ -200,6 +212,8 @@ struct metrics_server *metrics_server_free(struct metrics_server *s) {
     s->timer_es = sd_event_source_disable_unref(s->timer_es);
     if (s->mhd)
         MHD_stop_daemon(s->mhd); /* closes the connections and the listening socket */
+    if (s->cached)
+        MHD_destroy_response(s->cached);
     sd_event_unref(s->loop);
     free(s->listen);
     free(s);

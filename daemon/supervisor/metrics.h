@@ -11,8 +11,10 @@
  * counters, the status pages of the workers, the metrics texts the workers
  * published); nothing in it asks a worker anything, so a stuck or crashed
  * worker cannot delay or break a scrape. The response is built in memory
- * and sent as the client reads it (non-blocking); at most
- * METRICS_CONNECTIONS_MAX clients are served at once and a client idle for
+ * and sent as the client reads it (non-blocking); scrapes within 250 ms of
+ * the last rendering share its response, so many clients cost one
+ * rendering and one copy of the text; at most METRICS_CONNECTIONS_MAX
+ * clients are served at once, 4 from one address, and a client idle for
  * METRICS_TIMEOUT_SEC is closed.
  */
 #ifndef OPHOST_DAEMON_METRICS_H

@@ -165,6 +165,8 @@ else
 fi
 
 # Reloads: a new address moves the endpoint; a taken address is rejected.
+scrape "$port" || fail "no scrape before the reload"
+scrapes_before=$(value ophost_scrapes_total)
 port2=$(free_port)
 sed -i "s/^metrics-listen: .*/metrics-listen: 127.0.0.1:$port2/" "$tmp/ophostd.yaml"
 kill -HUP "$daemon_pid"
@@ -177,6 +179,44 @@ if curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$old_port/metrics" 2>/de
 fi
 log_has "metrics: serving /metrics on 127.0.0.1:$port2" || fail "the move was not logged"
 ok "a reload with another metrics-listen moves /metrics to it"
+scrape "$port" || fail "no scrape after the reload"
+[ "$(value ophost_scrapes_total)" -gt "$scrapes_before" ] ||
+    fail "ophost_scrapes_total went from $scrapes_before to $(value ophost_scrapes_total) across the reload"
+ok "ophost_scrapes_total keeps counting across a reload that moves /metrics"
+
+# Four idle connections from one address are all it may hold; one more is
+# refused, and once they are gone scrapes are answered again.
+python3 -c 'import socket, sys, time
+c = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(4)]
+print("held", flush=True)
+time.sleep(4)' "$port" >"$tmp/held" &
+holder=$!
+pids+=("$holder")
+wait_for 5 grep -q held "$tmp/held" || fail "the connection holder did not start"
+sleep 0.3
+if curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$port/metrics" 2>/dev/null; then
+    fail "a fifth connection from 127.0.0.1 was served"
+fi
+wait "$holder" 2>/dev/null || true
+wait_for 5 scrape "$port" || fail "scrapes are not answered after the idle connections closed"
+ok "at most 4 connections from one address; the others are served again when they close"
+
+# The same port on another address is bound at the switch; when another
+# process holds it by then, /metrics goes back to the old address.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.2", int(sys.argv[1]))); s.listen(1)
+print("bound", flush=True); time.sleep(30)' "$port" >"$tmp/blocker2" &
+blocker2=$!
+pids+=("$blocker2")
+wait_for 5 grep -q bound "$tmp/blocker2" || fail "the 127.0.0.2 blocker did not start"
+sed -i "s/^metrics-listen: .*/metrics-listen: 0.0.0.0:$port/" "$tmp/ophostd.yaml"
+kill -HUP "$daemon_pid"
+wait_for 10 log_has "/metrics stays on 127.0.0.1:$port" ||
+    fail "a failed rebind on the same port did not go back: $(tail -n 5 "$tmp/d1.log")"
+scrape "$port" || fail "/metrics is off after a failed rebind"
+kill "$blocker2" 2>/dev/null || true
+sed -i "s/^metrics-listen: .*/metrics-listen: 127.0.0.1:$port/" "$tmp/ophostd.yaml"
+ok "a rebind on the same port that fails keeps /metrics on the old address"
 
 python3 -c 'import socket, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(60)' \
