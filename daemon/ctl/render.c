@@ -362,8 +362,11 @@ static void fit(char *out, size_t size, const char *s, unsigned width) {
         return;
     }
     n = text_prefix(s, width ? width - 1 : 0, &cols);
-    if (n + 4 > size)
-        n = text_prefix(s, size / 4 - 1, &cols); /* a width larger than out allows */
+    if (n + 4 > size) { /* more bytes than out holds (zero-width characters) */
+        n = size - 4;
+        while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+            n--;
+    }
     memcpy(out, s, n);
     memcpy(out + n, "\xe2\x80\xa6", 4); /* …, and the NUL */
 }

@@ -86,6 +86,10 @@ many=$(python3 -c 'import json; print(json.dumps([{"parameters": {"datasources":
 bad many "$many"
 expect_rc 3 ctlb many run synthetic
 grep -q "20000 fields: a table shows 256 at most" "$tmp/err" || fail "20000 fields: $(head -c 400 "$tmp/err")"
+comb=$(python3 -c 'import json, sys; print(json.dumps({"parameters": {"event": {"a": 1, "s": "e" + "\u0301" * 5000}}, "continues": True}))')
+bad comb "[$ds, $comb]"
+expect_rc 3 ctlb comb run synthetic --fields s,a
+[ "$(wc -c <"$tmp/out")" -lt 8192 ] || fail "5000 combining marks: $(wc -c <"$tmp/out") bytes"
 esc='a\u001b]0;pwned\u0007\u001b[2J'
 bad esc "[{\"parameters\": {\"sessions\": [{\"name\": \"$esc\", \"gadget\": \"g\u009b31m\", \"state\": \"running\"}]}}]"
 expect_rc 0 ctlb esc list sessions
@@ -106,7 +110,7 @@ lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 cols = {width(l[: l.index(w)]) for l, w in zip(lines, ["GADGET", "g", "g"])}
 sys.exit(0 if len(cols) == 1 else 1)
 PY
-ok "widths out of range, 20000 fields, escapes in names and errors, wide characters aligned"
+ok "widths out of range, 20000 fields, 5000 combining marks in a cell, escapes in names and errors, wide characters aligned"
 
 # --- -H: one bad node does not hide the others
 printf 'bad %s\ngood %s\n' "$tmp/params5.sock" "$tmp/wide.sock" >"$tmp/nodes"
