@@ -81,10 +81,28 @@ static int trap_gadget_instantiate(struct ophost_ctx *ctx, void *op_data, void *
     ophost_field f;
     int r;
 
+    const char *early;
+
     if ((r = h->datasource_add(ctx, "events", &ds)) < 0 ||
-        (r = h->field_add(ctx, ds, "pid", OPHOST_FIELD_U32, &f)) < 0)
+        (r = h->field_add(ctx, ds, "pid", OPHOST_FIELD_U32, &f)) < 0 ||
+        (r = h->param_string(ctx, "find-early", &early)) < 0)
         return r;
+    /* A gadget sees only its own fields: this one always fails. */
+    if (*early && h->field_find(ctx, ds, early, &f) < 0)
+        return h->error(ctx, -ENOENT, "trap-gadget: no field '%s'", early);
     return trap_add(ctx, "comm");
+}
+
+/* dep-fail fails its instantiate; needs-dep depends on it and adds "user":
+ * its instantiate must never run without dep-fail's, not even to explain
+ * a missing field. */
+static int needs_dep_calls;
+static int dep_fail_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    return host_table()->error(ctx, -EIO, "dep-fail: cannot open its device");
+}
+static int needs_dep_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
+    needs_dep_calls++;
+    return trap_add(ctx, "user");
 }
 
 /* Looks for a field as a plugin would: fails naming it, with the host's
@@ -154,6 +172,7 @@ static int grp_instantiate(struct ophost_ctx *ctx, void *op_data, void **ret) {
 
 static const struct ophost_param trap_gadget_params[] = {
     { .key = "find", .type = OPHOST_PARAM_STRING, .default_value = "" },
+    { .key = "find-early", .type = OPHOST_PARAM_STRING, .default_value = "" },
     { 0 }
 };
 static const char *const phases[] = { "instantiate", "pre_start", NULL };
@@ -168,6 +187,7 @@ static const struct ophost_param cmdhash_params[] = {
 };
 static const char *const dep_uidgid[] = { "uidgid", NULL };
 static const char *const dep_cmdhash[] = { "cmdhash", NULL };
+static const char *const dep_dep_fail[] = { "dep-fail", NULL };
 
 static const struct ophost_operator mem_ops[] = {
     MEM_OP("mem-gadget", .flags = OPHOST_OPERATOR_GADGET),
@@ -189,13 +209,17 @@ static const struct ophost_operator mem_ops[] = {
     MEM_OP("uidgid", .instantiate = uidgid_instantiate, .destroy = trap_destroy),
     MEM_OP("grp-after", .dependencies = dep_cmdhash, .instantiate = grp_instantiate,
            .destroy = trap_destroy),
+    MEM_OP("dep-fail", .instantiate = dep_fail_instantiate),
+    MEM_OP("needs-dep", .dependencies = dep_dep_fail, .instantiate = needs_dep_instantiate,
+           .destroy = trap_destroy),
 };
 
 static struct plugin *mem_plugin(void) {
     static const struct ophost_operator *const ptrs[] = {
         &mem_ops[0], &mem_ops[1], &mem_ops[2], &mem_ops[3],
         &mem_ops[4], &mem_ops[5], &mem_ops[6], &mem_ops[7], &mem_ops[8],
-        &mem_ops[9], &mem_ops[10], &mem_ops[11], &mem_ops[12], NULL,
+        &mem_ops[9], &mem_ops[10], &mem_ops[11], &mem_ops[12], &mem_ops[13], &mem_ops[14],
+        NULL,
     };
     static const struct ophost_plugin desc = {
         .abi_major = OPHOST_ABI_MAJOR, .abi_minor = OPHOST_ABI_MINOR,
@@ -1152,6 +1176,13 @@ static const struct trap_case {
     /* A field nobody adds, looked for optionally, is no news. */
     { { "cmdhash", "uidgid" }, { { "cmdhash", "optional", "true" }, { "cmdhash", "field", "usr" } },
       0, NULL, "" },
+    /* The adder of the field depends on an operator that fails: it is not
+     * instantiated to explain the miss. */
+    { { "cmdhash", "dep-fail", "needs-dep" }, { { NULL } }, -ENOENT,
+      "operator 'cmdhash': instantiate failed: cmdhash: no field 'user'", NULL },
+    /* The gadget runs first: a field of a later operator is never its. */
+    { { "uidgid" }, { { "trap-gadget", "find-early", "user" } }, -ENOENT,
+      "operator 'trap-gadget': instantiate failed: trap-gadget: no field 'user'", NULL },
 #undef USER_LATER
 };
 
@@ -1168,6 +1199,7 @@ START_TEST(test_order_trap) {
         def_op(&d, c->ops[i], NULL);
     def_sets(&d, c->sets);
     trap_live = 0;
+    needs_dep_calls = 0;
 
     /* The dry run: instantiate fails the same way. */
     plan = build_ok(&d);
@@ -1178,6 +1210,7 @@ START_TEST(test_order_trap) {
     } else
         ck_assert_int_eq(session_check_plan(plan, &err), 0);
     ck_assert_int_eq(trap_live, 0);
+    ck_assert_int_eq(needs_dep_calls, 0);
     plan_free(plan);
 
     if (c->want < 0) {
@@ -1208,6 +1241,7 @@ START_TEST(test_order_trap) {
         free(log);
     }
     ck_assert_int_eq(trap_live, 0);
+    ck_assert_int_eq(needs_dep_calls, 0);
     session_free(s);
 }
 END_TEST

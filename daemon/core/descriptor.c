@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "params.h"
+#include "utf8.h"
 #include "util.h"
 
 /* ------------------------------------------------------------- checks */
@@ -81,8 +82,10 @@ int descriptor_check(const struct plugin *p, char **ret_error) {
 
 /* ----------------------------------------------------------- to JSON */
 
+/* A plugin's text as it may be shown (utf8_printable_dup), or NULL. */
 static json_object *json_str_or_null(const char *s) {
-    return s ? json_object_new_string(s) : NULL;
+    _cleanup_free_ char *text = s ? utf8_printable_dup(s) : NULL;
+    return text ? json_object_new_string(text) : NULL;
 }
 
 static json_object *json_list(const char *const *l) {
@@ -91,7 +94,7 @@ static json_object *json_list(const char *const *l) {
         return NULL;
     a = json_object_new_array();
     for (size_t i = 0; a && l[i]; i++)
-        json_object_array_add(a, json_object_new_string(l[i]));
+        json_object_array_add(a, json_str_or_null(l[i]));
     return a;
 }
 

@@ -38,8 +38,9 @@
  *                {..., "inspect": INSPECT}  when asked: {"struct_size": N,
  *                  "operator_struct_sizes": [N, ...] (the plugin's own
  *                  structs, before the loader copied them), "exports": [NAME,
- *                  ...] (at most 64 of the "n_exports": N symbols the file
- *                  exports, the entry included) or "exports_error": TEXT}
+ *                  ...] (of the first 64 symbols the file exports, those
+ *                  besides the entry function), "n_exports": N (how many it
+ *                  exports besides the entry) or "exports_error": TEXT}
  *                {"index": I, "error": "PATH: STEP: REASON", "errno": E}  it is
  *                refused (E > 0, the loader's error)
  *   PROTO_DONE   {}   the scanner answered every file

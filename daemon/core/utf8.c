@@ -2,6 +2,7 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t utf8_len(const unsigned char *s, size_t n) {
@@ -64,4 +65,21 @@ size_t utf8_sanitize(const char *s, size_t n, char *out) {
         i += l;
     }
     return o;
+}
+
+char *utf8_printable_dup(const char *s) {
+    size_t n = strlen(s), len;
+    unsigned char *out = malloc(3 * n + 1), *p;
+
+    if (!out)
+        return NULL;
+    len = utf8_sanitize(s, n, (char *) out);
+    out[len] = '\0';
+    for (p = out; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 */
+            p[0] = p[1] = '?';
+    }
+    return (char *) out;
 }

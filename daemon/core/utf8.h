@@ -21,4 +21,9 @@ bool utf8_valid(const char *s, size_t n);
  * that starts no valid sequence replaced by U+FFFD; returns the length. */
 size_t utf8_sanitize(const char *s, size_t n, char *out);
 
+/* A malloc'd copy of a plugin's one-line text (a description, a version,
+ * a symbol name) fit for JSON and a terminal: utf8_sanitize'd, and control
+ * characters (C0, DEL, C1) replaced by '?'. NULL on ENOMEM. */
+char *utf8_printable_dup(const char *s);
+
 #endif

@@ -319,11 +319,8 @@ static void inspect_warnings(const char *path, const struct plugin *p, json_obje
 
         for (size_t i = 0; i < json_object_array_length(exports); i++) {
             const char *name = json_object_get_string(json_object_array_get_idx(exports, i));
-            if (!name || streq(name, OPHOST_PLUGIN_ENTRY_SYMBOL)) {
-                if (name && extra > 0)
-                    extra--;
+            if (!name)
                 continue;
-            }
             if (f && shown < 8)
                 fprintf(f, "%s%s", shown ? ", " : "", name);
             shown++;

@@ -15,6 +15,7 @@
 #include "exports.h"
 #include "loader.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 #include "jobs.h"
 
@@ -38,11 +39,17 @@ static json_object *inspect_json(const struct plugin *p) {
         json_object_array_add(sizes, json_object_new_int64(p->desc->operators[i]->struct_size));
     json_object_object_add(o, "operator_struct_sizes", sizes);
     if (n >= 0) {
+        /* The entry function is exported (the plugin loaded through it):
+         * what is listed and counted is the rest. */
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && names && names[i]; i++)
-            json_object_array_add(a, json_object_new_string(names[i]));
+            if (!streq(names[i], OPHOST_PLUGIN_ENTRY_SYMBOL)) {
+                _cleanup_free_ char *name = utf8_printable_dup(names[i]);
+                if (name)
+                    json_object_array_add(a, json_object_new_string(name));
+            }
         json_object_object_add(o, "exports", a);
-        json_object_object_add(o, "n_exports", json_object_new_int(n));
+        json_object_object_add(o, "n_exports", json_object_new_int(n > 0 ? n - 1 : 0));
     } else
         json_object_object_add(o, "exports_error", json_object_new_string(strerror(-n)));
     return o;

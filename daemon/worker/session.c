@@ -429,19 +429,34 @@ static char *explain_misses(const struct session *s, const struct instance *in, 
     return TAKE_PTR(text);
 }
 
-/* After in failed in instantiate having looked for fields it did not get:
- * instantiates the operators after it, so that the failure can name the
- * one that adds such a field (their failures are ignored; those that
- * succeed are destroyed by the undos that follow). Operators that need in
- * are skipped: they may rely on what its instantiate would have set up.
- * Safe because instantiate has no effects outside its instance data (dry
- * runs rely on that too). */
+/* Whether every dependency of the operator at j has been instantiated
+ * (in plan order, so an operator whose dependency was skipped is too). */
+static bool deps_instantiated(const struct session *s, size_t j) {
+    const char *const *deps = s->instances[j].entry->op->dependencies;
+    for (size_t i = 0; deps && deps[i]; i++) {
+        size_t d = position_of(s, deps[i]);
+        if (d < s->n_instances && !s->instances[d].done[PHASE_INSTANTIATE])
+            return false;
+    }
+    return true;
+}
+
+/* After in failed in instantiate with -ENOENT having looked for fields it
+ * did not get: instantiates the operators after it, so that the failure
+ * can name the one that adds such a field (their failures are ignored;
+ * those that succeed are destroyed by the undos that follow). Only
+ * operators whose dependencies all instantiated are called, never one that
+ * needs in or an operator that failed or opted out here: an instantiate is
+ * only ever called after its dependencies'. Safe because instantiate has no
+ * effects outside its instance data (dry runs rely on that too). */
 static void diagnose_instantiate(struct session *s, struct instance *failed) {
     size_t k = index_of(failed);
     struct log_context lc;
 
-    if (k == 0)
+    if (k == 0) {
+        s->diagnosis_skipped = true; /* every operator needs the gadget */
         return;
+    }
     ctx_log_context(&failed->ctx, &lc);
     log_full(LOG_DEBUG, 0, &lc, "instantiating the operators after it to explain a missing field");
     for (size_t j = k + 1; j < s->n_instances; j++) {
@@ -449,7 +464,7 @@ static void diagnose_instantiate(struct session *s, struct instance *failed) {
         int r;
         if (in->opted_out)
             continue;
-        if (needs(s, j, k)) {
+        if (!deps_instantiated(s, j)) {
             s->diagnosis_skipped = true;
             continue;
         }
@@ -508,7 +523,7 @@ static int run_phase(struct session *s, enum phase p, struct instance **ret_in, 
         if (r < 0) {
             bool own_text = in->ctx.error != NULL;
             _cleanup_free_ char *msg = ctx_take_error(&in->ctx, r), *full = NULL;
-            if (p == PHASE_INSTANTIATE && in->n_misses > 0)
+            if (p == PHASE_INSTANTIATE && r == -ENOENT && in->n_misses > 0)
                 diagnose_instantiate(s, in);
             s->in_do_phase = false;
             full = explain_misses(s, in, own_text ? msg : NULL);

@@ -148,6 +148,17 @@ warned "$dir/exports.so" "$(re "$dir/exports.so: exports ")[45]$(re " symbols be
 for s in exports_counter exports_helper_a exports_helper_b exports_helper_c; do
     grep -q -E "[(, ]$s[,)]" "$tmp/err" || fail "the exports warning does not name $s: $(cat "$tmp/err")"
 done
+# 104 besides the entry (105 under ASan): past the 64 names the scanner
+# lists, the count is still right; 8 are named, then "...".
+warned "$dir/manyexports.so" "$(re "$dir/manyexports.so: exports ")10[45]$(re " symbols besides 'ophost_plugin_entry' (")([^,()]+, ){8}$(re "...): build it with -fvisibility=hidden (meson: gnu_symbol_visibility : 'hidden') so that only the entry function is exported")"
+# Its description has bytes that are not UTF-8 and an escape: the JSON
+# parses as UTF-8, the text shows neither.
+"$ophostd" --check-plugin --json "$dir/manyexports.so" >"$tmp/json" 2>/dev/null ||
+    fail "--check-plugin --json manyexports.so exited $?"
+python3 -c 'import json, sys; d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8")); sys.exit(0 if "many \ufffd\ufffd exports ?[31mred" in json.dumps(d, ensure_ascii=False) else 1)' "$tmp/json" ||
+    fail "--check-plugin --json with a plugin's bad text: $(cat -v "$tmp/json" | head -c 600)"
+"$ophostd" --check-plugin "$dir/manyexports.so" >"$tmp/out" 2>&1 || true
+if LC_ALL=C grep -q $'\x1b\|\xff' "$tmp/out"; then fail "a plugin's raw bytes reached the terminal: $(cat -v "$tmp/out")"; fi
 "$ophostd" --check-plugin --strict "$dir/good.so" >/dev/null 2>"$tmp/err" ||
     fail "--check-plugin --strict good.so exited $?: $(cat "$tmp/err")"
 ok "exports.so (built without -fvisibility=hidden): its 4 extra symbols named in a warning; good.so is clean even with --strict"
