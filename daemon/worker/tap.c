@@ -10,7 +10,6 @@
 #include "tap.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
@@ -22,7 +21,6 @@
 #include "proto.h"
 #include "schema.h"
 #include "session.h"
-#include "utf8.h"
 #include "util.h"
 
 struct buf {
@@ -123,58 +121,21 @@ int tap_wake_fd(const struct tap *t) {
 
 /* ----------------------------------------------------- serialisation */
 
-static const char hex[] = "0123456789abcdef";
-
-/* A JSON string; invalid UTF-8 becomes U+FFFD so the output always parses. */
-static bool put_json_string(struct buf *b, const char *s, size_t n) {
-    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
-    if (!buf_reserve(b, n * 6 + 2))
+/* A JSON string (invalid UTF-8 becomes U+FFFD, so the output always
+ * parses) or bytes as hex, as the json sink writes them (event-json.h). */
+static bool put_string_value(struct buf *b, const struct field_def *fd, const char *s,
+                             size_t n) {
+    bool str = fd->type == OPHOST_FIELD_STRING;
+    if (!buf_reserve(b, (str ? 6 : 2) * n + 2))
         return false;
-    b->p[b->len++] = '"';
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char) s[i];
-        size_t l;
-        if (c == '"' || c == '\\') {
-            b->p[b->len++] = '\\';
-            b->p[b->len++] = (char) c;
-            i++;
-        } else if (c == '\n') {
-            BUF_PUTS(b, "\\n");
-            i++;
-        } else if (c == '\t') {
-            BUF_PUTS(b, "\\t");
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-            buf_put(b, e, 6);
-            i++;
-        } else if ((l = utf8_len((const unsigned char *) s + i, n - i)) > 0) {
-            buf_put(b, s + i, l);
-            i += l;
-        } else {
-            BUF_PUTS(b, "\xef\xbf\xbd");
-            i++;
-        }
-    }
-    b->p[b->len++] = '"';
+    b->len = (size_t) ((str ? evjson_put_string : evjson_put_hex)(b->p + b->len,
+                                                                  (const uint8_t *) s, n) -
+                       b->p);
     return true;
 }
 
-/* Bytes as a string of lower-case hex digits. */
-static bool put_hex(struct buf *b, const char *s, size_t n) {
-    if (!buf_reserve(b, n * 2 + 2))
-        return false;
-    b->p[b->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        b->p[b->len++] = hex[(unsigned char) s[i] >> 4];
-        b->p[b->len++] = hex[(unsigned char) s[i] & 15];
-    }
-    b->p[b->len++] = '"';
-    return true;
-}
-
-/* Room for any other value printed in place: the longest is a quoted
- * timestamp (32 bytes), and snprintf's NUL. */
+/* Room for any other value written in place: the longest is a quoted
+ * timestamp (32 bytes). */
 #define SCALAR_MAX 40
 
 static bool put_field(struct buf *b, struct evjson_clock *clock,
@@ -183,44 +144,36 @@ static bool put_field(struct buf *b, struct evjson_clock *clock,
     ophost_field f = { .offset = fd->offset, .type = (uint16_t) fd->type };
     const char *s;
     size_t len = 0;
-    char *p;
-    int n;
+    const char *word;
+    char *p, *end;
 
     if (fd->type == OPHOST_FIELD_STRING || fd->type == OPHOST_FIELD_BYTES) {
         s = ophost_event_get_string(batch, e, f, &len);
         if (s)
-            return fd->type == OPHOST_FIELD_STRING ? put_json_string(b, s, len)
-                                                   : put_hex(b, s, len);
+            return put_string_value(b, fd, s, len);
     }
     if (!buf_reserve(b, SCALAR_MAX))
         return false;
     p = b->p + b->len;
     switch (fd->type) {
-    case OPHOST_FIELD_U8: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u8(e, f)); break;
-    case OPHOST_FIELD_U16: n = snprintf(p, SCALAR_MAX, "%u", ophost_event_get_u16(e, f)); break;
-    case OPHOST_FIELD_U32:
-        n = snprintf(p, SCALAR_MAX, "%" PRIu32, ophost_event_get_u32(e, f));
-        break;
-    case OPHOST_FIELD_U64:
-        n = snprintf(p, SCALAR_MAX, "%" PRIu64, ophost_event_get_u64(e, f));
-        break;
-    case OPHOST_FIELD_S32:
-        n = snprintf(p, SCALAR_MAX, "%" PRId32, ophost_event_get_s32(e, f));
-        break;
-    case OPHOST_FIELD_S64:
-        n = snprintf(p, SCALAR_MAX, "%" PRId64, ophost_event_get_s64(e, f));
-        break;
-    case OPHOST_FIELD_BOOL:
-        n = snprintf(p, SCALAR_MAX, "%s", ophost_event_get_bool(e, f) ? "true" : "false");
-        break;
+    case OPHOST_FIELD_U8: end = evjson_put_u64(p, ophost_event_get_u8(e, f)); break;
+    case OPHOST_FIELD_U16: end = evjson_put_u64(p, ophost_event_get_u16(e, f)); break;
+    case OPHOST_FIELD_U32: end = evjson_put_u64(p, ophost_event_get_u32(e, f)); break;
+    case OPHOST_FIELD_U64: end = evjson_put_u64(p, ophost_event_get_u64(e, f)); break;
+    case OPHOST_FIELD_S32: end = evjson_put_s64(p, ophost_event_get_s32(e, f)); break;
+    case OPHOST_FIELD_S64: end = evjson_put_s64(p, ophost_event_get_s64(e, f)); break;
     case OPHOST_FIELD_TIMESTAMP:
-        n = (int) (evjson_put_timestamp(p, ophost_event_get_u64(e, f), clock) - p);
+        end = evjson_put_timestamp(p, ophost_event_get_u64(e, f), clock);
         break;
-    default: /* an unset string or bytes, an unknown type */
-        n = snprintf(p, SCALAR_MAX, "null");
+    default:
+        /* a bool; null for an unset string or bytes or an unknown type */
+        word = fd->type != OPHOST_FIELD_BOOL ? "null" : ophost_event_get_bool(e, f) ? "true"
+                                                                                  : "false";
+        end = p + strlen(word);
+        memcpy(p, word, (size_t) (end - p));
         break;
     }
-    b->len += (size_t) n;
+    b->len = (size_t) (end - b->p);
     return true;
 }
 

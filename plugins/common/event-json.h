@@ -17,8 +17,9 @@
  *     ("2024-05-01T12:00:00.123456789Z"): full precision in any JSON
  *     reader (jq's numbers are doubles and would round nanoseconds).
  *
- * Field names are [A-Za-z0-9_.-] (the host checks them), so keys need no
- * escaping. The layout is computed once per schema; writing an event is
+ * Values are written by the evjson_put_* functions below, into room the
+ * caller reserved (each says how much). Field names are [A-Za-z0-9_.-]
+ * (the host checks them), so keys need no escaping. The layout is computed once per schema; writing an event is
  * then a copy of a precomputed prefix before each value.
  */
 #ifndef OPHOST_PLUGINS_EVENT_JSON_H
@@ -191,6 +192,138 @@ static inline void evjson_digits(char *p, uint64_t v, unsigned n) {
         p[n] = (char) ('0' + v % 10);
         v /= 10;
     }
+}
+
+/* ------------------------------------------------------------ values */
+
+/* 0: copied as is; 1: escaped; 2: the lead byte of a UTF-8 sequence (or an
+ * invalid byte). */
+static const uint8_t evjson_char_class[256] = {
+    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1, [0x80 ... 0xff] = 2,
+};
+
+static const char evjson_hex[] = "0123456789abcdef";
+
+static const char evjson_digits2[] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* Writes v in decimal (at most 20 bytes); evjson_put_s64 at most 20. */
+static inline char *evjson_put_u64(char *p, uint64_t v) {
+    char tmp[20], *q = tmp + sizeof(tmp);
+    size_t n;
+
+    while (v >= 100) {
+        unsigned i = (unsigned) (v % 100) * 2;
+        v /= 100;
+        q -= 2;
+        memcpy(q, evjson_digits2 + i, 2);
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, evjson_digits2 + v * 2, 2);
+    } else {
+        *--q = (char) ('0' + v);
+    }
+    n = (size_t) (tmp + sizeof(tmp) - q);
+    memcpy(p, q, n);
+    return p + n;
+}
+
+static inline char *evjson_put_s64(char *p, int64_t v) {
+    if (v < 0) {
+        *p++ = '-';
+        return evjson_put_u64(p, (uint64_t) 0 - (uint64_t) v);
+    }
+    return evjson_put_u64(p, (uint64_t) v);
+}
+
+/* The length of the well-formed UTF-8 sequence at s (2..4), or 0 when the
+ * byte at s does not begin one (Unicode 15, table 3-7). */
+static inline size_t evjson_utf8_sequence(const uint8_t *s, size_t avail) {
+    uint8_t c = s[0], lo = 0x80, hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf)
+        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* surrogates */
+        return avail >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+        return avail >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+                       (s[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+/* Writes s[0..len) as a JSON string with quotes; needs 2 + 6 * len bytes. */
+static inline char *evjson_put_string(char *p, const uint8_t *s, size_t len) {
+    size_t i = 0;
+
+    *p++ = '"';
+    while (i < len) {
+        size_t run = i;
+        while (run < len && evjson_char_class[s[run]] == 0)
+            run++;
+        memcpy(p, s + i, run - i);
+        p += run - i;
+        i = run;
+        if (i == len)
+            break;
+        if (evjson_char_class[s[i]] == 2) {
+            size_t n = evjson_utf8_sequence(s + i, len - i);
+            if (n) {
+                memcpy(p, s + i, n);
+                p += n;
+                i += n;
+            } else {
+                memcpy(p, "\xef\xbf\xbd", 3);
+                p += 3;
+                i++;
+            }
+            continue;
+        }
+        *p++ = '\\';
+        switch (s[i]) {
+        case '"': *p++ = '"'; break;
+        case '\\': *p++ = '\\'; break;
+        case '\b': *p++ = 'b'; break;
+        case '\f': *p++ = 'f'; break;
+        case '\n': *p++ = 'n'; break;
+        case '\r': *p++ = 'r'; break;
+        case '\t': *p++ = 't'; break;
+        default:
+            memcpy(p, "u00", 3);
+            p[3] = evjson_hex[s[i] >> 4];
+            p[4] = evjson_hex[s[i] & 15];
+            p += 5;
+            break;
+        }
+        i++;
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* Writes bytes as a quoted string of lower-case hex digits: 2 + 2 * len. */
+static inline char *evjson_put_hex(char *p, const uint8_t *s, size_t len) {
+    *p++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        *p++ = evjson_hex[s[i] >> 4];
+        *p++ = evjson_hex[s[i] & 15];
+    }
+    *p++ = '"';
+    return p;
 }
 
 /* The last second formatted, so that events of one second share the date. */

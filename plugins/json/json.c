@@ -23,7 +23,6 @@
  * journal. The session stays up when writes fail.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,136 +56,6 @@ struct json {
     struct evjson_clock clock;
     size_t fixed_bound; /* bytes of an event without string/bytes contents */
 };
-
-/* ------------------------------------------------------------ formatting */
-
-/* 0: copied as is; 1: escaped; 2: the lead byte of a UTF-8 sequence (or an
- * invalid byte). */
-static const uint8_t char_class[256] = {
-    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1, [0x80 ... 0xff] = 2,
-};
-
-static const char hex[] = "0123456789abcdef";
-
-static const char digits2[] = "00010203040506070809101112131415161718192021222324"
-                              "25262728293031323334353637383940414243444546474849"
-                              "50515253545556575859606162636465666768697071727374"
-                              "75767778798081828384858687888990919293949596979899";
-
-static char *put_u64(char *p, uint64_t v) {
-    char tmp[20], *q = tmp + sizeof(tmp);
-    size_t n;
-
-    while (v >= 100) {
-        unsigned i = (unsigned) (v % 100) * 2;
-        v /= 100;
-        q -= 2;
-        memcpy(q, digits2 + i, 2);
-    }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, digits2 + v * 2, 2);
-    } else {
-        *--q = (char) ('0' + v);
-    }
-    n = (size_t) (tmp + sizeof(tmp) - q);
-    memcpy(p, q, n);
-    return p + n;
-}
-
-static char *put_s64(char *p, int64_t v) {
-    if (v < 0) {
-        *p++ = '-';
-        return put_u64(p, (uint64_t) 0 - (uint64_t) v);
-    }
-    return put_u64(p, (uint64_t) v);
-}
-
-/* The length of the well-formed UTF-8 sequence at s (2..4), or 0 when the
- * byte at s does not begin one (Unicode 15, table 3-7). */
-static size_t utf8_sequence(const uint8_t *s, size_t avail) {
-    uint8_t c = s[0], lo = 0x80, hi = 0xbf;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-        return avail >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-        return avail >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-                       (s[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
-
-/* Writes s[0..len) as a JSON string with quotes; needs 2 + 6 * len bytes. */
-static char *put_string(char *p, const uint8_t *s, size_t len) {
-    size_t i = 0;
-
-    *p++ = '"';
-    while (i < len) {
-        size_t run = i;
-        while (run < len && char_class[s[run]] == 0)
-            run++;
-        memcpy(p, s + i, run - i);
-        p += run - i;
-        i = run;
-        if (i == len)
-            break;
-        if (char_class[s[i]] == 2) {
-            size_t n = utf8_sequence(s + i, len - i);
-            if (n) {
-                memcpy(p, s + i, n);
-                p += n;
-                i += n;
-            } else {
-                memcpy(p, "\xef\xbf\xbd", 3);
-                p += 3;
-                i++;
-            }
-            continue;
-        }
-        *p++ = '\\';
-        switch (s[i]) {
-        case '"': *p++ = '"'; break;
-        case '\\': *p++ = '\\'; break;
-        case '\b': *p++ = 'b'; break;
-        case '\f': *p++ = 'f'; break;
-        case '\n': *p++ = 'n'; break;
-        case '\r': *p++ = 'r'; break;
-        case '\t': *p++ = 't'; break;
-        default:
-            memcpy(p, "u00", 3);
-            p[3] = hex[s[i] >> 4];
-            p[4] = hex[s[i] & 15];
-            p += 5;
-            break;
-        }
-        i++;
-    }
-    *p++ = '"';
-    return p;
-}
-
-static char *put_hex(char *p, const uint8_t *s, size_t len) {
-    *p++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        *p++ = hex[s[i] >> 4];
-        *p++ = hex[s[i] & 15];
-    }
-    *p++ = '"';
-    return p;
-}
 
 /* ------------------------------------------------------------- callbacks */
 
@@ -286,23 +155,23 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
             memcpy(p, prefixes + f->prefix_off, f->prefix_len);
             p += f->prefix_len;
             switch (f->type) {
-            case OPHOST_FIELD_U8: p = put_u64(p, *v); break;
+            case OPHOST_FIELD_U8: p = evjson_put_u64(p, *v); break;
             case OPHOST_FIELD_U16: {
                 uint16_t x;
                 memcpy(&x, v, sizeof(x));
-                p = put_u64(p, x);
+                p = evjson_put_u64(p, x);
                 break;
             }
             case OPHOST_FIELD_U32: {
                 uint32_t x;
                 memcpy(&x, v, sizeof(x));
-                p = put_u64(p, x);
+                p = evjson_put_u64(p, x);
                 break;
             }
             case OPHOST_FIELD_U64: {
                 uint64_t x;
                 memcpy(&x, v, sizeof(x));
-                p = put_u64(p, x);
+                p = evjson_put_u64(p, x);
                 break;
             }
             case OPHOST_FIELD_TIMESTAMP: {
@@ -314,13 +183,13 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
             case OPHOST_FIELD_S32: {
                 int32_t x;
                 memcpy(&x, v, sizeof(x));
-                p = put_s64(p, x);
+                p = evjson_put_s64(p, x);
                 break;
             }
             case OPHOST_FIELD_S64: {
                 int64_t x;
                 memcpy(&x, v, sizeof(x));
-                p = put_s64(p, x);
+                p = evjson_put_s64(p, x);
                 break;
             }
             case OPHOST_FIELD_BOOL:
@@ -353,9 +222,9 @@ static int json_process(struct ophost_ctx *ctx, void *data, struct ophost_batch 
                     p = o->buf + o->len;
                 }
                 if (f->type == OPHOST_FIELD_STRING)
-                    p = put_string(p, (const uint8_t *) b->strings + ref.off, ref.len);
+                    p = evjson_put_string(p, (const uint8_t *) b->strings + ref.off, ref.len);
                 else
-                    p = put_hex(p, (const uint8_t *) b->strings + ref.off, ref.len);
+                    p = evjson_put_hex(p, (const uint8_t *) b->strings + ref.off, ref.len);
                 break;
             }
             default:
