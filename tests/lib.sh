@@ -57,6 +57,11 @@ ok() {
     echo "ok $n_ok - $*"
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on just now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; false on timeout.
 wait_for() {
     local tries=$(($1 * 10))

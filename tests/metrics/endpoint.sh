@@ -35,9 +35,6 @@ for so in synthetic null metrics; do
 done
 cp "$test_plugins/hostile.so" "$test_plugins/publisher.so" "$plugins/"
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 
 cat >"$tmp/ophostd.yaml" <<END_CONFIG

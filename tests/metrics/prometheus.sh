@@ -29,9 +29,6 @@ for so in synthetic metrics; do
     cp "$src_plugins/$so.so" "$plugins/"
 done
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 prom_port=$(free_port)
 
