@@ -66,7 +66,8 @@ static double now(void) {
 /* A plugin directory the supervisor trusts, with copies of what we need. */
 static char *make_plugin_dir(const char *plugins, const char *test_plugins) {
     static const char *const from_plugins[] = { "synthetic.so", "null.so" };
-    char *dir = strdup("/tmp/ophost-bench-workers.XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    char *dir = strprintf("%s/ophost-bench-workers.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!dir || !mkdtemp(dir))
         die("mkdtemp");
     chmod(dir, 0755);

@@ -1,6 +1,7 @@
 /* metrics.c — the /metrics HTTP endpoint on the main loop (see metrics.h). */
 #include "metrics.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -17,6 +18,54 @@
 #define CACHE_USEC (250 * 1000)
 /* Connections from one address at once (Prometheus keeps one). */
 #define PER_IP_MAX 4
+
+/* libmicrohttpd, loaded when the first server starts (see meson.build:
+ * the workers, the same binary, never load it). */
+static struct {
+    void *handle;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_run) *run;
+    __typeof__(MHD_get_timeout) *get_timeout;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+} mhd;
+
+/* 0, or -ELIBACC with the reason in *ret_error. */
+static int mhd_load(char **ret_error) {
+    static const char *const names[] = {
+        "MHD_start_daemon", "MHD_stop_daemon", "MHD_run", "MHD_get_timeout",
+        "MHD_get_daemon_info", "MHD_create_response_from_buffer", "MHD_add_response_header",
+        "MHD_queue_response", "MHD_destroy_response",
+    };
+    void **slots[] = {
+        (void **) &mhd.start_daemon, (void **) &mhd.stop_daemon, (void **) &mhd.run,
+        (void **) &mhd.get_timeout, (void **) &mhd.get_daemon_info,
+        (void **) &mhd.create_response_from_buffer, (void **) &mhd.add_response_header,
+        (void **) &mhd.queue_response, (void **) &mhd.destroy_response,
+    };
+    void *h;
+
+    if (mhd.handle)
+        return 0;
+    h = dlopen(OPHOST_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        *ret_error = strprintf("cannot load %s (Debian package libmicrohttpd12): %s",
+                               OPHOST_MHD_SONAME, dlerror());
+        return -ELIBACC;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!(*slots[i] = dlsym(h, names[i]))) {
+            *ret_error = strprintf("%s has no %s", OPHOST_MHD_SONAME, names[i]);
+            dlclose(h);
+            return -ELIBACC;
+        }
+    mhd.handle = h; /* kept: a server may be started again at a reload */
+    return 0;
+}
 
 struct metrics_server {
     sd_event *loop;
@@ -42,17 +91,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *text) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *) text,
+    struct MHD_Response *resp = mhd.create_response_from_buffer(strlen(text), (void *) text,
                                                                 MHD_RESPMEM_PERSISTENT);
     enum MHD_Result r;
 
     if (!resp)
         return MHD_NO;
-    (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    (void) mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    r = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
+        (void) mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    r = mhd.queue_response(conn, status, resp);
+    mhd.destroy_response(resp);
     return r;
 }
 
@@ -79,18 +128,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
         }
         /* MHD frees the buffer with free() when its last user is done. */
-        resp = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
+        resp = mhd.create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
             expo_buf_free(&out);
             return MHD_NO;
         }
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+        (void) mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
         if (s->cached)
-            MHD_destroy_response(s->cached); /* freed once no connection sends it */
+            mhd.destroy_response(s->cached); /* freed once no connection sends it */
         s->cached = resp;
         s->cached_at = monotonic_usec();
     }
-    return MHD_queue_response(conn, MHD_HTTP_OK, s->cached);
+    return mhd.queue_response(conn, MHD_HTTP_OK, s->cached);
 }
 
 /* After every run: when libmicrohttpd wants to run again without an event
@@ -98,7 +147,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void rearm(struct metrics_server *s) {
     MHD_UNSIGNED_LONG_LONG ms = 0;
 
-    if (MHD_get_timeout(s->mhd, &ms) != MHD_YES) {
+    if (mhd.get_timeout(s->mhd, &ms) != MHD_YES) {
         (void) sd_event_source_set_enabled(s->timer_es, SD_EVENT_OFF);
         return;
     }
@@ -108,14 +157,14 @@ static void rearm(struct metrics_server *s) {
 
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
     struct metrics_server *s = userdata;
-    (void) MHD_run(s->mhd);
+    (void) mhd.run(s->mhd);
     rearm(s);
     return 0;
 }
 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
     struct metrics_server *s = userdata;
-    (void) MHD_run(s->mhd);
+    (void) mhd.run(s->mhd);
     rearm(s);
     return 0;
 }
@@ -162,6 +211,11 @@ int metrics_server_new(sd_event *loop, const char *address, metrics_collect_fn c
 
     if (!s)
         return -ENOMEM;
+    r = mhd_load(ret_error);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     s->loop = sd_event_ref(loop);
     s->collect = collect;
     s->userdata = userdata;
@@ -175,7 +229,7 @@ int metrics_server_new(sd_event *loop, const char *address, metrics_collect_fn c
         metrics_server_free(s);
         return r;
     }
-    s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+    s->mhd = mhd.start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
                               MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned) METRICS_CONNECTIONS_MAX,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) PER_IP_MAX,
@@ -188,7 +242,7 @@ int metrics_server_new(sd_event *loop, const char *address, metrics_collect_fn c
         metrics_server_free(s);
         return -EIO;
     }
-    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    info = mhd.get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     r = info ? sd_event_add_io(loop, &s->io_es, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;
     if (r >= 0)
         r = sd_event_add_time_relative(loop, &s->timer_es, CLOCK_MONOTONIC, 0, 1000, on_timer,
@@ -211,9 +265,9 @@ struct metrics_server *metrics_server_free(struct metrics_server *s) {
     s->io_es = sd_event_source_disable_unref(s->io_es);
     s->timer_es = sd_event_source_disable_unref(s->timer_es);
     if (s->mhd)
-        MHD_stop_daemon(s->mhd); /* closes the connections and the listening socket */
+        mhd.stop_daemon(s->mhd); /* closes the connections and the listening socket */
     if (s->cached)
-        MHD_destroy_response(s->cached);
+        mhd.destroy_response(s->cached);
     sd_event_unref(s->loop);
     free(s->listen);
     free(s);

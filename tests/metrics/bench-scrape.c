@@ -144,7 +144,8 @@ static double load_rate(int port, double secs, double every_ms, unsigned *ret_sc
 }
 
 int main(int argc, char **argv) {
-    char dir[] = "/tmp/ophost-bench-scrape.XXXXXX", path[256], cmd[512], plugin_dir[4096];
+    const char *tmp = getenv("TMPDIR");
+    char dir[1024], path[1280], cmd[2048], plugin_dir[4096];
     double base[20], t[60], first = -1, idle[3], busy[3], tenth[3], med;
     unsigned scrapes = 0, scrapes10 = 0;
     size_t base_samples = 0;
@@ -156,6 +157,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench-scrape OPHOSTD PLUGIN_DIR\n");
         return 2;
     }
+    snprintf(dir, sizeof(dir), "%s/ophost-bench-scrape.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!realpath(argv[2], plugin_dir) || !mkdtemp(dir))
         return 1;
     argv[2] = plugin_dir;
@@ -208,7 +210,7 @@ int main(int argc, char **argv) {
     /* The baseline in the same run: the same daemon's own metrics alone,
      * served by a second daemon without the big session. */
     {
-        char path2[512], dir2[300];
+        char path2[1280], dir2[1100];
         pid_t pid2;
         int port2 = port + 1;
         snprintf(dir2, sizeof(dir2), "%s/small", dir);
