@@ -216,13 +216,18 @@ static void on_message(struct child *c, struct proto_msg *m, void *userdata) {
         child_kill(c, "sent an unexpected message");
         return;
     }
-    if (streq(state, "running") && w->state == WORKER_STARTING) {
+    if (streq(state, "running") && !w->started_usec) {
+        /* Also when a stop overtook it (stopping before it ran): its events
+         * still come, and a watcher needs their schema to show them. */
         json_object *ds;
         if (json_object_object_get_ex(o, "datasources", &ds) &&
             json_object_is_type(ds, json_type_array))
             w->datasources = json_object_get(ds);
         w->started_usec = monotonic_usec();
-        set_state(w, WORKER_RUNNING);
+        if (w->state == WORKER_STARTING)
+            set_state(w, WORKER_RUNNING);
+        else if (!worker_ended(w) && w->ops->state_changed)
+            w->ops->state_changed(w, w->userdata);
     } else if (streq(state, "stopped") || streq(state, "failed")) {
         w->final_state = true;
         if (streq(state, "failed"))

@@ -314,5 +314,27 @@ after=$(fds)
 counting "after 200 replacements"
 ok "200 replacements of a loaded plugin: supervisor fds $before -> $after"
 
-stop_daemon
-ok "SIGTERM stops every worker and the daemon exits 0"
+# A SIGTERM that overtakes a worker's start: the supervisor is already
+# stopping the session when the worker reports "running" with the schema,
+# and the events still come. Held by SIGSTOP, the supervisor has the signal
+# pending before the worker (one second in start()) reports; `run` must
+# still get the schema and show the events.
+ctl run synthetic -p rate=1000 --operator hostile:fault=slow,in=start \
+    >"$tmp/run.out" 2>"$tmp/run.err" &
+run_pid=$!
+wait_for 10 grep -q "^ophostctl: running session" "$tmp/run.err" || fail "run did not start: $(cat "$tmp/run.err")"
+kill -STOP "$pid"
+kill -TERM "$pid"
+sleep 1.5
+kill -CONT "$pid"
+wait_for 5 is_dead "$pid" || fail "the daemon did not exit within 5 s of SIGTERM"
+status=0
+wait "$pid" || status=$?
+[ "$status" -eq 0 ] || fail "the daemon exited with status $status after SIGTERM"
+rc=0
+wait "$run_pid" || rc=$?
+[ "$rc" = 0 ] || fail "run exited $rc: $(cat "$tmp/run.err")"
+n=$(sed -n 's/^ophostctl: session stopped, \([0-9]*\) events$/\1/p' "$tmp/run.err")
+[ "${n:-0}" -gt 0 ] && [ "$(lines "$tmp/run.out")" -gt 1 ] ||
+    fail "run showed $(lines "$tmp/run.out") lines of ${n:-?} events: $(cat "$tmp/run.err")"
+ok "SIGTERM stops every worker and the daemon exits 0; a run whose start it overtook shows its $n events"

@@ -8,6 +8,7 @@
  *   exit    calls exit(3)
  *   stack   recurses until the stack overflows (SIGSEGV)
  *   loop    never returns
+ *   slow    sleeps for a second, then behaves
  *   leak    (process only) leaks 64 KiB per batch, touching every page
  *   none    behaves
  *
@@ -24,7 +25,7 @@
 
 static const struct ophost_host *host;
 
-enum fault { F_NONE, F_SEGV, F_ABORT, F_EXIT, F_STACK, F_LOOP, F_LEAK };
+enum fault { F_NONE, F_SEGV, F_ABORT, F_EXIT, F_STACK, F_LOOP, F_LEAK, F_SLOW };
 
 struct hostile {
     enum fault fault;
@@ -59,6 +60,9 @@ static void do_fault(enum fault f) {
     case F_LOOP:
         for (;;)
             pause();
+    case F_SLOW:
+        (void) usleep(1000 * 1000);
+        break;
     case F_LEAK:
     case F_NONE:
         break;
@@ -67,7 +71,7 @@ static void do_fault(enum fault f) {
 
 static int parse_fault(struct ophost_ctx *ctx, const char *s, enum fault *ret) {
     static const char *const names[] = { "none", "segv", "abort", "exit", "stack", "loop",
-                                         "leak" };
+                                         "leak", "slow" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(s, names[i]) == 0) {
             *ret = (enum fault) i;
@@ -153,7 +157,7 @@ static int h_init(struct ophost_ctx *ctx, void **ret_op_data) {
 }
 
 static const char *const faults[] = { "none", "segv", "abort", "exit", "stack", "loop", "leak",
-                                      NULL };
+                                      "slow", NULL };
 static const char *const callbacks[] = { "instantiate", "pre_start", "start", "process",
                                          "stop", "post_stop", "destroy", NULL };
 
