@@ -62,6 +62,12 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# has GREP-ARGS...: true when grep finds a match on stdin, like grep -q, but
+# it reads all of its input: grep -q quits at the first match, and the
+# writer's SIGPIPE then fails the pipeline under pipefail (ldd, man,
+# journalctl write in several pieces).
+has() { grep "$@" >/dev/null; }
+
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; false on timeout.
 wait_for() {
     local tries=$(($1 * 10))

@@ -165,10 +165,10 @@ rc=0
 timeout --preserve-status -s INT 0.5 "$ctl" run synthetic -n adhoc-x -p rate=50 >/dev/null 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "run ended by SIGINT exited $rc"
 for _ in $(seq 100); do
-    "$ctl" list sessions | grep -q adhoc-x || break
+    "$ctl" list sessions | grep adhoc-x >/dev/null || break
     sleep 0.05
 done
-"$ctl" list sessions | grep -q adhoc-x && fail "ad-hoc session outlived its client"
+"$ctl" list sessions | grep adhoc-x >/dev/null && fail "ad-hoc session outlived its client"
 ok "Ctrl-C ends an ad-hoc run"
 
 # --- stats

@@ -33,7 +33,7 @@ if command -v man >/dev/null && [ -f "$man_dir/ophostctl.1" ]; then
         grep -q "^       $name - " "$tmp/man" || fail "$page NAME line: $(sed -n 1,5p "$tmp/man")"
         [ ! -s "$tmp/man.err" ] || fail "man -l $page warned: $(cat "$tmp/man.err")"
     done
-    MANWIDTH=80 man -l "$man_dir/ophostctl.1" | grep -q -- '--max-entries' || fail "ophostctl(1) lacks --max-entries"
+    MANWIDTH=80 man -l "$man_dir/ophostctl.1" | has -- '--max-entries' || fail "ophostctl(1) lacks --max-entries"
     ok "man -l renders ophostd(8), ophostctl(1), ophost.yaml(5), ophost-plugin(7)"
 else
     echo "ok - SKIP: man or the built pages ($man_dir) missing: man pages not checked"
@@ -59,7 +59,7 @@ grep -q '_ophostctl ophostctl' "$tmp/out" || fail "complete -p: $(cat "$tmp/out"
     fail "describe completes: $(complete_words ophostctl describe "")"
 [ "$(complete_words ophostctl watch a | tr '\n' ' ')" = "alpha " ] || fail "watch a: $(complete_words ophostctl watch a)"
 [ "$(complete_words ophostctl st | tr '\n' ' ')" = "start stop stats " ] || fail "st: $(complete_words ophostctl st)"
-complete_words ophostctl run trace_e | grep -qx trace_exec || fail "run trace_e: $(complete_words ophostctl run trace_e)"
+complete_words ophostctl run trace_e | has -x trace_exec || fail "run trace_e: $(complete_words ophostctl run trace_e)"
 [ "$(complete_words ophostctl --socket "$OPHOST_SOCKET" stop b | tr '\n' ' ')" = "beta " ] ||
     fail "with --socket: $(complete_words ophostctl --socket "$OPHOST_SOCKET" stop b)"
 [ "$(complete_words ophostctl -H ssh://node1 st | tr '\n' ' ')" = "start stop stats " ] ||

@@ -64,7 +64,7 @@ ok "a stream: --sort when it ends, --max-entries a total that ends the session"
 # --- rounds: --sort and --max-entries per round
 expect_rc 0 "$ctl_bin" run snapshot_process --sort -pid --max-entries 2 -o json --fields pid
 [ "$(wc -l <"$tmp/out")" = 2 ] || fail "snapshot --max-entries 2: $(cat "$tmp/out")"
-a=$(jq -r .pid "$tmp/out" | head -1)
+a=$(jq -r .pid "$tmp/out" | sed -n 1p)
 b=$(jq -r .pid "$tmp/out" | tail -1)
 [ "$a" -gt "$b" ] || fail "snapshot --sort -pid: $a then $b"
 expect_rc 0 "$ctl_bin" run top_process -p interval=100ms -d 550ms --sort pid --max-entries 3 -o columns
@@ -101,7 +101,7 @@ ok "--filter twice: AND; seq<=2 before uidgid (it saw 2 events), user== after it
 rc=0
 timeout --preserve-status -s INT 1 "$ctl_bin" watch tab >"$tmp/out" 2>"$tmp/err" || rc=$?
 [ "$rc" = 0 ] || fail "watch tab exited $rc: $(cat "$tmp/err")"
-head -1 "$tmp/out" | grep -qx 'COMM              SEQ' || fail "watch tab header: $(head -2 "$tmp/out")"
+head -1 "$tmp/out" | has -x 'COMM              SEQ' || fail "watch tab header: $(head -2 "$tmp/out")"
 sed -n 2p "$tmp/out" | grep -Eqx 'comm-[0-9]+ +[0-9]+' || fail "watch tab row: $(head -2 "$tmp/out")"
 head -1 "$tmp/logs/tab.log" | grep -Eqx 'COMM +SEQ' || fail "the session's own table: $(head -1 "$tmp/logs/tab.log")"
 rc=0

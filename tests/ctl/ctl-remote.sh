@@ -59,7 +59,7 @@ echo "gamma $tmp/gamma.sock" >>"$OPHOST_TEST_NODES" # no daemon there
 two=(-H ssh://alpha -H ssh://beta)
 
 # adhoc_left NODE: the node's daemon lists an ad-hoc session.
-adhoc_left() { "$ctl_bin" -s "$tmp/$1/ctl.sock" list sessions | grep -q '(ad hoc)'; }
+adhoc_left() { "$ctl_bin" -s "$tmp/$1/ctl.sock" list sessions | has '(ad hoc)'; }
 no_adhoc() { ! adhoc_left alpha && ! adhoc_left beta; }
 # bridges: how many `ophostctl bridge` processes run now.
 bridges() { ps -eo args | grep -c "^$ctl_bin bridge" || true; }

@@ -36,7 +36,7 @@ in_tmux() {
         "env OPHOST_SOCKET=$OPHOST_SOCKET $*; echo DONE; sleep 60"
 }
 screen_of() { tmux -S "$tsock" capture-pane -p -t "$1"; }
-screen_has() { screen_of "$1" | grep -q -- "$2"; }
+screen_has() { screen_of "$1" | has -- "$2"; }
 
 syn="$ctl_bin run synthetic -p rate=0 -p count=12 -p fields=seq:u64,a_rather_long_name_x:string,n:u32,comm:string"
 
@@ -61,19 +61,19 @@ cat >"$tmp/want" <<'EOT'
           12 a_rather_long_name_…         12 comm-12
 EOT
 diff -u "$tmp/want" "$tmp/table" >"$tmp/diff" || fail "the screen differs: $(cat "$tmp/diff")"
-tmux -S "$tsock" capture-pane -e -p -t t1 | grep -q $'\e\\[1m *SEQ' || fail "no bold header on a terminal"
+tmux -S "$tsock" capture-pane -e -p -t t1 | has $'\e\\[1m *SEQ' || fail "no bold header on a terminal"
 ok "a terminal: header aligned over truncated values (…), numbers right-aligned, bold header"
 
 in_tmux t2 "NO_COLOR=1 $syn"
 wait_for 10 screen_has t2 DONE || fail "run did not finish: $(screen_of t2)"
-tmux -S "$tsock" capture-pane -e -p -t t2 | grep -q $'\e\\[' && fail "colour with NO_COLOR set"
-screen_of t2 | grep -q '^         SEQ A_RATHER_LONG_NAME_X' || fail "NO_COLOR table: $(screen_of t2)"
+tmux -S "$tsock" capture-pane -e -p -t t2 | has $'\e\\[' && fail "colour with NO_COLOR set"
+screen_of t2 | has '^         SEQ A_RATHER_LONG_NAME_X' || fail "NO_COLOR table: $(screen_of t2)"
 ok "NO_COLOR: the same table without escape sequences"
 
 # Piped: no escape sequence, the same columns (the last one whole).
 $syn >"$tmp/piped" 2>/dev/null
 grep -q $'\e' "$tmp/piped" && fail "escape sequences in piped output"
-sed -n 2p "$tmp/piped" | grep -qx '           1 a_rather_long_name_…          1 comm-1' ||
+sed -n 2p "$tmp/piped" | has -x '           1 a_rather_long_name_…          1 comm-1' ||
     fail "piped row: $(sed -n 2p "$tmp/piped")"
 ok "piped: plain text, the same columns"
 
@@ -83,7 +83,7 @@ sleep 1.5
 screen_of t3 >"$tmp/screen3"
 heads=$(grep -c '^ *PID COMM' "$tmp/screen3" || true)
 [ "$heads" = 1 ] || fail "top_process on a terminal: $heads headers on the screen, not 1 (redraw): $(cat "$tmp/screen3")"
-head -1 "$tmp/screen3" | grep -q '^ *PID COMM  *CPU  *RSS THREADS' || fail "the header is not on the first line: $(cat "$tmp/screen3")"
+head -1 "$tmp/screen3" | has '^ *PID COMM  *CPU  *RSS THREADS' || fail "the header is not on the first line: $(cat "$tmp/screen3")"
 [ "$(sed -n '2,4p' "$tmp/screen3" | grep -Ec '^ *[0-9]+ .*%')" = 3 ] || fail "3 rows with a CPU percent: $(cat "$tmp/screen3")"
 sed -n 2,4p "$tmp/screen3" | grep -Eq '(B|KiB|MiB|GiB) +[0-9]+$' || fail "rss not in KiB/MiB: $(cat "$tmp/screen3")"
 sleep 0.6

@@ -16,7 +16,7 @@ ophostd=$1
 ctl_bin=$2
 plugins=$3
 command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit 77; }
-if ldd "$ctl_bin" 2>/dev/null | grep -q 'libasan'; then
+if ldd "$ctl_bin" 2>/dev/null | has 'libasan'; then
     echo "SKIP: $ctl_bin is built with AddressSanitizer, which valgrind cannot run (ASan checks it there)"
     exit 77
 fi

@@ -124,7 +124,7 @@ mkdir -p "$central"
     >"$tmp/remote.log" 2>&1 &
 remote_pid=$!
 pids+=("$remote_pid")
-listening() { ss -ltn | grep -q -F "127.0.0.1:$1 "; }
+listening() { ss -ltn | has -F "127.0.0.1:$1 "; }
 wait_for 10 listening "$remote_port" || fail "systemd-journal-remote does not listen: $(cat "$tmp/remote.log")"
 
 # ---- the nodes --------------------------------------------------------------

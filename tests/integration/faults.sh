@@ -127,7 +127,7 @@ counting() {
 }
 
 # state_is SESSION STATE: `ophostctl list sessions` says so.
-state_is() { ctl list sessions | grep -Eq "^$1 +[a-z_]+ +$2 "; }
+state_is() { ctl list sessions | has -E "^$1 +[a-z_]+ +$2 "; }
 
 # fails_with SESSION TEXT: start it; the session fails with TEXT, which the
 # log and `ophostctl describe` show; the daemon and counter go on.
@@ -227,7 +227,7 @@ wait_for 10 log_count_above "hostile.so: plugin quarantined" "$cur_log" "$q" ||
 ctl stop again >/dev/null
 cp "$test_plugins/hostile.so" "$plugins/.hostile.so.tmp"
 mv "$plugins/.hostile.so.tmp" "$plugins/hostile.so"
-wait_for 5 eval 'ctl list plugins | grep -Eq "^hostile +1 +loaded "' || fail "the replaced file is not loaded"
+wait_for 5 eval 'ctl list plugins | has -E "^hostile +1 +loaded "' || fail "the replaced file is not loaded"
 ctl start good >/dev/null || fail "good does not start with the fixed file"
 ctl stop good >/dev/null
 ok "replacing the file of a quarantined plugin makes it usable again"
@@ -239,7 +239,7 @@ wait_for 10 log_has "$plugins/hangentry.so: entry function did not return within
 for want in "$plugins/crashentry.so: crashed in its entry function: SIGSEGV" \
     "$plugins/crashctor.so: crashed while loading: SIGSEGV"; do
     log_has "$want" || fail "the log lacks '$want'"
-    ctl list plugins | grep -q -F "refused: $want" || fail "list plugins lacks '$want'"
+    ctl list plugins | has -F "refused: $want" || fail "list plugins lacks '$want'"
 done
 counting "after the scanner crashes"
 rm "$plugins/crashentry.so" "$plugins/crashctor.so" "$plugins/hangentry.so"
@@ -248,7 +248,7 @@ ok "plugins crashing in their entry function or a constructor, or hanging in the
 # A truncated ELF (a half-finished copy) is refused; completing it loads it.
 head -c 3000 "$src_plugins/null.so" >"$plugins/half.so"
 chmod 644 "$plugins/half.so"
-wait_for 10 eval "ctl list plugins | grep -q -F '$plugins/half.so refused: '" ||
+wait_for 10 eval "ctl list plugins | has -F '$plugins/half.so refused: '" ||
     fail "the truncated half.so is not refused: $(ctl list plugins)"
 wait_for 5 log_has "warning: $plugins/half.so: " ||
     fail "the hot-plug refusal of half.so is not logged as a warning: $(grep half.so "$cur_log")"
@@ -256,7 +256,7 @@ counting "after a truncated ELF"
 cp "$src_plugins/null.so" "$plugins/.half.so.tmp"
 mv "$plugins/.half.so.tmp" "$plugins/half.so"
 # half.so is null.so under another name: its operator name is taken.
-wait_for 5 eval "ctl list plugins | grep -q -F \"already provided by plugin 'null'\"" ||
+wait_for 5 eval "ctl list plugins | has -F \"already provided by plugin 'null'\"" ||
     fail "the completed half.so was not probed again: $(ctl list plugins)"
 rm "$plugins/half.so"
 ok "a truncated ELF is refused with the reason (a warning in the log, a row in list plugins); the completed file is probed again"
@@ -286,7 +286,7 @@ ok "an in-place overwrite and a truncation of a loaded plugin leave its running 
 
 # 200 replacements of a loaded plugin: the supervisor's fds stay flat.
 cp "$test_plugins/hostile.so" "$plugins/.h.tmp" && mv "$plugins/.h.tmp" "$plugins/hostile.so"
-wait_for 5 eval 'ctl list plugins | grep -Eq "^hostile +1 +loaded "' || fail "hostile.so not back"
+wait_for 5 eval 'ctl list plugins | has -E "^hostile +1 +loaded "' || fail "hostile.so not back"
 fds() { find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 # loaded_version MTIME: within 5 s, hostile.so is loaded from the file of
 # that mtime (no other plugin file has one so old).

@@ -46,7 +46,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
     --split-mode=host >"$tmp/remote.log" 2>&1 &
 remote=$!
 pids+=("$remote")
-listening() { ss -ltn | grep -q -F "127.0.0.1:$port "; }
+listening() { ss -ltn | has -F "127.0.0.1:$port "; }
 wait_for 10 listening || fail "systemd-journal-remote does not listen: $(cat "$tmp/remote.log")"
 ok "systemd-journal-remote listens on http://127.0.0.1:$port, storing into $tmp/remote"
 

@@ -48,7 +48,7 @@ skip_step() {
 prop() { systemctl show -p "$1" --value ophostd; }
 # journal of the unit since the cursor file $cursor was written.
 ujournal() { journalctl -u ophostd --no-pager -o cat --after-cursor="$(cat "$cursor")" 2>/dev/null; }
-ujournal_has() { ujournal | grep -q -F -- "$1"; }
+ujournal_has() { ujournal | has -F -- "$1"; }
 ujournal_count() { ujournal | grep -c -F -- "$1" || true; }
 mark() { journalctl -n 0 --show-cursor --no-pager -q | sed -n 's/^-- cursor: //p' >"$cursor"; }
 expect_journal() { wait_for 10 ujournal_has "$1" || fail "journal of ophostd lacks: $1"; }
@@ -132,7 +132,7 @@ systemctl start ophostd || fail "systemctl start ophostd (shipped pipelines) exi
 [ "$(stat -c %a /run/ophost/ophostd.sock)" = 666 ] || fail "socket mode $(stat -c %a /run/ophost/ophostd.sock)"
 "$OPHOSTCTL" list sessions >"$err" 2>&1 || fail "list sessions: $(cat "$err")"
 grep -q '^demo ' "$err" || fail "the shipped demo session is not configured: $(cat "$err")"
-if awk 'NR > 1 && $3 != "inactive"' "$err" | grep -q .; then
+if awk 'NR > 1 && $3 != "inactive"' "$err" | has .; then
     fail "a shipped session runs under the unit: $(cat "$err")"
 fi
 systemctl stop ophostd
@@ -162,7 +162,7 @@ ready_at=$(grep -n -F "ready: 2 sessions configured" <<<"$j" | head -n 1 | cut -
 status_text=$(prop StatusText)
 [[ $status_text =~ ^[0-9]+\ plugins,\ 2\ sessions\ running,\ 0\ waiting,\ 0\ restarting,\ 0\ failed$ ]] ||
     fail "StatusText is '$status_text'"
-systemctl status --no-pager ophostd | grep -q -F "Status: \"$status_text\"" ||
+systemctl status --no-pager ophostd | has -F "Status: \"$status_text\"" ||
     fail "systemctl status does not show the status text"
 wait_for 10 has_lines "$logs/alpha.log" 3 || fail "no events in alpha.log"
 [ "$(head -n 1 "$logs/alpha.log")" = 'seq=1 comm="comm-1"' ] || fail "alpha.log starts with $(head -n 1 "$logs/alpha.log")"
@@ -192,7 +192,7 @@ wait_for 10 seq1_is "$logs/beta.log" 2 || fail "beta did not restart ($(count_se
 seq1_is "$logs/alpha.log" 1 || fail "alpha restarted on reload ($(count_seq1 "$logs/alpha.log") x seq=1)"
 wait_for 10 test "$(prop ActiveState)" = active || fail "after reload: $(prop ActiveState)/$(prop SubState)"
 [ "$(prop MainPID)" = "$main_pid" ] || fail "the reload restarted the daemon"
-if journalctl -u ophostd --no-pager -o cat | grep -q -i "timed out"; then
+if journalctl -u ophostd --no-pager -o cat | has -i "timed out"; then
     fail "a timeout in the journal: $(journalctl -u ophostd --no-pager -o cat | grep -i "timed out")"
 fi
 grows "$logs/alpha.log" "after reload"
@@ -263,7 +263,7 @@ access_checks
 systemctl reload ophostd || fail "systemctl reload (1,000 sessions) exited $?"
 all_running() { [[ $(prop StatusText) == *" 1002 sessions running,"* ]]; }
 wait_for 60 all_running || fail "1,000 sessions: StatusText '$(prop StatusText)'"
-if ujournal | grep -q -i "Too many open files\|Cannot allocate memory"; then
+if ujournal | has -i "Too many open files\|Cannot allocate memory"; then
     fail "1,000 sessions: $(ujournal | grep -i -m 3 "Too many open files\|Cannot allocate memory")"
 fi
 ok "1,000 more sessions under the unit's limits: '$(prop StatusText)', $(ls /proc/"$(prop MainPID)"/fd | wc -l) fds in the supervisor"
@@ -410,7 +410,7 @@ expect_journal "test hook: SIGUSR2, stalling the main loop for 120 s"
 restarted() { [ "$(prop NRestarts)" -gt "$restarts" ] && [ "$(prop ActiveState)" = active ]; }
 wait_for 20 restarted || fail "no restart 20 s after the stall (NRestarts=$(prop NRestarts), $(prop ActiveState))"
 [ "$(prop MainPID)" != "$pid1" ] || fail "same main PID after the watchdog restart"
-journalctl -u ophostd --no-pager -o cat --after-cursor="$(cat "$cursor")" | grep -q -F "Watchdog timeout" ||
+journalctl -u ophostd --no-pager -o cat --after-cursor="$(cat "$cursor")" | has -F "Watchdog timeout" ||
     fail "no 'Watchdog timeout' in the journal"
 wait_for 10 has_lines "$logs/alpha.log" 1 || fail "alpha did not come back after the restart"
 ok "SIGUSR2 stall (OPHOST_TEST_HOOKS=1): 'Watchdog timeout', NRestarts $restarts -> $(prop NRestarts), new PID"
