@@ -140,13 +140,16 @@ int conn_send(struct conn *c, const char *method, json_object *params, bool more
 }
 
 int conn_take(struct conn *c, json_object **ret) {
-    char *nul = c->len > c->start ? memchr(c->buf + c->start, '\0', c->len - c->start) : NULL;
+    size_t from = c->scanned > c->start ? c->scanned : c->start;
+    char *nul = c->len > from ? memchr(c->buf + from, '\0', c->len - from) : NULL;
     json_object *o;
 
-    if (!nul)
+    if (!nul) {
+        c->scanned = c->len; /* a long reply is scanned once, not once per read */
         return 0;
+    }
     o = json_tokener_parse(c->buf + c->start);
-    c->start = (size_t) (nul - c->buf) + 1;
+    c->start = c->scanned = (size_t) (nul - c->buf) + 1;
     /* Text the daemon sends is printed on a terminal: control characters
      * become '?'. An event is left as it is (JSON output keeps its exact
      * values; tables clean each cell). */
@@ -169,6 +172,7 @@ int conn_fill(struct conn *c) {
     if (c->start > 0) {
         memmove(c->buf, c->buf + c->start, c->len - c->start);
         c->len -= c->start;
+        c->scanned = c->scanned > c->start ? c->scanned - c->start : 0;
         c->start = 0;
     }
     if (c->cap - c->len < 65536) {

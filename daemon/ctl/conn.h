@@ -16,6 +16,7 @@ struct conn {
     int fd;
     char *buf;
     size_t len, cap, start;
+    size_t scanned;       /* buf[start..scanned) holds no NUL: memchr goes on from there */
     const char *name;     /* a node's name in messages; NULL: the local socket */
     bool in_call;         /* a call went out and its last reply is not in */
     unsigned long n_replies;
