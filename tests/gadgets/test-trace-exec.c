@@ -364,47 +364,57 @@ END_TEST
 
 /* Execs still in the ring buffer when the session stops (max-delay has not
  * come yet) cannot reach the operators after the gadget any more: they are
- * counted as lost, not dropped silently. */
+ * counted as lost, not dropped silently. Each of ours is either in the
+ * output or counted. Which were read before the stop depends on the other
+ * execs on the machine too (one of them may wake the reader, or make the
+ * session's first read a timer read): an attempt where all of ours were
+ * read checks nothing, and is made again. */
 START_TEST(test_ebpf_unread_at_stop) {
-    struct harness *h = harness_new(plugins);
-    enum { N = 20 };
-    pid_t pids[N];
-    int n = 0;
-    uint64_t t0;
-    char *err = NULL;
-    int r;
+    enum { N = 20, ATTEMPTS = 5 };
+    int unread = 0;
 
-    cur_ebpf = true;
-    r = harness_start(h,
-                      "t:\n"
-                      "  gadget: trace_exec\n"
-                      "  operators:\n"
-                      "    trace_exec: {mechanism: ebpf, max-delay: 1s}\n",
-                      &err);
-    ck_assert_msg(r == 0, "start: %s", err ? err : strerror(-r));
-    /* The record that wakes the reader arms its timer 1 s later; execs
-     * within the next 400 ms wait in the ring buffer until then. */
-    ck_assert_msg(wait_running(h), "the session saw no exec");
-    t0 = tu_nsec(CLOCK_MONOTONIC);
-    while (n < N && tu_nsec(CLOCK_MONOTONIC) - t0 < 400000000ull) {
-        struct child c;
-        char arg[96];
-        snprintf(arg, sizeof(arg), "ophost-test-%s-unread-%d", token, n);
-        spawn_true(&c, arg);
-        reap(&c);
-        pids[n++] = c.pid;
+    for (int attempt = 0; attempt < ATTEMPTS && unread == 0; attempt++) {
+        struct harness *h = harness_new(plugins);
+        pid_t pids[N];
+        int n = 0;
+        uint64_t t0;
+        char *err = NULL;
+        int r;
+
+        cur_ebpf = true;
+        r = harness_start(h,
+                          "t:\n"
+                          "  gadget: trace_exec\n"
+                          "  operators:\n"
+                          "    trace_exec: {mechanism: ebpf, max-delay: 1s}\n",
+                          &err);
+        ck_assert_msg(r == 0, "start: %s", err ? err : strerror(-r));
+        /* The record that wakes the reader arms its timer 1 s later; execs
+         * within the next 400 ms wait in the ring buffer until then. */
+        ck_assert_msg(wait_running(h), "the session saw no exec");
+        t0 = tu_nsec(CLOCK_MONOTONIC);
+        while (n < N && tu_nsec(CLOCK_MONOTONIC) - t0 < 400000000ull) {
+            struct child c;
+            char arg[96];
+            snprintf(arg, sizeof(arg), "ophost-test-%s-unread-%d-%d", token, attempt, n);
+            spawn_true(&c, arg);
+            reap(&c);
+            pids[n++] = c.pid;
+        }
+        ck_assert_uint_eq(harness_lost(h), 0);
+        stop_session(h);
+        for (int i = 0; i < n; i++) {
+            char needle[64];
+            snprintf(needle, sizeof(needle), " pid=%d ppid=", (int) pids[i]);
+            if (!strstr(harness_output(h), needle))
+                unread++;
+        }
+        ck_assert_msg(harness_lost(h) >= (uint64_t) unread,
+                      "%d of our execs were not delivered, %" PRIu64 " counted as lost", unread,
+                      harness_lost(h));
+        harness_free(h);
     }
-    for (int i = 0; i < n; i++) {
-        char needle[64];
-        snprintf(needle, sizeof(needle), " pid=%d ppid=", (int) pids[i]);
-        ck_assert_msg(!strstr(harness_output(h), needle), "pid %d was read before stop",
-                      (int) pids[i]);
-    }
-    ck_assert_uint_eq(harness_lost(h), 0);
-    stop_session(h);
-    ck_assert_msg(harness_lost(h) >= (uint64_t) n, "%" PRIu64 " lost, want at least %d",
-                  harness_lost(h), n);
-    harness_free(h);
+    ck_assert_msg(unread > 0, "in %d attempts, every exec was read before the stop", ATTEMPTS);
 }
 END_TEST
 
