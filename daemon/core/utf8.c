@@ -67,19 +67,37 @@ size_t utf8_sanitize(const char *s, size_t n, char *out) {
     return o;
 }
 
+/* A C0 control or DEL at p, or C1 (U+0080..U+009F, 0xc2 0x80..0x9f). */
+static size_t control_at(const unsigned char *p) {
+    if (*p < 0x20 || *p == 0x7f)
+        return 1;
+    return *p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f ? 2 : 0;
+}
+
+bool utf8_has_control(const char *s) {
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        if (control_at(p))
+            return true;
+    return false;
+}
+
+void utf8_mask_controls(char *s) {
+    for (unsigned char *p = (unsigned char *) s; *p;) {
+        size_t k = control_at(p);
+        if (k)
+            memset(p, '?', k);
+        p += k ? k : 1;
+    }
+}
+
 char *utf8_printable_dup(const char *s) {
     size_t n = strlen(s), len;
-    unsigned char *out = malloc(3 * n + 1), *p;
+    char *out = malloc(3 * n + 1);
 
     if (!out)
         return NULL;
-    len = utf8_sanitize(s, n, (char *) out);
+    len = utf8_sanitize(s, n, out);
     out[len] = '\0';
-    for (p = out; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            *p = '?';
-        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 */
-            p[0] = p[1] = '?';
-    }
-    return (char *) out;
+    utf8_mask_controls(out);
+    return out;
 }

@@ -21,6 +21,14 @@ bool utf8_valid(const char *s, size_t n);
  * that starts no valid sequence replaced by U+FFFD; returns the length. */
 size_t utf8_sanitize(const char *s, size_t n, char *out);
 
+/* Whether s holds a control character: C0, DEL, or C1 (U+0080..U+009F),
+ * any of which could move a terminal's cursor, retitle its window or reset
+ * it. */
+bool utf8_has_control(const char *s);
+/* Replaces each control character of s with '?' (a C1 character's two
+ * bytes with two), in place. */
+void utf8_mask_controls(char *s);
+
 /* A malloc'd copy of a plugin's one-line text (a description, a version,
  * a symbol name) fit for JSON and a terminal: utf8_sanitize'd, and control
  * characters (C0, DEL, C1) replaced by '?'. NULL on ENOMEM. */

@@ -26,7 +26,7 @@
 #include "hint.h"
 #include "nodes.h"
 #include "run.h"
-#include "text.h"
+#include "utf8.h"
 
 struct ctl_options ctl;
 const char *ctl_node;
@@ -111,7 +111,7 @@ static void error_line(const char *node, const char *fmt, va_list ap) {
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
     if (msg)
-        text_sanitize(msg);
+        utf8_mask_controls(msg);
     fprintf(stderr, "%s\n", msg ? msg : fmt);
     free(msg);
 }

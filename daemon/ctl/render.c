@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "hint.h"
 #include "text.h"
+#include "utf8.h"
 #include "util.h"
 
 /* A field's width as field_set_meta allows it; more is the daemon's error. */
@@ -342,7 +343,7 @@ int render_schema(struct render *r, json_object *datasources) {
         for (k = 0; c->name[k] && k + 1 < sizeof(c->head); k++)
             c->head[k] = (char) (c->name[k] >= 'a' && c->name[k] <= 'z' ? c->name[k] - 32 : c->name[k]);
         c->head[k] = '\0';
-        text_sanitize(c->head);
+        utf8_mask_controls(c->head);
         if (c->width < strlen(c->head))
             c->width = (unsigned) strlen(c->head);
         used += c->width + (i ? 1 : 0);
@@ -433,7 +434,7 @@ static void cell_text(const struct column *c, json_object *v, char *out, size_t 
         if (!(s[20] >= '0' && s[20] <= '9' && s[21] >= '0' && s[21] <= '9' && s[22] >= '0' &&
               s[22] <= '9')) {
             snprintf(out, size, "%.19s", s);
-            text_sanitize(out);
+            utf8_mask_controls(out);
             return;
         }
         if (memcmp(s, last_utc, 19) == 0) {
@@ -455,7 +456,7 @@ static void cell_text(const struct column *c, json_object *v, char *out, size_t 
     }
     snprintf(out, size, "%s", s ? s : "-");
     /* One event, one line, nothing for the terminal to obey. */
-    text_sanitize(out);
+    utf8_mask_controls(out);
 }
 
 static void print_cells(const struct render *r, char *const *cells, bool head) {

@@ -1,10 +1,11 @@
 /* text.c — text from the daemon on a terminal (see text.h). */
 #include "text.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
+
+#include "utf8.h"
 
 /* The next character of s[0..len): its length in bytes and its width. */
 static size_t next_char(const char *s, size_t len, mbstate_t *st, size_t *ret_cols) {
@@ -46,30 +47,14 @@ size_t text_width(const char *s) {
     return cols;
 }
 
-static bool has_control(const char *s) {
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
-            return true;
-    return false;
-}
-
-void text_sanitize(char *s) {
-    for (unsigned char *p = (unsigned char *) s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            *p = '?';
-        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 in UTF-8 */
-            p[0] = p[1] = '?';
-    }
-}
-
 int text_sanitize_json(json_object *o, const char *skip) {
     switch (json_object_get_type(o)) {
     case json_type_string: {
         const char *s = json_object_get_string(o);
         char *copy;
-        if (!has_control(s) || !(copy = strdup(s)))
+        if (!utf8_has_control(s) || !(copy = strdup(s)))
             return 0;
-        text_sanitize(copy);
+        utf8_mask_controls(copy);
         json_object_set_string(o, copy);
         free(copy);
         return 0;
@@ -81,7 +66,7 @@ int text_sanitize_json(json_object *o, const char *skip) {
         return 0;
     case json_type_object: {
         json_object_object_foreach(o, key, val) {
-            if (has_control(key))
+            if (utf8_has_control(key))
                 return -1;
             if ((!skip || strcmp(key, skip) != 0) && text_sanitize_json(val, skip) < 0)
                 return -1;

@@ -17,9 +17,8 @@ size_t text_width(const char *s);
 /* The length in bytes of the longest start of s that takes at most
  * max_cols columns; its width in *ret_cols. */
 size_t text_prefix(const char *s, size_t max_cols, size_t *ret_cols);
-/* Replaces control characters in s with '?', in place. */
-void text_sanitize(char *s);
-/* The same for every string value in o, recursively, except the members
+/* Control characters (utf8_mask_controls, utf8.h) become '?' in every
+ * string value in o, recursively, except the members
  * named skip (NULL: none) of any object; keys are not changed. Returns -1
  * if a key of o holds a control character, else 0. */
 int text_sanitize_json(json_object *o, const char *skip);
